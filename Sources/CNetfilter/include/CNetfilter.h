@@ -1,0 +1,22 @@
+#ifndef WEFT_CNETFILTER_H
+#define WEFT_CNETFILTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/batch.h>
+#include <libnftnl/common.h>
+#include <libnftnl/table.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/set.h>
+#include <libnftnl/gen.h>
+
+/// MNL_SOCKET_BUFFER_SIZE is a macro expression Swift cannot import.
+size_t weft_mnl_socket_buffer_size(void);
+
+#endif
