@@ -85,7 +85,7 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
         var groups: [UInt16] = []
         var tail: [UInt16] = []
         var sawGap = false
-        let halves = text.components(separatedBy: "::")
+        let halves = Self.splitOnDoubleColon(String(text))
         guard halves.count <= 2 else { return nil }
         sawGap = halves.count == 2
 
@@ -120,6 +120,25 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
         let hi = groups[0..<4].reduce(UInt64(0)) { $0 << 16 | UInt64($1) }
         let lo = groups[4..<8].reduce(UInt64(0)) { $0 << 16 | UInt64($1) }
         return (hi, lo)
+    }
+
+    private static func splitOnDoubleColon(_ text: String) -> [String] {
+        var parts: [String] = []
+        var current = ""
+        var previousWasColon = false
+        for ch in text {
+            if ch == ":" && previousWasColon {
+                current.removeLast()
+                parts.append(current)
+                current = ""
+                previousWasColon = false
+                continue
+            }
+            current.append(ch)
+            previousWasColon = ch == ":"
+        }
+        parts.append(current)
+        return parts
     }
 
     /// RFC 5952 text: lowercase, longest run of two or more zero groups compressed.

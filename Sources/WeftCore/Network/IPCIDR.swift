@@ -13,7 +13,7 @@ public struct IPCIDR: Hashable, Sendable, CustomStringConvertible {
             case .notCIDR(let text):
                 return "'\(text)' is not an address range: write it as ADDRESS/PREFIX, e.g. 240.0.0.0/4 or 2001:2::/48"
             case .hostBitsSet(let text):
-                return "'\(text)' has host bits set after the prefix: did you mean \(IPCIDR(masking: text) ?? "the network address")?"
+                return "'\(text)' has host bits set after the prefix: did you mean \(IPCIDR(masking: text).map(\.description) ?? "the network address")?"
             }
         }
     }
