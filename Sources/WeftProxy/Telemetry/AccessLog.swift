@@ -1,0 +1,70 @@
+import Foundation
+import NIOConcurrencyHelpers
+
+/// One line of the access log: a finished (or refused) connection.
+public struct AccessLogEntry: Codable, Sendable, Equatable {
+    public var time: String
+    /// `outbound`, `inbound`, `inbound_plaintext`.
+    public var direction: String
+    public var client: String
+    public var originalDestination: String
+    public var sourceService: String?
+    public var sourceCgroup: String?
+    public var sourceUID: UInt32?
+    public var destinationService: String?
+    public var upstream: String?
+    /// `forwarded`, `refused`, `failed`.
+    public var result: String
+    public var reason: String?
+    public var bytesSent: UInt64
+    public var bytesReceived: UInt64
+    public var durationMilliseconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case time, direction, client, upstream, result, reason
+        case originalDestination = "original_destination"
+        case sourceService = "source_service"
+        case sourceCgroup = "source_cgroup"
+        case sourceUID = "source_uid"
+        case destinationService = "destination_service"
+        case bytesSent = "bytes_sent"
+        case bytesReceived = "bytes_received"
+        case durationMilliseconds = "duration_ms"
+    }
+}
+
+/// Writes access-log entries as JSON lines to a sink (stdout in production, a collector in tests).
+public final class AccessLog: Sendable {
+    private let sink: @Sendable (String) -> Void
+
+    public init(sink: @escaping @Sendable (String) -> Void) {
+        self.sink = sink
+    }
+
+    /// JSON lines on standard output, written by one background queue so event loops never block on the pipe.
+    public static func standardOutput() -> AccessLog {
+        let queue = DispatchQueue(label: "weft.access-log")
+        return AccessLog { line in
+            queue.async {
+                FileHandle.standardOutput.write(Data((line + "\n").utf8))
+            }
+        }
+    }
+
+    /// Collects lines in memory; for tests.
+    public static func collecting() -> (AccessLog, @Sendable () -> [String]) {
+        let lines = NIOLockedValueBox<[String]>([])
+        return (AccessLog { line in lines.withLockedValue { $0.append(line) } }, { lines.withLockedValue { $0 } })
+    }
+
+    public func record(_ entry: AccessLogEntry) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(entry) else { return }
+        sink(String(decoding: data, as: UTF8.self))
+    }
+
+    static func timestamp(_ date: Date = Date()) -> String {
+        Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(date)
+    }
+}
