@@ -8,4 +8,37 @@
 /// setns(fd, CLONE_NEWNET); glibc hides setns behind _GNU_SOURCE, which Swift's Glibc module does not define.
 int weft_setns_net(int fd);
 
+/// getsockopt level and name of the original destination before a netfilter redirect.
+extern const int WEFT_SOL_IP;
+extern const int WEFT_SOL_IPV6;
+extern const int WEFT_SO_ORIGINAL_DST;      /* SOL_IP */
+extern const int WEFT_IP6T_SO_ORIGINAL_DST; /* SOL_IPV6 */
+
+/// One TCP socket as sock_diag reports it. Addresses are network-order bytes (4 used for IPv4).
+typedef struct weft_tcp_socket {
+    uint8_t family;       /* AF_INET or AF_INET6 */
+    uint8_t state;        /* TCP_ESTABLISHED, TCP_LISTEN, ... */
+    uint8_t local_addr[16];
+    uint16_t local_port;  /* host order */
+    uint8_t remote_addr[16];
+    uint16_t remote_port; /* host order */
+    uint32_t uid;
+    uint64_t inode;
+    uint64_t cgroup_id;   /* 0 when the kernel did not report one */
+} weft_tcp_socket;
+
+/// Opens a NETLINK_SOCK_DIAG socket; returns the fd or -errno.
+int weft_sock_diag_open(void);
+
+/// Exact lookup of the TCP socket with this 4-tuple (local = the socket's own address).
+/// Returns 1 and fills `out` when found, 0 when there is no such socket, -errno on error.
+int weft_sock_diag_lookup(int fd, int family,
+                          const uint8_t *local_addr, uint16_t local_port,
+                          const uint8_t *remote_addr, uint16_t remote_port,
+                          weft_tcp_socket *out);
+
+/// Dumps TCP sockets of one family in the states of `state_mask` (bit N = state N) into `out`.
+/// Returns the number found (which may exceed `capacity`: call again with more room), or -errno.
+int weft_sock_diag_dump(int fd, int family, uint32_t state_mask, weft_tcp_socket *out, int capacity);
+
 #endif
