@@ -1,0 +1,68 @@
+/// The lookups the node and its proxy make, built once from a `NodeConfig` and then only read.
+public struct NodeState: Sendable {
+    public let config: NodeConfig
+    private let servicesByVIP: [IPAddress: Int]
+    private let servicesByEndpoint: [IPSocketAddress: Int]
+
+    public init(config: NodeConfig) {
+        self.config = config
+        var byVIP: [IPAddress: Int] = [:]
+        var byEndpoint: [IPSocketAddress: Int] = [:]
+        for (index, service) in config.services.enumerated() {
+            if let vip = service.vip { byVIP[vip] = index }
+            for endpoint in service.endpoints { byEndpoint[endpoint.socketAddress] = index }
+        }
+        servicesByVIP = byVIP
+        servicesByEndpoint = byEndpoint
+    }
+
+    public var nodeName: String { config.node }
+
+    public func service(atVIP address: IPAddress) -> MeshService? {
+        servicesByVIP[address].map { config.services[$0] }
+    }
+
+    /// The service one of whose endpoints is `address` (a client that dialled a workload directly).
+    public func service(atEndpoint address: IPSocketAddress) -> MeshService? {
+        servicesByEndpoint[address].map { config.services[$0] }
+    }
+
+    public func isVIP(_ address: IPAddress) -> Bool {
+        config.vipRanges.contains { $0.contains(address) }
+    }
+
+    /// Services with at least one endpoint on this node.
+    public var localServices: [MeshService] {
+        config.services.filter { $0.endpoints.contains { $0.node == config.node } }
+    }
+
+    /// Ports of this node's local endpoints, with the service each belongs to.
+    public var localEndpointPorts: [UInt16: MeshService] {
+        var ports: [UInt16: MeshService] = [:]
+        for service in localServices {
+            for endpoint in service.endpoints where endpoint.node == config.node {
+                ports[endpoint.port] = service
+            }
+        }
+        return ports
+    }
+
+    /// Ports of services to capture when dialled directly (not through their VIP).
+    public var remoteServicePorts: Set<UInt16> {
+        Set(config.services.flatMap { service in service.endpoints.map(\.port) + service.ports })
+    }
+
+    /// DNS names of every service with a VIP: `<name>.<domain>` (default namespace only) and
+    /// `<name>.<namespace>.<domain>`, lowercase.
+    public func dnsNames(domain: String = "weft") -> [String: [IPAddress]] {
+        var names: [String: [IPAddress]] = [:]
+        for service in config.services {
+            guard let vip = service.vip else { continue }
+            names["\(service.name).\(service.namespace).\(domain)", default: []].append(vip)
+            if service.namespace == "default" {
+                names["\(service.name).\(domain)", default: []].append(vip)
+            }
+        }
+        return names
+    }
+}
