@@ -108,6 +108,7 @@ let package = Package(
             name: "WeftProxyTests",
             dependencies: [
                 "WeftProxy",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOEmbedded
 import Testing
@@ -50,11 +51,11 @@ private struct RelayFixture {
         try f.upstream.writeInbound(ByteBuffer(string: "world!"))
         #expect(try f.downstream.readOutbound(as: ByteBuffer.self) == ByteBuffer(string: "world!"))
 
-        var stats: RelayStats?
-        f.done.futureResult.whenSuccess { stats = $0 }
+        let stats = NIOLockedValueBox<RelayStats?>(nil)
+        f.done.futureResult.whenSuccess { result in stats.withLockedValue { $0 = result } }
         _ = try f.downstream.finish(acceptAlreadyClosed: true)
         _ = try f.upstream.finish(acceptAlreadyClosed: true)
-        #expect(stats == RelayStats(bytesFromDownstream: 5, bytesFromUpstream: 6))
+        #expect(stats.withLockedValue { $0 } == RelayStats(bytesFromDownstream: 5, bytesFromUpstream: 6))
     }
 
     @Test func readsStopWhilePartnerIsNotWritable() throws {
@@ -88,13 +89,13 @@ private struct RelayFixture {
 
     @Test func oneSideClosingClosesTheOther() throws {
         let f = try RelayFixture()
-        var stats: RelayStats?
-        f.done.futureResult.whenSuccess { stats = $0 }
+        let stats = NIOLockedValueBox<RelayStats?>(nil)
+        f.done.futureResult.whenSuccess { result in stats.withLockedValue { $0 = result } }
         try f.upstream.writeInbound(ByteBuffer(string: "abc"))
         _ = try f.upstream.finish(acceptAlreadyClosed: true)
         f.downstream.embeddedEventLoop.run()
         #expect(f.downstreamRecorder.closeModes == [.all])
         #expect(!f.downstream.isActive)
-        #expect(stats == RelayStats(bytesFromDownstream: 0, bytesFromUpstream: 3))
+        #expect(stats.withLockedValue { $0 } == RelayStats(bytesFromDownstream: 0, bytesFromUpstream: 3))
     }
 }
