@@ -1,1 +1,175 @@
-print("placeholder")
+import ArgumentParser
+import Foundation
+import Logging
+import WeftCore
+import WeftNode
+
+@main
+struct WeftNodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "weft-node",
+        abstract: "The Weft node agent and node proxy: capture, DNS, local discovery and the mesh data plane.",
+        version: WeftVersion.current,
+        subcommands: [Run.self, Capture.self, Discover.self],
+        defaultSubcommand: Run.self
+    )
+}
+
+/// Options that say what the node captures.
+struct NodeOptions: ParsableArguments {
+    @Option(name: .customLong("config"), help: "Node config JSON (a static mesh). Without it the mesh is empty.")
+    var nodeConfig: String?
+
+    @Option(help: "Directory of services.d override files.")
+    var servicesDir = "/etc/weft/services.d"
+
+    @Option(name: .customLong("vip-range"), help: "Capture this VIP range too (repeatable).")
+    var vipRanges: [String] = []
+
+    @Option(name: .customLong("outbound-port"), help: "Capture outbound TCP to this port at any address (repeatable).")
+    var outboundPorts: [UInt16] = []
+
+    @Option(name: .customLong("exclude-port"), help: "Never capture this port (repeatable; default 22).")
+    var excludedPorts: [UInt16] = []
+
+    @Option(name: .customLong("exclude-cidr"), help: "Never capture outbound to this range (repeatable; loopback always).")
+    var excludedCIDRs: [String] = []
+
+    @Flag(name: .customLong("no-dns-capture"), help: "Leave port 53 alone.")
+    var noDNSCapture = false
+
+    func settings() throws -> NodeSettings {
+        var settings = NodeSettings()
+        settings.nodeConfigPath = nodeConfig
+        settings.servicesDirectory = servicesDir
+        settings.capture.vipRanges = try vipRanges.map { text in
+            do { return try IPCIDR(text) } catch { throw ValidationError("--vip-range \(text): \(error)") }
+        }
+        settings.capture.outboundPorts = outboundPorts
+        if !excludedPorts.isEmpty { settings.capture.excludedPorts = excludedPorts }
+        settings.capture.excludedCIDRs += try excludedCIDRs.map { text in
+            do { return try IPCIDR(text) } catch { throw ValidationError("--exclude-cidr \(text): \(error)") }
+        }
+        settings.capture.captureDNS = !noDNSCapture
+        return settings
+    }
+}
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the node: proxy listeners, DNS, capture (needs root).")
+
+    @OptionGroup var node: NodeOptions
+
+    @Option(name: .customLong("node-name"), help: "This node's name when the config gives none (default: host name).")
+    var nodeName: String?
+
+    @Option(name: .customLong("dns-upstream"), help: "Forward non-mesh DNS here instead of /etc/resolv.conf's servers (repeatable, ADDRESS:PORT).")
+    var dnsUpstreams: [String] = []
+
+    @Flag(name: .customLong("no-capture"), help: "Do not install nftables capture (listeners and DNS only).")
+    var noCapture = false
+
+    @Flag(name: .customLong("no-dns"), help: "Do not run the DNS resolver.")
+    var noDNS = false
+
+    @Flag(name: .customLong("cleanup-on-exit"), help: "Remove the capture table when stopping.")
+    var cleanupOnExit = false
+
+    func run() async throws {
+        var settings = try node.settings()
+        if let nodeName { settings.nodeName = nodeName }
+        settings.dnsUpstreams = dnsUpstreams.isEmpty ? nil : try dnsUpstreams.map { text in
+            guard let address = IPSocketAddress(text) else {
+                throw ValidationError("--dns-upstream \(text): give ADDRESS:PORT, e.g. 198.18.1.2:53 or [2001:2::1]:53")
+            }
+            return address
+        }
+        settings.captureEnabled = !noCapture
+        settings.dnsEnabled = !noDNS
+        if noDNS { settings.capture.captureDNS = false }
+        settings.cleanupOnExit = cleanupOnExit
+        let agent = NodeAgent(settings: settings)
+        try await SignalHandling.runUntilTerminated { try await agent.run() }
+    }
+}
+
+struct Capture: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Install, remove or show the nftables capture (table inet weft).",
+        subcommands: [Install.self, Uninstall.self, Show.self])
+
+    struct Install: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Install the capture table once (no reconcile) and exit.")
+        @OptionGroup var node: NodeOptions
+
+        func run() async throws {
+            print(try NodeTools.installCapture(try node.settings(), logger: Logger(label: "weft.node")))
+        }
+    }
+
+    struct Uninstall: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove the capture table; nothing else is touched.")
+        @Option(help: "The table's name.") var table = "weft"
+
+        func run() async throws {
+            print(try NodeTools.uninstallCapture(tableName: table) ? "removed table inet \(table)" : "table inet \(table) was not installed")
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the capture table as the kernel has it.")
+        @Option(help: "The table's name.") var table = "weft"
+
+        func run() async throws {
+            guard let contents = try NodeTools.showCapture(tableName: table) else {
+                print("table inet \(table) is not installed")
+                throw ExitCode(3)
+            }
+            print(contents)
+        }
+    }
+}
+
+struct Discover: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the services listening on this host.")
+
+    @Option(help: "Directory of services.d override files.")
+    var servicesDir = "/etc/weft/services.d"
+
+    @Flag(help: "Print JSON lines.") var json = false
+
+    func run() async throws {
+        let (services, problems) = try NodeTools.discover(servicesDirectory: servicesDir)
+        for service in services {
+            if json {
+                let object: [String: Any] = [
+                    "name": service.name, "namespace": service.namespace, "ports": service.ports.map(Int.init),
+                    "protocol": service.protocol.rawValue, "uid": service.uid.map(Int.init) as Any,
+                    "cgroup": service.cgroupPath as Any, "labels": service.labels,
+                ]
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                let ports = service.ports.map(String.init).joined(separator: ",")
+                print("\(service.namespace)/\(service.name)\tports=\(ports)\tprotocol=\(service.protocol.rawValue)\tuid=\(service.uid.map(String.init) ?? "-")\tcgroup=\(service.cgroupPath ?? "-")")
+            }
+        }
+        for problem in problems { FileHandle.standardError.write(Data("weft-node discover: \(problem)\n".utf8)) }
+    }
+}
+
+/// Runs the node until SIGTERM or SIGINT, then cancels it so it stops cleanly.
+enum SignalHandling {
+    static func runUntilTerminated(_ body: @escaping @Sendable () async throws -> Void) async throws {
+        let work = Task { try await body() }
+        let sources = [SIGTERM, SIGINT].map { signalNumber in
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler { work.cancel() }
+            source.resume()
+            return source
+        }
+        defer { sources.forEach { $0.cancel() } }
+        try await work.value
+    }
+}

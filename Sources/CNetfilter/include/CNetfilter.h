@@ -3,7 +3,12 @@
 
 #include <stddef.h>
 #include <stdint.h>
+// glibc's socket headers first, so the kernel headers below skip their own in_addr and sockaddr_in definitions.
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <linux/netlink.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <libmnl/libmnl.h>

@@ -106,10 +106,12 @@ public struct MeshService: Sendable, Codable, Equatable {
     public var ports: [UInt16]
     public var vip: IPAddress?
     public var endpoints: [ServiceEndpoint]
+    /// Overrides the node's mesh mode for this service's ports.
+    public var meshMode: MeshMode?
 
     public init(
         name: String, namespace: String = "default", protocol: ServiceProtocol = .tcp, ports: [UInt16],
-        vip: IPAddress?, endpoints: [ServiceEndpoint]
+        vip: IPAddress?, endpoints: [ServiceEndpoint], meshMode: MeshMode? = nil
     ) {
         self.name = name
         self.namespace = namespace
@@ -117,6 +119,7 @@ public struct MeshService: Sendable, Codable, Equatable {
         self.ports = ports
         self.vip = vip
         self.endpoints = endpoints
+        self.meshMode = meshMode
     }
 
     /// `namespace/name`.
@@ -124,6 +127,7 @@ public struct MeshService: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case name, namespace, `protocol`, ports, vip, endpoints
+        case meshMode = "mesh_mode"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -134,6 +138,7 @@ public struct MeshService: Sendable, Codable, Equatable {
         ports = try c.decodeIfPresent([UInt16].self, forKey: .ports) ?? []
         vip = try c.decodeIfPresent(IPAddress.self, forKey: .vip)
         endpoints = try c.decodeIfPresent([ServiceEndpoint].self, forKey: .endpoints) ?? []
+        meshMode = try c.decodeIfPresent(MeshMode.self, forKey: .meshMode)
     }
 }
 

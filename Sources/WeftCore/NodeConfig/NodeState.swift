@@ -52,17 +52,22 @@ public struct NodeState: Sendable {
         Set(config.services.flatMap { service in service.endpoints.map(\.port) + service.ports })
     }
 
-    /// DNS names of every service with a VIP: `<name>.<domain>` (default namespace only) and
-    /// `<name>.<namespace>.<domain>`, lowercase.
-    public func dnsNames(domain: String = "weft") -> [String: [IPAddress]] {
+    /// Mesh DNS names, relative to the mesh domain, of every service with a VIP: `<name>.<namespace>`, and
+    /// `<name>` for the default namespace.
+    public var meshNames: [String: [IPAddress]] {
         var names: [String: [IPAddress]] = [:]
         for service in config.services {
             guard let vip = service.vip else { continue }
-            names["\(service.name).\(service.namespace).\(domain)", default: []].append(vip)
+            names["\(service.name).\(service.namespace)", default: []].append(vip)
             if service.namespace == "default" {
-                names["\(service.name).\(domain)", default: []].append(vip)
+                names[service.name, default: []].append(vip)
             }
         }
         return names
+    }
+
+    /// Local service ports that take plaintext from other hosts, with the mode that applies to each.
+    public var inboundPorts: [UInt16: (mode: MeshMode, service: String)] {
+        localEndpointPorts.mapValues { ($0.meshMode ?? config.meshMode, $0.name) }
     }
 }

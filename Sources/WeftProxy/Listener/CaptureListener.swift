@@ -64,9 +64,15 @@ public final class CaptureListener: Sendable {
     public func start() async throws -> [SocketAddress] {
         var bound: [SocketAddress] = []
         for address in configuration.bindAddresses {
-            let bootstrap = ServerBootstrap(group: group)
+            var bootstrap = ServerBootstrap(group: group)
                 .serverChannelOption(ChannelOptions.backlog, value: configuration.backlog)
                 .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            if !address.address.isIPv4 {
+                // An IPv6 wildcard must not take IPv4 too: IPv4 connections belong to the IPv4 socket, where the
+                // original destination is read with the IPv4 option.
+                bootstrap = bootstrap.serverChannelOption(ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
+            }
+            bootstrap = bootstrap
                 .childChannelOption(ChannelOptions.autoRead, value: false)
                 .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
                 .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
@@ -75,7 +81,7 @@ public final class CaptureListener: Sendable {
                     return channel.eventLoop.makeSucceededVoidFuture()
                 }
             do {
-                let socketAddress = try SocketAddress(ipAddress: address.address.description, port: Int(address.port))
+                let socketAddress = try SocketAddress(address)
                 let channel = try await bootstrap.bind(to: socketAddress).get()
                 channels.withLockedValue { $0.append(channel) }
                 if let local = channel.localAddress { bound.append(local) }
@@ -101,14 +107,18 @@ public final class CaptureListener: Sendable {
 
     private func handle(_ channel: any Channel) {
         let started = Date()
-        let connection: CapturedConnection
-        do {
-            connection = try inspector.inspect(channel)
-        } catch {
-            logger.warning("cannot inspect captured connection", metadata: ["error": "\(error)"])
-            Self.reset(channel)
-            return
+        inspector.inspect(channel).whenComplete { result in
+            switch result {
+            case .success(let connection):
+                self.route(connection, channel: channel, started: started)
+            case .failure(let error):
+                self.logger.warning("cannot inspect captured connection", metadata: ["error": "\(error)"])
+                Self.reset(channel)
+            }
         }
+    }
+
+    private func route(_ connection: CapturedConnection, channel: any Channel, started: Date) {
         switch router.decide(connection) {
         case .refuse(let reason):
             Self.reset(channel)

@@ -22,7 +22,7 @@ public struct UpstreamConnector: Sendable {
     public func connect(to destination: IPSocketAddress, on eventLoop: any EventLoop) -> EventLoopFuture<any Channel> {
         let address: SocketAddress
         do {
-            address = try SocketAddress(ipAddress: destination.address.description, port: Int(destination.port))
+            address = try SocketAddress(destination)
         } catch {
             return eventLoop.makeFailedFuture(error)
         }

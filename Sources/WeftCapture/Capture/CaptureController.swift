@@ -1,0 +1,95 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOPosix
+import WeftCore
+
+/// Owns the node's nftables table: installs it, keeps it as configured, removes it.
+///
+/// Reconciling is cheap when nothing changed: one generation query. When the ruleset generation moves (anyone
+/// committed an nftables change), the table is read back and compared with what was installed; any difference,
+/// or a missing table, is repaired by installing it again in one batch.
+public final class CaptureController: Sendable {
+    private struct State {
+        var configuration: CaptureConfiguration
+        var installedContents: String?
+        var generation: UInt32?
+    }
+
+    private let connection: NftablesConnection
+    private let state: NIOLockedValueBox<State>
+    private let logger: Logger
+
+    public init(configuration: CaptureConfiguration, connection: NftablesConnection, logger: Logger) throws(CaptureConfiguration.Error) {
+        try configuration.validate()
+        self.connection = connection
+        self.state = NIOLockedValueBox(State(configuration: configuration))
+        self.logger = logger
+    }
+
+    public var configuration: CaptureConfiguration { state.withLockedValue { $0.configuration } }
+
+    /// Installs (or replaces) the table; returns how long the kernel transaction took.
+    @discardableResult
+    public func install() throws -> Duration {
+        try state.withLockedValue { state in
+            let table = CaptureRuleset.table(for: state.configuration)
+            let started = ContinuousClock.now
+            try connection.replace(table)
+            let elapsed = ContinuousClock.now - started
+            state.installedContents = try connection.contents(family: .inet, name: table.name)
+            state.generation = try connection.generation()
+            return elapsed
+        }
+    }
+
+    /// Applies a new configuration (for example new service ports) atomically.
+    public func update(_ configuration: CaptureConfiguration) throws {
+        try configuration.validate()
+        let changed = state.withLockedValue { state in
+            defer { state.configuration = configuration }
+            return state.configuration != configuration
+        }
+        if changed { try install() }
+    }
+
+    /// Removes the table; true when it existed.
+    @discardableResult
+    public func uninstall() throws -> Bool {
+        try state.withLockedValue { state in
+            state.installedContents = nil
+            state.generation = nil
+            return try connection.deleteTable(family: .inet, name: state.configuration.tableName)
+        }
+    }
+
+    /// Checks the table against what was installed and restores it when it differs; true when it restored.
+    public func reconcile() throws -> Bool {
+        let (name, expected, known) = state.withLockedValue { ($0.configuration.tableName, $0.installedContents, $0.generation) }
+        guard expected != nil else { return false }
+        let generation = try connection.generation()
+        guard generation != known else { return false }
+        let current = try connection.contents(family: .inet, name: name)
+        if current == expected {
+            state.withLockedValue { $0.generation = generation }
+            return false
+        }
+        logger.warning(
+            "nftables table inet \(name) was \(current == nil ? "deleted" : "changed") by someone else; restoring it",
+            metadata: ["generation": "\(generation)"])
+        try install()
+        return true
+    }
+
+    /// Reconciles every `interval` until the task is cancelled; netlink calls run on a thread pool, never on the
+    /// caller's executor.
+    public func reconcileContinuously(every interval: Duration = .milliseconds(500), threadPool: NIOThreadPool = .singleton) async {
+        while !Task.isCancelled {
+            do {
+                try await threadPool.runIfActive { _ = try self.reconcile() }
+            } catch {
+                logger.error("capture reconcile failed: \(error)")
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import WeftCapture
+import WeftCore
+
+/// How `weft-node` runs on this host: files, listeners and what the capture adds to the node config.
+public struct NodeSettings: Sendable {
+    /// A node config JSON file (a static mesh); nil runs with an empty mesh.
+    public var nodeConfigPath: String?
+    /// The node's name when no node config file gives one.
+    public var nodeName: String = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "node"
+    public var servicesDirectory = ServiceOverrideLoader.defaultDirectory
+    /// Capture settings; its VIP ranges and ports are merged with what the node config declares.
+    public var capture = CaptureConfiguration()
+    public var captureEnabled = true
+    public var dnsEnabled = true
+    /// DNS upstreams; nil reads /etc/resolv.conf at start.
+    public var dnsUpstreams: [IPSocketAddress]?
+    /// Remove the capture table when the node stops.
+    public var cleanupOnExit = false
+
+    public init() {}
+
+    public enum Error: Swift.Error, CustomStringConvertible {
+        case unreadableConfig(path: String, reason: String)
+        case invalidConfig(path: String, reason: String)
+
+        public var description: String {
+            switch self {
+            case .unreadableConfig(let path, let reason): "cannot read node config \(path): \(reason)"
+            case .invalidConfig(let path, let reason): "node config \(path) is invalid: \(reason)"
+            }
+        }
+    }
+
+    /// The node config from `nodeConfigPath`, validated; an empty mesh when there is none.
+    public func loadNodeConfig() throws(Error) -> NodeConfig {
+        guard let path = nodeConfigPath else { return NodeConfig(version: 0, node: nodeName) }
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw .unreadableConfig(path: path, reason: (error as NSError).localizedDescription)
+        }
+        let config: NodeConfig
+        do {
+            config = try JSONDecoder().decode(NodeConfig.self, from: data)
+        } catch let DecodingError.dataCorrupted(context) {
+            throw .invalidConfig(path: path, reason: Self.describe(context))
+        } catch let DecodingError.keyNotFound(key, context) {
+            throw .invalidConfig(path: path, reason: "missing key '\(key.stringValue)' at \(Self.path(context))")
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            throw .invalidConfig(path: path, reason: Self.describe(context))
+        } catch {
+            throw .invalidConfig(path: path, reason: "\(error)")
+        }
+        do {
+            try config.validate()
+        } catch {
+            throw .invalidConfig(path: path, reason: error.description)
+        }
+        return config
+    }
+
+    private static func path(_ context: DecodingError.Context) -> String {
+        let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+        return path.isEmpty ? "the top level" : String(path.drop { $0 == "." })
+    }
+
+    private static func describe(_ context: DecodingError.Context) -> String {
+        "\(path(context)): \(context.debugDescription)"
+    }
+
+    /// What to capture for this node config: its VIP ranges, every service port (outbound) and the local service
+    /// ports (inbound), plus what these settings add.
+    public func captureConfiguration(for state: NodeState, overrides: [ServiceOverride]) -> CaptureConfiguration {
+        var configuration = capture
+        configuration.vipRanges = Self.unique(capture.vipRanges + state.config.vipRanges)
+        let nodePorts = configuration.nodePorts
+        configuration.outboundPorts = Self.unique(capture.outboundPorts + state.remoteServicePorts.sorted())
+            .filter { !nodePorts.contains($0) }
+        configuration.inboundPorts = Self.unique(
+            capture.inboundPorts + inboundPorts(for: state, overrides: overrides).keys.sorted()
+        ).filter { !nodePorts.contains($0) }
+        return configuration
+    }
+
+    /// Inbound plaintext ports and how each is treated: local endpoints of the node config, and ports that
+    /// services.d files declare (under the node's mode).
+    public func inboundPorts(for state: NodeState, overrides: [ServiceOverride]) -> [UInt16: (mode: MeshMode, service: String)] {
+        var ports = state.inboundPorts
+        for override in overrides {
+            for port in override.ports ?? [] where ports[port] == nil {
+                ports[port] = (state.config.meshMode, override.name)
+            }
+        }
+        return ports
+    }
+
+    private static func unique<T: Hashable>(_ items: [T]) -> [T] {
+        var seen = Set<T>()
+        return items.filter { seen.insert($0).inserted }
+    }
+}
