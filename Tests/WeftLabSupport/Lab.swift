@@ -89,6 +89,11 @@ public final class Lab: Sendable {
         return process
     }
 
+    /// Gives `host` its own /etc/resolv.conf naming these servers (removed at teardown).
+    public func setNameServers(_ servers: [IPAddress], on host: LabHost) async throws {
+        try await Command.check([Self.script, "resolv", name, host.name] + servers.map(\.description))
+    }
+
     /// The last lines of every process log, for a failing test's output.
     public func diagnostics(lines: Int = 40) -> String {
         processes.withLock { $0 }.map { process in

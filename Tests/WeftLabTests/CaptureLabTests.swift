@@ -1,0 +1,204 @@
+import Foundation
+import Testing
+import WeftCore
+import WeftLabSupport
+
+/// weft-node's capture in test hosts, with real nftables, sockets, cgroups and clients (socat, getent, dnsmasq).
+@Suite(.serialized) struct CaptureLabTests {
+    static let ipv6VIPRange = "2001:2:0:ff::/64"
+
+    /// Host a runs weft-node with `web` (VIPs 240.0.0.7 and 2001:2:0:ff::7, port 80) backed by a socat listener on
+    /// a:8080 in web.service, and `open` (PERMISSIVE) on a:8081; web's port is STRICT.
+    func withNode<T: Sendable>(
+        extraArguments: [String] = [], _ body: (Lab, LabHost, LabHost, LabProcess) async throws -> T
+    ) async throws -> T {
+        try await Lab.withLab(hosts: ["a", "b"]) { lab in
+            let a = lab.host("a"), b = lab.host("b")
+            let config = """
+                {"version": 1, "node": "a", "mesh_mode": "strict",
+                 "vip_ranges": ["240.0.0.0/4", "\(Self.ipv6VIPRange)"],
+                 "services": [
+                   {"name": "web", "ports": [80], "vip": "240.0.0.7",
+                    "endpoints": [{"address": "\(a.ipv4)", "port": 8080, "node": "a"}]},
+                   {"name": "web6", "ports": [80], "vip": "2001:2:0:ff::7",
+                    "endpoints": [{"address": "\(a.ipv6)", "port": 8080, "node": "a"}]},
+                   {"name": "open", "ports": [8081], "mesh_mode": "permissive",
+                    "endpoints": [{"address": "\(a.ipv4)", "port": 8081, "node": "a"}]}]}
+                """
+            let configPath = "/run/weft-lab/\(lab.name)/node-a.json"
+            try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+            _ = try await lab.spawn(["socat", "TCP6-LISTEN:8080,ipv6only=0,fork,reuseaddr", "SYSTEM:echo web"], on: a, unit: "web.service", name: "web")
+            _ = try await lab.spawn(["socat", "TCP-LISTEN:8081,fork,reuseaddr", "SYSTEM:echo open"], on: a, unit: "open.service", name: "open")
+            let node = try await lab.spawn(
+                [try Lab.binary("weft-node"), "run", "--config", configPath, "--services-dir", "/nonexistent"] + extraArguments,
+                on: a, name: "weft-node")
+            try await node.waitForLog(containing: "weft-node ready")
+            return try await body(lab, a, b, node)
+        }
+    }
+
+    /// Connects with socat in `host` (optionally in a unit's cgroup) and returns what the server said.
+    func fetch(_ target: String, from host: LabHost, unit: String? = nil) async throws -> CommandResult {
+        try await host.run(["socat", "-T3", "-", target], unit: unit, timeout: .seconds(10))
+    }
+
+    func accessLogLines(_ node: LabProcess, containing text: String, timeout: Duration = .seconds(5)) async throws -> [AccessLine] {
+        try await node.waitForLog(containing: text, timeout: timeout)
+        return node.log().split(separator: "\n").filter { $0.hasPrefix("{") && $0.contains(text) }
+            .compactMap { try? JSONDecoder().decode(AccessLine.self, from: Data($0.utf8)) }
+    }
+
+    struct AccessLine: Decodable {
+        var direction: String
+        var result: String
+        var original_destination: String
+        var source_cgroup: String?
+        var source_service: String?
+        var reason: String?
+    }
+
+    @Test func outboundToAVIPReachesTheListenerWithOriginalDestinationAndClientCgroup() async throws {
+        try await withNode { lab, a, _, node in
+            let v4 = try await fetch("TCP:240.0.0.7:80", from: a, unit: "frontend.service")
+            #expect(v4.stdout == "web\n", "\(v4)")
+            let line = try #require(try await accessLogLines(node, containing: "\"original_destination\":\"240.0.0.7:80\"").first)
+            #expect(line.direction == "outbound" && line.result == "forwarded")
+            #expect(line.source_cgroup == "weft-lab/\(lab.name)/a/system.slice/frontend.service")
+            #expect(line.source_service == "frontend")
+
+            let v6 = try await fetch("TCP6:[2001:2:0:ff::7]:80", from: a, unit: "frontend.service")
+            #expect(v6.stdout == "web\n", "\(v6)")
+            let line6 = try #require(try await accessLogLines(node, containing: "\"original_destination\":\"[2001:2:0:ff::7]:80\"").first)
+            #expect(line6.result == "forwarded")
+            #expect(line6.source_cgroup == "weft-lab/\(lab.name)/a/system.slice/frontend.service")
+        }
+    }
+
+    @Test func inboundPlaintextIsRefusedOnStrictPortsAndPassedOnPermissiveOnes() async throws {
+        try await withNode { _, a, b, node in
+            let strict = try await fetch("TCP:\(a.ipv4):8080", from: b)
+            #expect(strict.stdout.isEmpty, "a STRICT port must not answer plaintext: \(strict)")
+            let refused = try await accessLogLines(node, containing: "port 8080 is STRICT")
+            #expect(refused.first?.direction == "inbound" && refused.first?.result == "refused")
+
+            let permissive = try await fetch("TCP:\(a.ipv4):8081", from: b)
+            #expect(permissive.stdout == "open\n", "\(permissive)")
+            let passed = try await accessLogLines(node, containing: "\"original_destination\":\"\(a.ipv4):8081\"")
+            #expect(passed.first?.result == "forwarded")
+
+            // HBONE's port is never captured: nothing listens there yet, so the connection is refused by the host.
+            let hbone = try await a.run(["nft", "list", "chain", "inet", "weft", "prerouting"])
+            #expect(hbone.stdout.contains("dport 15008 return"))
+        }
+    }
+
+    @Test func deletedOrEditedTableIsRestoredWithinTwoSeconds() async throws {
+        try await withNode { _, a, _, _ in
+            let installed = try await a.run(["nft", "list", "table", "inet", "weft"]).stdout
+            for tamper in [["delete", "table", "inet", "weft"], ["flush", "chain", "inet", "weft", "output"],
+                           ["delete", "element", "inet", "weft", "vip4", "{ 240.0.0.0/4 }"]] {
+                try await Command.check(["ip", "netns", "exec", a.namespace, "nft"] + tamper)
+                let started = ContinuousClock.now
+                var restored = false
+                while ContinuousClock.now - started < .seconds(2) {
+                    if try await a.run(["nft", "list", "table", "inet", "weft"]).stdout == installed {
+                        restored = true
+                        break
+                    }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                #expect(restored, "nft \(tamper.joined(separator: " ")) was not undone within 2 s")
+                let after = try await fetch("TCP:240.0.0.7:80", from: a)
+                #expect(after.stdout == "web\n")
+            }
+        }
+    }
+
+    @Test func uninstallAndCleanupOnExitRestoreTheRulesetExactlyAndAnotherFilterTableKeepsWorking() async throws {
+        try await Lab.withLab(hosts: ["a", "b"]) { lab in
+            let a = lab.host("a"), b = lab.host("b")
+            // A firewall of someone else's, as firewalld or docker would add: drops TCP to port 9000.
+            try await Command.check(["ip", "netns", "exec", a.namespace, "nft",
+                "add table inet fw; add chain inet fw input { type filter hook input priority 0; }; add rule inet fw input tcp dport 9000 drop"])
+            _ = try await lab.spawn(["socat", "TCP-LISTEN:9000,fork,reuseaddr", "SYSTEM:echo nine"], on: a, unit: "nine.service", name: "nine")
+            _ = try await lab.spawn(["socat", "TCP-LISTEN:8080,fork,reuseaddr", "SYSTEM:echo web"], on: a, unit: "web.service", name: "web")
+            let before = try await a.run(["nft", "list", "ruleset"]).stdout
+            let node = try Lab.binary("weft-node")
+
+            let install = try await a.run([node, "capture", "install", "--outbound-port", "8080"])
+            #expect(install.succeeded && install.stdout.contains("installed table inet weft"), "\(install)")
+            // Both tables act: the firewall still drops 9000 from b, the capture takes local 8080 (to :15001,
+            // where nothing listens in this test, so the client is refused instead of reaching socat).
+            let dropped = try await fetch("TCP:\(a.ipv4):9000,connect-timeout=1", from: b)
+            #expect(dropped.stdout.isEmpty)
+            let captured = try await fetch("TCP:\(a.ipv4):8080", from: a)
+            #expect(captured.stdout.isEmpty, "8080 should be redirected to the (absent) proxy: \(captured)")
+            #expect(try await a.run(["nft", "list", "table", "inet", "fw"]).succeeded)
+
+            let uninstall = try await a.run([node, "capture", "uninstall"])
+            #expect(uninstall.stdout.contains("removed table inet weft"))
+            #expect(try await a.run(["nft", "list", "ruleset"]).stdout == before)
+            #expect(try await fetch("TCP:\(a.ipv4):8080", from: a).stdout == "web\n")
+            #expect(try await a.run([node, "capture", "uninstall"]).stdout.contains("was not installed"))
+
+            let running = try await lab.spawn([node, "run", "--cleanup-on-exit", "--no-dns"], on: a, name: "weft-node")
+            try await running.waitForLog(containing: "weft-node ready")
+            #expect(try await a.run(["nft", "list", "table", "inet", "weft"]).succeeded)
+            running.signal(SIGTERM)
+            try await running.waitForExit(timeout: .seconds(5))
+            #expect(running.log().contains("capture removed"))
+            #expect(try await a.run(["nft", "list", "ruleset"]).stdout == before)
+        }
+    }
+
+    @Test func resolverAnswersMeshNamesAndForwardsOthersToTheHostsResolver() async throws {
+        try await Lab.withLab(hosts: ["a", "b"]) { lab in
+            let a = lab.host("a"), b = lab.host("b")
+            _ = try await lab.spawn(
+                ["dnsmasq", "--no-daemon", "--no-resolv", "--no-hosts", "--listen-address=\(b.ipv4)", "--bind-interfaces",
+                 "--address=/example.test/198.18.0.53", "--user=root", "--pid-file", "--log-queries", "--log-facility=-"],
+                on: b, unit: "dnsmasq.service", name: "dnsmasq")
+            try await lab.setNameServers([b.ipv4], on: a)
+            let configPath = "/run/weft-lab/\(lab.name)/node-a.json"
+            try """
+                {"version": 1, "node": "a", "services": [{"name": "web", "ports": [80], "vip": "240.0.0.7", "endpoints": []}]}
+                """.write(toFile: configPath, atomically: true, encoding: .utf8)
+            let node = try await lab.spawn([try Lab.binary("weft-node"), "run", "--config", configPath], on: a, name: "weft-node")
+            try await node.waitForLog(containing: "weft-node ready")
+            #expect(node.log().contains("upstreams=[IPv4]\(b.ipv4):53") || node.log().contains("\(b.ipv4):53"))
+
+            // The libc resolver asks b's server on port 53; the capture sends it to weft-node's resolver.
+            let mesh = try await a.run(["getent", "ahostsv4", "web.weft"], unit: "client.service")
+            #expect(mesh.stdout.hasPrefix("240.0.0.7"), "\(mesh)")
+            let other = try await a.run(["getent", "ahostsv4", "example.test"], unit: "client.service")
+            #expect(other.stdout.hasPrefix("198.18.0.53"), "\(other)")
+            let missing = try await a.run(["getent", "hosts", "nosuch.weft"])
+            #expect(missing.status == 2, "NXDOMAIN: \(missing)")
+        }
+    }
+
+    @Test func discoveryFindsAListenerInItsOwnCgroup() async throws {
+        try await Lab.withLab(hosts: ["a"]) { lab in
+            let a = lab.host("a")
+            _ = try await lab.spawn(["socat", "TCP-LISTEN:7070,fork,reuseaddr", "SYSTEM:echo inv"], on: a, unit: "inventory.service", name: "inventory")
+            let node = try Lab.binary("weft-node")
+            var found = ""
+            for _ in 0..<50 {
+                found = try await a.run([node, "discover", "--json", "--services-dir", "/nonexistent"]).stdout
+                if found.contains("inventory") { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let line = try #require(found.split(separator: "\n").first { $0.contains("\"inventory\"") }, "\(found)")
+            #expect(line.contains("\"ports\":[7070]"))
+            #expect(line.contains("\"cgroup\":\"weft-lab\\/\(lab.name)\\/a\\/system.slice\\/inventory.service\""))
+
+            let directory = "/run/weft-lab/\(lab.name)/services.d"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try "name = \"stock\"\nunit = \"inventory.service\"\nprotocol = \"http\"\n".write(toFile: directory + "/stock.toml", atomically: true, encoding: .utf8)
+            try "name = \"broken\"\nports = [0]\n".write(toFile: directory + "/broken.toml", atomically: true, encoding: .utf8)
+            let overridden = try await a.run([node, "discover", "--json", "--services-dir", directory])
+            #expect(overridden.stdout.contains("\"name\":\"stock\"") && overridden.stdout.contains("\"protocol\":\"http\""))
+            #expect(overridden.stderr.contains("\(directory)/broken.toml:2: ports: 0 is not a port number"))
+        }
+    }
+}
