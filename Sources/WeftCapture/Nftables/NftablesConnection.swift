@@ -1,5 +1,6 @@
 import CNetfilter
 import Glibc
+import Synchronization
 import WeftCore
 
 /// A netlink socket to nf_tables (libmnl + libnftnl): writes a table in one atomic batch, removes it, reads the
@@ -30,8 +31,8 @@ public final class NftablesConnection: @unchecked Sendable {
 
     private let socket: OpaquePointer
     private let portID: UInt32
-    private var sequence: UInt32
-    private let lock = NSLockLite()
+    /// The next sequence number; held for a whole request/answer exchange, so exchanges never interleave.
+    private let sequence: Mutex<UInt32>
 
     public init() throws(Error) {
         guard let socket = mnl_socket_open(NETLINK_NETFILTER) else { throw .socket(operation: "open", errno: errno) }
@@ -42,7 +43,7 @@ public final class NftablesConnection: @unchecked Sendable {
         }
         self.socket = socket
         portID = mnl_socket_get_portid(socket)
-        sequence = UInt32(truncatingIfNeeded: time(nil))
+        sequence = Mutex(UInt32(truncatingIfNeeded: time(nil)))
         let fd = mnl_socket_get_fd(socket)
         var one: Int32 = 1
         var buffer: Int32 = 8 << 20
@@ -60,8 +61,8 @@ public final class NftablesConnection: @unchecked Sendable {
 
     /// Creates `table`, replacing any table of that family and name, in one transaction: all or nothing.
     public func replace(_ table: NftTable) throws(Error) {
-        try lock.withLock { () throws(Error) in
-            var batch = NetlinkBatch(firstSequence: nextSequences(1_000_000))
+        try sequence.withLock { (next) throws(Error) in
+            var batch = NetlinkBatch(firstSequence: Self.take(&next, 1_000_000))
             batch.addTable(table, flags: UInt16(NLM_F_CREATE | NLM_F_ACK), what: "table \(table.name) (create)")
             batch.deleteTable(family: table.family, name: table.name)
             batch.addTable(table, flags: UInt16(NLM_F_CREATE | NLM_F_ACK), what: "table \(table.name)")
@@ -75,9 +76,9 @@ public final class NftablesConnection: @unchecked Sendable {
     /// Removes the table if it exists; true when it did.
     @discardableResult
     public func deleteTable(family: NftFamily, name: String) throws(Error) -> Bool {
-        try lock.withLock { () throws(Error) in
-            let existed = try tableExists(family: family, name: name)
-            var batch = NetlinkBatch(firstSequence: nextSequences(16))
+        try sequence.withLock { (next) throws(Error) in
+            let existed = try tableExists(family: family, name: name, &next)
+            var batch = NetlinkBatch(firstSequence: Self.take(&next, 16))
             batch.addTable(NftTable(family: family, name: name), flags: UInt16(NLM_F_CREATE | NLM_F_ACK), what: "table \(name)")
             batch.deleteTable(family: family, name: name)
             try commit(&batch, operation: "delete table")
@@ -87,9 +88,9 @@ public final class NftablesConnection: @unchecked Sendable {
 
     /// The ruleset generation: changes with every committed nftables transaction, by anyone.
     public func generation() throws(Error) -> UInt32 {
-        try lock.withLock { () throws(Error) in
+        try sequence.withLock { (next) throws(Error) in
             var generation: UInt32?
-            try request(type: UInt16(NFT_MSG_GETGEN.rawValue), family: nil, dump: false, operation: "generation query") { nlh in
+            try request(&next, type: UInt16(NFT_MSG_GETGEN.rawValue), family: nil, dump: false, operation: "generation query") { nlh in
                 guard let gen = nftnl_gen_alloc() else { return }
                 defer { nftnl_gen_free(gen) }
                 if nftnl_gen_nlmsg_parse(nlh, gen) == 0 { generation = nftnl_gen_get_u32(gen, UInt16(NFTNL_GEN_ID)) }
@@ -102,10 +103,10 @@ public final class NftablesConnection: @unchecked Sendable {
     /// A canonical text of the table's chains, rules, sets and elements (no handles or counters), or nil when the
     /// table does not exist. Equal texts mean equal tables.
     public func contents(family: NftFamily, name: String) throws(Error) -> String? {
-        try lock.withLock { () throws(Error) -> String? in
-            guard try tableExists(family: family, name: name) else { return nil }
+        try sequence.withLock { (next) throws(Error) -> String? in
+            guard try tableExists(family: family, name: name, &next) else { return nil }
             var lines: [String] = []
-            try request(type: UInt16(NFT_MSG_GETCHAIN.rawValue), family: family, dump: true, operation: "chain dump") { nlh in
+            try request(&next, type: UInt16(NFT_MSG_GETCHAIN.rawValue), family: family, dump: true, operation: "chain dump") { nlh in
                 guard let chain = nftnl_chain_alloc() else { return }
                 defer { nftnl_chain_free(chain) }
                 guard nftnl_chain_nlmsg_parse(nlh, chain) == 0,
@@ -117,7 +118,7 @@ public final class NftablesConnection: @unchecked Sendable {
                 nftnl_chain_unset(chain, UInt16(NFTNL_CHAIN_BYTES.rawValue))
                 lines.append("chain " + Self.text { nftnl_chain_snprintf($0, $1, chain, UInt32(NFTNL_OUTPUT_DEFAULT.rawValue), 0) })
             }
-            try request(type: UInt16(NFT_MSG_GETRULE.rawValue), family: family, dump: true, operation: "rule dump", payload: { nlh in
+            try request(&next, type: UInt16(NFT_MSG_GETRULE.rawValue), family: family, dump: true, operation: "rule dump", payload: { nlh in
                 let rule = nftnl_rule_alloc()
                 defer { nftnl_rule_free(rule) }
                 nftnl_rule_set_str(rule, UInt16(NFTNL_RULE_TABLE.rawValue), name)
@@ -133,7 +134,7 @@ public final class NftablesConnection: @unchecked Sendable {
                 lines.append("rule " + Self.text { nftnl_rule_snprintf($0, $1, rule, UInt32(NFTNL_OUTPUT_DEFAULT.rawValue), 0) })
             }
             var setNames: [String] = []
-            try request(type: UInt16(NFT_MSG_GETSET.rawValue), family: family, dump: true, operation: "set dump", payload: { nlh in
+            try request(&next, type: UInt16(NFT_MSG_GETSET.rawValue), family: family, dump: true, operation: "set dump", payload: { nlh in
                 let set = nftnl_set_alloc()
                 defer { nftnl_set_free(set) }
                 nftnl_set_set_str(set, UInt16(NFTNL_SET_TABLE.rawValue), name)
@@ -152,7 +153,7 @@ public final class NftablesConnection: @unchecked Sendable {
                 lines.append("set \(setName) flags \(flags) key \(keyType)/\(keyLength)")
             }
             for setName in setNames.sorted() {
-                try request(type: UInt16(NFT_MSG_GETSETELEM.rawValue), family: family, dump: true, operation: "element dump", payload: { nlh in
+                try request(&next, type: UInt16(NFT_MSG_GETSETELEM.rawValue), family: family, dump: true, operation: "element dump", payload: { nlh in
                     let set = nftnl_set_alloc()
                     defer { nftnl_set_free(set) }
                     nftnl_set_set_str(set, UInt16(NFTNL_SET_TABLE.rawValue), name)
@@ -181,9 +182,9 @@ public final class NftablesConnection: @unchecked Sendable {
 
     // MARK: Netlink exchange
 
-    private func tableExists(family: NftFamily, name: String) throws(Error) -> Bool {
+    private func tableExists(family: NftFamily, name: String, _ next: inout UInt32) throws(Error) -> Bool {
         do {
-            try request(type: UInt16(NFT_MSG_GETTABLE.rawValue), family: family, dump: false, operation: "table query", payload: { nlh in
+            try request(&next, type: UInt16(NFT_MSG_GETTABLE.rawValue), family: family, dump: false, operation: "table query", payload: { nlh in
                 let table = nftnl_table_alloc()
                 defer { nftnl_table_free(table) }
                 nftnl_table_set_str(table, UInt16(NFTNL_TABLE_NAME.rawValue), name)
@@ -195,20 +196,19 @@ public final class NftablesConnection: @unchecked Sendable {
         }
     }
 
-    private func nextSequences(_ count: UInt32) -> UInt32 {
-        let first = sequence
-        sequence &+= count
-        return first
+    private static func take(_ next: inout UInt32, _ count: UInt32) -> UInt32 {
+        defer { next &+= count }
+        return next
     }
 
     /// Sends a query (or dump) and hands each answer message to `handle`.
     private func request(
-        type: UInt16, family: NftFamily?, dump: Bool, operation: String,
+        _ next: inout UInt32, type: UInt16, family: NftFamily?, dump: Bool, operation: String,
         payload: (UnsafeMutablePointer<nlmsghdr>) -> Void = { _ in },
         handle: (UnsafePointer<nlmsghdr>) -> Void
     ) throws(Error) {
         var message = NetlinkBuffer()
-        let seq = nextSequences(1)
+        let seq = Self.take(&next, 1)
         let flags = UInt16(NLM_F_REQUEST) | (dump ? UInt16(NLM_F_DUMP) : UInt16(NLM_F_ACK))
         message.append { buffer in
             let nlh = nftnl_nlmsg_build_hdr(buffer, type, family?.rawValue ?? 0, flags, seq)!
@@ -488,17 +488,5 @@ struct NetlinkBatch {
             nftnl_expr_set_u32(e, UInt16(NFTNL_EXPR_REDIR_FLAGS), UInt32(NF_NAT_RANGE_PROTO_SPECIFIED))
             return e
         }
-    }
-}
-
-/// A pthread mutex for the connection's request/answer exchanges.
-final class NSLockLite: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    init() { pthread_mutex_init(&mutex, nil) }
-    deinit { pthread_mutex_destroy(&mutex) }
-    func withLock<T, E: Swift.Error>(_ body: () throws(E) -> T) throws(E) -> T {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return try body()
     }
 }
