@@ -86,6 +86,11 @@ import WeftLabSupport
             let passed = try await accessLogLines(node, containing: "\"original_destination\":\"\(a.ipv4):8081\"")
             #expect(passed.first?.result == "forwarded")
 
+            // Dialling the listener directly is not a captured connection: reset, never relayed to itself.
+            let direct = try await fetch("TCP:127.0.0.1:15001", from: a)
+            #expect(direct.stdout.isEmpty)
+            try await node.waitForLog(containing: "not redirected by the capture")
+
             // HBONE's port is never captured: nothing listens there yet, so the connection is refused by the host.
             let hbone = try await a.run(["nft", "list", "chain", "inet", "weft", "prerouting"])
             #expect(hbone.stdout.contains("dport 15008 return"))
