@@ -75,12 +75,13 @@ public struct NodeSettings: Sendable {
     public func captureConfiguration(for state: NodeState, overrides: [ServiceOverride]) -> CaptureConfiguration {
         var configuration = capture
         configuration.vipRanges = Self.unique(capture.vipRanges + state.config.vipRanges)
+        // Ports the mesh declares never include the node's own; ports given in these settings are kept as given,
+        // so that validation refuses them with a reason.
         let nodePorts = configuration.nodePorts
-        configuration.outboundPorts = Self.unique(capture.outboundPorts + state.remoteServicePorts.sorted())
-            .filter { !nodePorts.contains($0) }
+        configuration.outboundPorts = Self.unique(
+            capture.outboundPorts + state.remoteServicePorts.sorted().filter { !nodePorts.contains($0) })
         configuration.inboundPorts = Self.unique(
-            capture.inboundPorts + inboundPorts(for: state, overrides: overrides).keys.sorted()
-        ).filter { !nodePorts.contains($0) }
+            capture.inboundPorts + inboundPorts(for: state, overrides: overrides).keys.sorted().filter { !nodePorts.contains($0) })
         return configuration
     }
 
