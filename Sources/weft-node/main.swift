@@ -144,8 +144,8 @@ struct Discover: AsyncParsableCommand {
             if json {
                 let object: [String: Any] = [
                     "name": service.name, "namespace": service.namespace, "ports": service.ports.map(Int.init),
-                    "protocol": service.protocol.rawValue, "uid": service.uid.map(Int.init) as Any,
-                    "cgroup": service.cgroupPath as Any, "labels": service.labels,
+                    "protocol": service.protocol.rawValue, "uid": service.uid.map { Int($0) as Any } ?? NSNull(),
+                    "cgroup": service.cgroupPath.map { $0 as Any } ?? NSNull(), "labels": service.labels,
                 ]
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
