@@ -22,11 +22,10 @@ public final class NodeAgent: Sendable {
     /// Runs until the task is cancelled (SIGTERM/SIGINT in `weft-node run`). Fails early, before touching the
     /// capture, when a listener cannot bind or the config is invalid.
     public func run() async throws {
-        let config = try settings.loadNodeConfig()
-        let state = NodeState(config: config)
-        let (overrides, fileErrors) = ServiceOverrideLoader.load(directory: settings.servicesDirectory)
-        for error in fileErrors { logger.error("services.d: \(error)") }
-        let capture = settings.captureConfiguration(for: state, overrides: overrides)
+        let plan = try settings.loadPlan()
+        let (state, overrides, capture) = (plan.state, plan.overrides, plan.capture)
+        let config = state.config
+        for error in plan.fileErrors { logger.error("services.d: \(error)") }
         try capture.validate()
 
         let identities: SourceIdentityResolver?
@@ -77,7 +76,7 @@ public final class NodeAgent: Sendable {
             if settings.captureEnabled {
                 let installed = try CaptureController(
                     configuration: capture, connection: try NftablesConnection(), logger: logger)
-                let took = try installed.install()
+                let took = try installed.install().duration
                 controller = installed
                 logger.info("capture installed", metadata: [
                     "table": "inet \(capture.tableName)", "took": "\(took)",

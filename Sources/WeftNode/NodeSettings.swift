@@ -70,6 +70,16 @@ public struct NodeSettings: Sendable {
         "\(path(context)): \(context.debugDescription)"
     }
 
+    /// The node config, the services.d overrides (with the files that could not be used) and the capture they
+    /// call for.
+    public func loadPlan() throws(Error) -> NodePlan {
+        let state = NodeState(config: try loadNodeConfig())
+        let (overrides, fileErrors) = ServiceOverrideLoader.load(directory: servicesDirectory)
+        return NodePlan(
+            state: state, overrides: overrides, fileErrors: fileErrors,
+            capture: captureConfiguration(for: state, overrides: overrides))
+    }
+
     /// What to capture for this node config: its VIP ranges, every service port (outbound) and the local service
     /// ports (inbound), plus what these settings add.
     public func captureConfiguration(for state: NodeState, overrides: [ServiceOverride]) -> CaptureConfiguration {
@@ -101,4 +111,12 @@ public struct NodeSettings: Sendable {
         var seen = Set<T>()
         return items.filter { seen.insert($0).inserted }
     }
+}
+
+/// What a node runs with, loaded from its settings' files.
+public struct NodePlan: Sendable {
+    public var state: NodeState
+    public var overrides: [ServiceOverride]
+    public var fileErrors: [ServiceFileError]
+    public var capture: CaptureConfiguration
 }

@@ -7,12 +7,11 @@ import WeftCore
 public enum NodeTools {
     /// Installs the capture for the settings' node config and returns a one-line summary.
     public static func installCapture(_ settings: NodeSettings, logger: Logger) throws -> String {
-        let state = NodeState(config: try settings.loadNodeConfig())
-        let overrides = ServiceOverrideLoader.load(directory: settings.servicesDirectory).overrides
-        let capture = settings.captureConfiguration(for: state, overrides: overrides)
+        let capture = try settings.loadPlan().capture
         let controller = try CaptureController(configuration: capture, connection: try NftablesConnection(), logger: logger)
-        let took = try controller.install()
-        let table = CaptureRuleset.table(for: capture)
+        let installation = try controller.install()
+        let table = installation.table
+        let took = installation.duration
         let elements = table.sets.reduce(0) { $0 + $1.elements.count }
         return "installed table inet \(capture.tableName): \(table.rules.count) rules, \(table.sets.count) sets, "
             + "\(elements) set elements in \(took.formatted(.units(allowed: [.milliseconds], fractionalPart: .show(length: 2))))"

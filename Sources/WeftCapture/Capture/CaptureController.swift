@@ -28,9 +28,15 @@ public final class CaptureController: Sendable {
 
     public var configuration: CaptureConfiguration { state.withLockedValue { $0.configuration } }
 
-    /// Installs (or replaces) the table; returns how long the kernel transaction took.
+    /// What one install wrote, and how long the netlink transaction took.
+    public struct Installation: Sendable {
+        public var table: NftTable
+        public var duration: Duration
+    }
+
+    /// Installs (or replaces) the table.
     @discardableResult
-    public func install() throws -> Duration {
+    public func install() throws -> Installation {
         try state.withLockedValue { state in
             let table = CaptureRuleset.table(for: state.configuration)
             let started = ContinuousClock.now
@@ -38,18 +44,8 @@ public final class CaptureController: Sendable {
             let elapsed = ContinuousClock.now - started
             state.installedContents = try connection.contents(family: .inet, name: table.name)
             state.generation = try connection.generation()
-            return elapsed
+            return Installation(table: table, duration: elapsed)
         }
-    }
-
-    /// Applies a new configuration (for example new service ports) atomically.
-    public func update(_ configuration: CaptureConfiguration) throws {
-        try configuration.validate()
-        let changed = state.withLockedValue { state in
-            defer { state.configuration = configuration }
-            return state.configuration != configuration
-        }
-        if changed { try install() }
     }
 
     /// Removes the table; true when it existed.
