@@ -35,6 +35,20 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
         return false
     }
 
+    /// 127.0.0.0/8 or ::1.
+    public var isLoopback: Bool {
+        switch self {
+        case .v4(let v): return v >> 24 == 127
+        case .v6(let hi, let lo): return hi == 0 && lo == 1
+        }
+    }
+
+    /// fe80::/10: scoped to one link, useless in a certificate.
+    public var isLinkLocal: Bool {
+        if case .v6(let hi, _) = self { return hi >> 54 == 0x3FA }
+        return false
+    }
+
     /// Bit width: 32 or 128.
     public var bitWidth: Int { isIPv4 ? 32 : 128 }
 
