@@ -217,3 +217,17 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         }
     }
 }
+
+extension AuditEntry {
+    /// What the audit log holds instead of the body of a kind that is `redactedInAudit`.
+    public static let redactedMarker = "[redacted]"
+}
+
+extension ObjectKind {
+    /// What an audit entry records for a body of this kind: its JSON text, `AuditEntry.redactedMarker` for kinds
+    /// that are `redactedInAudit`, nil where there is no body (the object did not exist before, or no longer after).
+    public func auditText(of body: Data?) -> String? {
+        guard let body else { return nil }
+        return redactedInAudit ? AuditEntry.redactedMarker : String(decoding: body, as: UTF8.self)
+    }
+}
