@@ -8,7 +8,7 @@ public enum CSRRejection: Error, Equatable, CustomStringConvertible {
     /// The CSR's signature does not verify with its own public key: the requester does not hold the key, or the CSR
     /// was altered in transit.
     case invalidSignature
-    /// The CSR's key is not ECDSA P-256 (`found` names the key type, e.g. "P384.PublicKey").
+    /// The CSR's key is not ECDSA P-256 (`found` names the key type, e.g. "ECDSA P-384").
     case unsupportedKey(found: String)
     /// The CSR requests no subject alternative name, or an empty one.
     case missingSubjectAlternativeName

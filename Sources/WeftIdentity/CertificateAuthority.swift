@@ -18,6 +18,8 @@ public struct CertificateAuthority: Sendable {
     public let intermediates: [Certificate]
     /// The self-signed root at the top of the chain: what nodes and proxies must trust.
     public let trustBundle: [Certificate]
+    /// The signing certificate and the intermediates, without the root: what follows every issued leaf.
+    let chain: [Certificate]
     private let privateKey: P256.Signing.PrivateKey
 
     /// Shortest lifetime ``issueWorkloadCertificate(csrDER:for:ttl:now:)`` accepts.
@@ -39,7 +41,7 @@ public struct CertificateAuthority: Sendable {
     /// The certificates above ``certificate`` up to and including the root, PEM; nil for a root CA. Pass it back as
     /// `intermediatesPEM` when loading.
     public var intermediatesPEM: String? {
-        certificate.isSelfSigned ? nil : PEM.encode(intermediates + trustBundle)
+        chain.isEmpty ? nil : PEM.encode(intermediates + trustBundle)
     }
     /// The roots nodes must trust, PEM.
     public var trustBundlePEM: String { PEM.encode(trustBundle) }
@@ -48,11 +50,6 @@ public struct CertificateAuthority: Sendable {
     public var chainPEM: String { PEM.encode(chain) }
     /// See ``WeftIdentity/trustBundleFingerprint(_:)``.
     public var trustBundleFingerprint: String { WeftIdentity.trustBundleFingerprint(trustBundle) }
-
-    /// Signing certificate and intermediates, without the root.
-    var chain: [Certificate] {
-        certificate.isSelfSigned ? [] : [certificate] + intermediates
-    }
 
     private init(
         trustDomain: String,
@@ -65,6 +62,7 @@ public struct CertificateAuthority: Sendable {
         self.certificate = certificate
         self.intermediates = intermediates
         self.trustBundle = [root]
+        self.chain = certificate == root ? [] : [certificate] + intermediates
         self.privateKey = privateKey
     }
 
