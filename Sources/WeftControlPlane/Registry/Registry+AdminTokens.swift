@@ -1,0 +1,65 @@
+import Foundation
+import WeftCore
+
+extension Registry {
+    /// Makes an admin API bearer token; the text is returned once, only its hash is stored.
+    public func createAdminToken(name: String, scope: TokenScope, actor: String) async throws(RegistryError)
+        -> (text: String, record: AdminTokenRecord)
+    {
+        do { try DNSLabel.validate(name) } catch { throw .invalid(field: "name", reason: error.description) }
+        let id = TokenText.random(bytes: 6)
+        let secret = TokenText.random(bytes: 24)
+        let record = AdminTokenRecord(id: id, name: name, scope: scope, secretSHA256: TokenText.sha256(secret), createdAt: now())
+        _ = try await apply(
+            [.put(.adminToken, id, StoredCoding.encode(record), precondition: .absent)],
+            actor: actor, action: "create \(scope.rawValue) admin token \(name)"
+        )
+        return ("\(TokenText.adminPrefix).\(id).\(secret)", record)
+    }
+
+    public func adminTokens() async throws(RegistryError) -> [AdminTokenRecord] {
+        try await all(.adminToken, as: AdminTokenRecord.self).map(\.value)
+    }
+
+    public func deleteAdminToken(id: String, actor: String) async throws(RegistryError) {
+        guard try await one(.adminToken, id, as: AdminTokenRecord.self) != nil else {
+            throw .notFound(kind: "admin token", key: id)
+        }
+        _ = try await apply([.delete(.adminToken, id)], actor: actor, action: "delete admin token \(id)")
+    }
+
+    /// The token a bearer string stands for, or nil.
+    public func authenticate(bearer: String) async throws(RegistryError) -> AdminTokenRecord? {
+        guard let parsed = TokenText.parse(bearer, prefix: TokenText.adminPrefix), parsed.fingerprint == nil,
+              let stored = try await one(.adminToken, parsed.id, as: AdminTokenRecord.self),
+              TokenText.constantTimeEqual(stored.value.secretSHA256, TokenText.sha256(parsed.secret))
+        else { return nil }
+        return stored.value
+    }
+
+    /// On a store with no admin token yet, makes a write token named `bootstrap` and writes it to `file` (mode
+    /// 0600). Returns true when it did. Replicas racing here: one wins, the others find a token and do nothing.
+    @discardableResult
+    public func ensureBootstrapToken(file: String) async throws -> Bool {
+        guard try await adminTokens().isEmpty else { return false }
+        let secret = TokenText.random(bytes: 24)
+        let id = "bootstrap"
+        let record = AdminTokenRecord(id: id, name: "bootstrap", scope: .write, secretSHA256: TokenText.sha256(secret), createdAt: now())
+        do {
+            try await store.apply(
+                [.put(.adminToken, id, StoredCoding.encode(record), precondition: .absent)],
+                audit: AuditContext(actor: "weftd", action: "create bootstrap admin token")
+            )
+        } catch {
+            if case .conflict = error { return false }
+            throw error
+        }
+        let text = "\(TokenText.adminPrefix).\(id).\(secret)\n"
+        let directory = (file as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        guard FileManager.default.createFile(atPath: file, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw RegistryError.invalid(field: "admin token file", reason: "cannot write \(file)")
+        }
+        return true
+    }
+}

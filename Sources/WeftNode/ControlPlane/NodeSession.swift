@@ -1,0 +1,105 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import WeftAPI
+import WeftCore
+
+/// A node's authenticated connection to the node listener: mTLS with the node certificate, the server verified
+/// against the trust bundle. One HTTP/2 connection carries every call.
+public final class NodeSession: Sendable {
+    let client: GRPCClient<HTTP2ClientTransport.Posix>
+    let service: Weft_Node_V1_NodeService.Client<HTTP2ClientTransport.Posix>
+    public let credentials: NodeCredentials
+
+    public init(address: IPSocketAddress, credentials: NodeCredentials) throws {
+        let transport = try HTTP2ClientTransport.Posix(
+            target: NodeAPIAddress.target(address),
+            transportSecurity: .mTLS(
+                certificateChain: [.bytes(Array(credentials.certificateChainPEM.utf8), format: .pem)],
+                privateKey: .bytes(Array(credentials.privateKeyPEM.utf8), format: .pem)
+            ) { $0.trustRoots = .certificates([.bytes(Array(credentials.trustBundlePEM.utf8), format: .pem)]) }
+        )
+        client = GRPCClient(transport: transport)
+        service = Weft_Node_V1_NodeService.Client(wrapping: client)
+        self.credentials = credentials
+    }
+
+    /// Runs the connection until `close()` or cancellation; calls wait for it to be running.
+    public func run() async throws {
+        try await client.runConnections()
+    }
+
+    public func close() {
+        client.beginGracefulShutdown()
+    }
+
+    public func register(addresses: [IPAddress], version: String, services: [Weft_Node_V1_RegisteredService])
+        async throws(ControlPlaneClientError) -> Int64
+    {
+        var request = Weft_Node_V1_RegisterRequest()
+        request.addresses = addresses.map(\.description)
+        request.version = version
+        request.services = services
+        do { return try await service.register(request).revision } catch { throw .from(error) }
+    }
+
+    /// A certificate for `identity` from a CSR made by the caller.
+    public func signCertificate(identity: SPIFFEID, csrPEM: String, ttl: Duration? = nil)
+        async throws(ControlPlaneClientError) -> (chainPEM: String, notAfter: Date)
+    {
+        var request = Weft_Node_V1_SignCertificateRequest()
+        request.spiffeID = identity.description
+        request.csrPem = csrPEM
+        request.ttlSeconds = ttl?.components.seconds ?? 0
+        do {
+            let response = try await service.signCertificate(request)
+            return (response.certificateChainPem, Date(timeIntervalSince1970: TimeInterval(response.notAfter)))
+        } catch { throw .from(error) }
+    }
+
+    /// Watches the node's config: subscribes with what `cache` holds, applies each update to it, and ACKs it when
+    /// the result assembles into a valid config (`onConfig` is called with it) or NACKs it with the reason, keeping
+    /// the last good config. Returns when the stream ends.
+    public func watch(
+        cache: ConfigCache,
+        onConfig: @escaping @Sendable (CompiledNodeConfig, _ update: ConfigCache.UpdateSummary) async -> Void
+    ) async throws(ControlPlaneClientError) {
+        let (outbox, outboxContinuation) = AsyncStream.makeStream(of: Weft_Node_V1_WatchRequest.self)
+        var subscribe = Weft_Node_V1_Subscribe()
+        let held = cache.held
+        subscribe.version = held.version
+        subscribe.resourceVersions = held.resourceVersions
+        var first = Weft_Node_V1_WatchRequest()
+        first.kind = .subscribe(subscribe)
+        outboxContinuation.yield(first)
+        defer { outboxContinuation.finish() }
+        do {
+            try await service.watch(
+                requestProducer: { writer in
+                    for await message in outbox { try await writer.write(message) }
+                },
+                onResponse: { response in
+                    for try await update in response.messages {
+                        var reply = Weft_Node_V1_WatchRequest()
+                        switch cache.apply(update) {
+                        case .success(let (config, summary)):
+                            var ack = Weft_Node_V1_Ack()
+                            ack.version = update.version
+                            reply.kind = .ack(ack)
+                            outboxContinuation.yield(reply)
+                            await onConfig(config, summary)
+                        case .failure(let error):
+                            var nack = Weft_Node_V1_Nack()
+                            nack.version = update.version
+                            nack.reason = error.description
+                            reply.kind = .nack(nack)
+                            outboxContinuation.yield(reply)
+                        }
+                    }
+                }
+            )
+        } catch {
+            throw .from(error)
+        }
+    }
+}
