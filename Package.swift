@@ -140,6 +140,20 @@ let package = Package(
             ]
         ),
 
+        // Benchmarks (run by Scripts/bench/*, never by the tests).
+        .executableTarget(
+            name: "weft-bench-control-plane",
+            dependencies: [
+                "WeftNode", "WeftAPI", "WeftCore",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Benchmarks/ControlPlaneLoad"
+        ),
+
         // Test support: the lab (network-namespace test hosts) for integration tests.
         .target(
             name: "WeftLabSupport",
