@@ -1,0 +1,36 @@
+import Foundation
+import Hummingbird
+import WeftCore
+import WeftIdentity
+import X509
+
+extension AdminAPI {
+    /// The CA and the certificates it issued (serials, identities, lifetimes; never keys).
+    func addCertificateRoutes(to routes: AdminRouteTable) {
+        routes.get("/v1/certificates") { _, _ in
+            let authority = registry.authority
+            let certificate = authority.certificate
+            let view = CertificatesView(
+                authority: .init(
+                    trustDomain: authority.trustDomain, subject: certificate.subject.description,
+                    issuer: certificate.issuer.description, notBefore: certificate.notValidBefore,
+                    notAfter: certificate.notValidAfter, fingerprint: certificateFingerprint(certificate),
+                    isRoot: certificate.subject == certificate.issuer,
+                    trustBundleFingerprint: authority.trustBundleFingerprint
+                ),
+                issued: try await registry.issuedCertificates().sorted { $0.notBefore < $1.notBefore }
+            )
+            return JSONResponse.make(view, etag: try await registry.revision())
+        }
+    }
+
+    /// GET /v1/trust-bundle, without a token: the mesh's root certificates, PEM. Safe to publish: a trust bundle
+    /// holds public certificates only, no key, and a client needs it before it has any credential — to verify
+    /// weftd's own TLS certificate (weftctl --ca-file) and to bootstrap nodes, which check its fingerprint against
+    /// the one their join token carries.
+    func addTrustBundleRoute(to routes: AdminRouteTable) {
+        routes.get("/v1/trust-bundle") { _, _ in
+            JSONResponse.text(registry.authority.trustBundlePEM, contentType: "application/x-pem-file")
+        }
+    }
+}
