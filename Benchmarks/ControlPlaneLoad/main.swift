@@ -139,6 +139,7 @@ let watchers = Task {
                     registered.endpoints = [endpoint]
                     var request = Weft_Node_V1_RegisterRequest()
                     request.services = [registered]
+                    request.addresses = [endpoint.address]
                     request.version = "bench"
                     _ = try await service.register(request)
                 }

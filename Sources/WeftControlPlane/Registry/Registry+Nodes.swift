@@ -245,6 +245,13 @@ extension Registry {
             for endpoint in service.endpoints where endpoint.port == 0 {
                 throw .invalid(field: "services.\(service.name).endpoints", reason: "ports must be 1-65535")
             }
+            // A node speaks only for its own addresses: it cannot draw another host's traffic (or certificates for
+            // services there) by registering that host's address.
+            for endpoint in service.endpoints where !addresses.contains(endpoint.address) {
+                throw .forbidden(
+                    "services.\(service.name).endpoints: \(endpoint.address) is not one of node \(name)'s addresses (\(addresses.map(\.description).joined(separator: ", ")))"
+                )
+            }
         }
         return try await withVIPRetry { () async throws(RegistryError) -> Int64 in
             guard let existing = try await node(name) else {

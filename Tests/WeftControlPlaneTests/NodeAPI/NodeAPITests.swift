@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WeftControlPlane
+import WeftAPI
 import WeftCore
 import WeftIdentity
 import WeftNode
@@ -106,6 +107,17 @@ struct NodeAPITests {
             } throws: { error in
                 "\(error)".contains("certificate request refused")
             }
+            // An endpoint at an address that is not the node's own is refused.
+            await #expect {
+                _ = try await hostA.session.register(addresses: [IPAddress("198.18.0.11")!], version: "x", services: [
+                    .with { service in
+                        service.name = "backend"
+                        service.endpoints = [.with { $0.address = "198.18.0.12"; $0.port = 8080 }]
+                    },
+                ])
+            } throws: { error in
+                "\(error)".contains("is not one of node host-a's addresses")
+            }
             // Another node's identity.
             let otherNode = try CertificateRequestFactory.make(for: .node(trustDomain: "weft.local", name: "host-b"))
             await #expect(throws: ControlPlaneClientError.self) {
@@ -171,13 +183,17 @@ struct NodeAPITests {
             _ = try await watcher.next { update in
                 update.config.nodeConfig.services.first { $0.name == "backend" }?.endpoints.count == 1
             }
+            // Connected longer than the timeout: its open stream keeps it up.
+            try await Task.sleep(for: .milliseconds(2500))
+            let whileConnected = try await control.admin(.GET, "/v1/nodes/host-b")
+            #expect(try whileConnected.json()["status"] as? String == "up")
             await silent.stop()
             let withdrawn = try await watcher.next(within: .seconds(6)) { update in
                 update.config.nodeConfig.services.first { $0.name == "backend" }?.endpoints.isEmpty == true
             }
             #expect(withdrawn.config.nodeConfig.services.contains { $0.name == "backend" }, "the service stays, its endpoints go")
             let nodes = try await control.admin(.GET, "/v1/nodes/host-b")
-            #expect(String(decoding: nodes.body, as: UTF8.self).contains(#""down""#))
+            #expect(try nodes.json()["status"] as? String == "down")
         }
     }
 

@@ -82,6 +82,7 @@ final class WatchingNode: Sendable {
             }
             return service
         }
-        return try await session.register(addresses: [], version: "test", services: list)
+        let addresses = Set(services.values.joined().compactMap { IPSocketAddress($0)?.address })
+        return try await session.register(addresses: Array(addresses), version: "test", services: list)
     }
 }
