@@ -46,6 +46,24 @@ struct NodeAPITests {
         }
     }
 
+    @Test func weftdUsesTheUsersOwnCAFromPEMFiles() async throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let users = try CertificateAuthority.generateRoot(trustDomain: "corp.example")
+        try users.certificatePEM.write(toFile: "\(directory)/ca.pem", atomically: true, encoding: .utf8)
+        try users.privateKeyPEM.write(toFile: "\(directory)/ca-key.pem", atomically: true, encoding: .utf8)
+        try await Self.withControlPlane(configure: { configuration in
+            configuration.registry.trustDomain = "corp.example"
+            configuration.authorityFiles = .init(certificate: "\(directory)/ca.pem", privateKey: "\(directory)/ca-key.pem")
+        }) { control in
+            #expect(try String(contentsOfFile: control.ready.trustBundleFile, encoding: .utf8) == users.trustBundlePEM)
+            let credentials = try await WatchingNode.join(control, name: "host-a")
+            let chain = try PEM.certificates(fromPEM: credentials.certificateChainPEM)
+            let identity = try await verifyChain(leafAndIntermediates: chain, trustBundle: users.trustBundle, trustDomain: "corp.example")
+            #expect(identity == .node(trustDomain: "corp.example", name: "host-a"))
+        }
+    }
+
     @Test func joinRefusesBadTokens() async throws {
         try await Self.withControlPlane { control in
             let join = control.ready.joinListener
