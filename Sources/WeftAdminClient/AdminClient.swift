@@ -89,6 +89,9 @@ public final class AdminClient: Sendable {
         }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         configuration.redirectConfiguration = .disallow
+        // One server, one admin waiting: a refused connection is reported now, not retried until a timeout.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(10)
         self.baseURL = base
         self.token = token
         self.timeout = .seconds(timeout.components.seconds)
