@@ -60,6 +60,12 @@ public final class PostgresStore: Store {
         )
     }
 
+    deinit {
+        // Not closed: at least stop the background work (close() also waits for it).
+        listener.cancel()
+        clientTask.cancel()
+    }
+
     // MARK: Store
 
     public func migrate() async throws(StoreError) {
@@ -235,6 +241,19 @@ public final class PostgresStore: Store {
         let logger = self.logger
         try await withConnection("running test SQL") { connection in
             _ = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+        }
+    }
+
+    /// Runs one raw SQL query whose first column is an integer, and returns that column.
+    func int64sForTesting(_ sql: String) async throws(StoreError) -> [Int64] {
+        let logger = self.logger
+        return try await withConnection("running test SQL") { connection in
+            var values: [Int64] = []
+            let rows = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+            for try await value in rows.decode(Int64.self) {
+                values.append(value)
+            }
+            return values
         }
     }
 

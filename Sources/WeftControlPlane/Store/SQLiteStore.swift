@@ -29,7 +29,8 @@ public final class SQLiteStore: Store {
 
         var configuration = Configuration()
         configuration.label = "weft.store"
-        configuration.busyMode = .timeout(Double(busyTimeout.components.seconds))
+        let (seconds, attoseconds) = busyTimeout.components
+        configuration.busyMode = .timeout(Double(seconds) + Double(attoseconds) / 1e18)
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
         } catch {

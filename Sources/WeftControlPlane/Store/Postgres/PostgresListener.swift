@@ -69,6 +69,18 @@ final class PostgresListener: Sendable {
         await task?.value
     }
 
+    /// Stops without waiting (for a store that is dropped without `close()`).
+    func cancel() {
+        let (task, connection) = state.withLock { state in
+            state.stopped = true
+            return (state.task, state.connection)
+        }
+        task?.cancel()
+        if let connection {
+            let _: EventLoopFuture<Void> = connection.close()
+        }
+    }
+
     private func run() async {
         var failures = 0
         var listenedBefore = false
