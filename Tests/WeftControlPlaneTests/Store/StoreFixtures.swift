@@ -59,7 +59,15 @@ final class StoreFixture: Sendable {
             let admin = try PostgresStore(url: server, timeout: .seconds(10))
             let database = "weft_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
             do {
-                try await admin.executeForTesting("CREATE DATABASE \(database)")
+                // A natural-language collation where the server has ICU, so that ordering by key must not depend on
+                // the database's locale (the store compares keys bytewise, as SQLite does).
+                do {
+                    try await admin.executeForTesting(
+                        "CREATE DATABASE \(database) TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
+                    )
+                } catch {
+                    try await admin.executeForTesting("CREATE DATABASE \(database)")
+                }
             } catch {
                 await admin.close()
                 throw error
