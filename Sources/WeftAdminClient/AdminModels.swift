@@ -17,13 +17,21 @@ public struct Revisioned<Value: Sendable>: Sendable {
 
 extension Revisioned: Equatable where Value: Equatable {}
 
+private enum RevisionKeys: String, CodingKey { case revision }
+
 /// List items carry their revision beside the object's own fields.
 extension Revisioned: Decodable where Value: Decodable {
-    private enum Keys: String, CodingKey { case revision }
-
     public init(from decoder: any Decoder) throws {
         value = try Value(from: decoder)
-        revision = try decoder.container(keyedBy: Keys.self).decode(Int64.self, forKey: .revision)
+        revision = try decoder.container(keyedBy: RevisionKeys.self).decode(Int64.self, forKey: .revision)
+    }
+}
+
+extension Revisioned: Encodable where Value: Encodable {
+    public func encode(to encoder: any Encoder) throws {
+        try value.encode(to: encoder)
+        var container = encoder.container(keyedBy: RevisionKeys.self)
+        try container.encode(revision, forKey: .revision)
     }
 }
 

@@ -1,0 +1,166 @@
+import ArgumentParser
+import Foundation
+import WeftAdminClient
+import WeftCore
+
+struct NodesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nodes", abstract: "Nodes: list, show, set egress, delete.",
+        subcommands: [List.self, Show.self, Egress.self, Delete.self]
+    )
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every node.")
+        @OptionGroup var connection: ConnectionOptions
+
+        func run() async throws {
+            let nodes = try await connection.withClient { try await $0.nodes() }
+            if connection.output == .json { return Output.json(nodes) }
+            Output.table(
+                ["NAME", "STATUS", "ADDRESSES", "VERSION", "ENDPOINTS", "LAST SEEN", "CONFIG"],
+                nodes.map { node in
+                    [
+                        node.name, node.status.rawValue, Output.list(node.addresses.map(\.description)),
+                        node.version.isEmpty ? "-" : node.version, "\(node.endpoints.count)", Output.date(node.lastSeen),
+                        NodesCommand.config(node.stream),
+                    ]
+                },
+                empty: "no nodes: create a join token with `weftctl node token create --name <node>`"
+            )
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One node and its endpoints.")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "The node's name.") var name: String
+
+        func run() async throws {
+            let node = try await connection.withClient { try await $0.node(name) }
+            if connection.output == .json { return Output.json(node) }
+            Output.fields([
+                ("name", node.name), ("status", node.status.rawValue), ("addresses", Output.list(node.addresses.map(\.description))),
+                ("version", node.version), ("egress", node.egress?.rawValue ?? "mesh default"),
+                ("joined", Output.date(node.joinedAt)), ("last seen", Output.date(node.lastSeen)),
+                ("certificate serial", node.certificateSerial ?? "-"), ("config", NodesCommand.config(node.stream)),
+                ("revision", "\(node.revision)"),
+            ])
+            print("")
+            Output.table(
+                ["SERVICE", "ADDRESS", "PORT", "HEALTHY"],
+                node.endpoints.map { [$0.service.description, $0.address.description, "\($0.port)", $0.healthy ? "yes" : "no"] },
+                empty: "no endpoints"
+            )
+        }
+    }
+
+    struct Egress: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set what a node does with captured traffic to no mesh service.",
+            discussion: "passthrough relays it unchanged, refuse resets it, mesh follows the mesh's setting."
+        )
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "The node's name.") var name: String
+        @Argument(help: "passthrough, refuse or mesh.") var policy: String
+        @Option(name: .customLong("if-match"), help: "Only if the node is still at this revision.") var ifMatch: Int64?
+
+        func run() async throws {
+            let egress: EgressPolicy?
+            switch policy {
+            case "mesh": egress = nil
+            default:
+                guard let value = EgressPolicy(rawValue: policy) else {
+                    throw ValidationError("egress '\(policy)': use passthrough, refuse or mesh")
+                }
+                egress = value
+            }
+            let node = try await connection.withClient { try await $0.setNodeEgress(name, egress: egress, ifMatch: ifMatch) }
+            if connection.output == .json { return Output.json(node.value) }
+            print("node \(name): egress \(node.value.egress?.rawValue ?? "follows the mesh") (revision \(node.revision))")
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a node and its endpoints.")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "The node's name.") var name: String
+        @Option(name: .customLong("if-match"), help: "Only if the node is still at this revision.") var ifMatch: Int64?
+
+        func run() async throws {
+            try await connection.withClient { try await $0.deleteNode(name, ifMatch: ifMatch) }
+            if connection.output == .json { return Output.json(["deleted": name]) }
+            print("node \(name) deleted")
+        }
+    }
+
+    static func config(_ stream: NodeStreamStatus?) -> String {
+        guard let stream else { return "-" }
+        var text = stream.connected ? "connected" : "disconnected"
+        if let acked = stream.ackedVersion { text += ", acked \(acked)" }
+        if let sent = stream.sentVersion, sent != stream.ackedVersion { text += ", sent \(sent)" }
+        if let nacked = stream.nackedVersion { text += ", NACKED \(nacked)" }
+        return text
+    }
+}
+
+/// `weftctl node token …`: join tokens for new nodes.
+struct NodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "node", abstract: "Join tokens for nodes.", subcommands: [Token.self]
+    )
+
+    struct Token: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "One-time join tokens: create, list, revoke.", subcommands: [Create.self, List.self, Revoke.self]
+        )
+
+        struct Create: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Make a one-time token with which the named node joins.",
+                discussion: "Prints the token (on stdout, alone) once; it is never shown again."
+            )
+            @OptionGroup var connection: ConnectionOptions
+            @Option(help: "The node that may join with it.") var name: String
+            @Option(help: "How long it stays valid: 90s, 30m, 1h, 2d.") var ttl: String = "1h"
+
+            func run() async throws {
+                guard let seconds = parseDuration(ttl) else {
+                    throw ValidationError("--ttl '\(ttl)': use a duration like 90s, 30m, 1h or 2d")
+                }
+                let token = try await connection.withClient { try await $0.createJoinToken(node: name, ttlSeconds: seconds) }
+                if connection.output == .json { return Output.json(token) }
+                print(token.token)
+                FileHandle.standardError.write(Data(
+                    "join token \(token.id) for node \(token.node), valid until \(Output.date(token.expiresAt)); shown only now\n".utf8
+                ))
+            }
+        }
+
+        struct List: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Every join token and its state.")
+            @OptionGroup var connection: ConnectionOptions
+
+            func run() async throws {
+                let tokens = try await connection.withClient { try await $0.joinTokens() }
+                if connection.output == .json { return Output.json(tokens) }
+                Output.table(
+                    ["ID", "NODE", "STATE", "EXPIRES", "CREATED BY"],
+                    tokens.map { [$0.id, $0.node, $0.state, Output.date($0.expiresAt), $0.createdBy] },
+                    empty: "no join tokens"
+                )
+            }
+        }
+
+        struct Revoke: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Revoke a join token.")
+            @OptionGroup var connection: ConnectionOptions
+            @Argument(help: "The token's id (weftctl node token list).") var id: String
+
+            func run() async throws {
+                try await connection.withClient { try await $0.revokeJoinToken(id: id) }
+                if connection.output == .json { return Output.json(["revoked": id]) }
+                print("join token \(id) revoked")
+            }
+        }
+    }
+}
