@@ -164,13 +164,20 @@ public final class AdminClient: Sendable {
     static func transportError(_ error: any Error, address: String) -> AdminClientError {
         if let error = error as? AdminClientError { return error }
         let text = String(describing: error)
-        if error is NIOSSLError || error is BoringSSLError || text.contains("CERTIFICATE_VERIFY_FAILED")
-            || text.contains("handshakeFailed")
-        {
+        if text.contains("WRONG_VERSION_NUMBER") {
             return .tls(
                 address: address,
-                reason: "\(text): weftd's certificate is not trusted; pass the mesh trust bundle with --ca-file (weftd writes it to its data directory; GET /v1/trust-bundle serves it)"
+                reason: "the server there does not speak TLS; if weftd serves plaintext on loopback (--admin-plaintext), use http://host:port"
             )
+        }
+        if text.contains("CERTIFICATE_VERIFY_FAILED") || text.contains("unableToValidateCertificate") {
+            return .tls(
+                address: address,
+                reason: "weftd's certificate is not trusted: pass the mesh trust bundle with --ca-file (weftd writes trust-bundle.pem to its data directory; GET /v1/trust-bundle serves it)"
+            )
+        }
+        if error is NIOSSLError || error is BoringSSLError || text.contains("handshakeFailed") {
+            return .tls(address: address, reason: "\(text) (is --ca-file the mesh trust bundle, and does the address name weftd?)")
         }
         if text.contains("connectionRefused") || text.contains("Connection refused") || text.contains("ECONNREFUSED")
             || text.contains("connect(descriptor:addr:size:)")

@@ -70,13 +70,13 @@ enum Input {
     /// path segment, and `~` cannot appear in a DNS label).
     static func selector(_ name: String, _ context: AdminRequestContext) throws -> ServiceSelector {
         let value = try path(name, context)
-        do { return try ServiceSelector(parsing: value.replacingOccurrences(of: "~", with: "/")) } catch let error as DNSLabel.ValidationError {
+        do { return try ServiceSelector(parsing: value.replacingOccurrences(of: "~", with: "/")) } catch {
             throw AdminError.badRequest("\(error.description) (write namespace~name for a namespaced service)", field: name)
         }
     }
 
     static func validateLabel(_ value: String, field: String) throws {
-        do { try DNSLabel.validate(value) } catch let error as DNSLabel.ValidationError {
+        do { try DNSLabel.validate(value) } catch {
             throw AdminError.badRequest(error.description, field: field)
         }
     }

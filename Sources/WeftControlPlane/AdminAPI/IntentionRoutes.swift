@@ -72,7 +72,7 @@ extension AdminAPI {
     }
 
     private static func queryService(_ text: String, field: String) throws -> ServiceName {
-        do { return try ServiceName(parsing: text.replacingOccurrences(of: "~", with: "/")) } catch let error as DNSLabel.ValidationError {
+        do { return try ServiceName(parsing: text.replacingOccurrences(of: "~", with: "/")) } catch {
             throw AdminError.badRequest(error.description, field: field)
         }
     }

@@ -37,7 +37,7 @@ indirect enum JSONShape: Sendable {
                 let field = path.isEmpty ? key : "\(path).\(key)"
                 guard let shape = allowed[key] else {
                     let known = allowed.keys.sorted().joined(separator: ", ")
-                    return Violation(field: field, message: "unknown field '\(key)'; the fields here are: \(known)")
+                    return Violation(field: field, message: "unknown field; the fields here are: \(known)")
                 }
                 if let violation = shape.violation(in: object[key]!, at: field) { return violation }
             }

@@ -190,7 +190,8 @@ struct WeftctlTests {
             #expect(telemetry.status == 0, "\(telemetry)")
             #expect(try await workspace.fixture.registry.settings().value.telemetry.pushInterval == 10)
             let off = try await workspace.run(["telemetry", "off", "-o", "json"] + workspace.connection)
-            #expect(off.stdout.contains("\"metrics_push\" : \"none\""), "\(off)")
+            let settings = try JSONSerialization.jsonObject(with: Data(off.stdout.utf8)) as? [String: Any]
+            #expect(settings?["metrics_push"] as? String == "none", "\(off)")
         }
     }
 
