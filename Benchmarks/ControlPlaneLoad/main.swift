@@ -49,6 +49,11 @@ struct Options {
 
 let options = Options(arguments: CommandLine.arguments)
 
+/// A line on stdout, unbuffered: the script tees it while the run goes on.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
 func admin(_ method: HTTPMethod, _ path: String, _ json: String) async throws -> [String: Any] {
     var request = HTTPClientRequest(url: options.admin + path)
     request.method = method
@@ -98,7 +103,7 @@ let receipts = Receipts()
 let clock = ContinuousClock()
 
 // 1. Join every node through the real join path (its own token, key and CSR).
-print("joining \(options.nodes) nodes (\(options.concurrency) at a time)…")
+say("joining \(options.nodes) nodes (\(options.concurrency) at a time)…")
 let joinStart = clock.now
 let credentials = Mutex<[Int: NodeCredentials]>([:])
 try await forEach(options.nodes, width: options.concurrency) { index in
@@ -106,9 +111,13 @@ try await forEach(options.nodes, width: options.concurrency) { index in
     let created = try await admin(.POST, "/v1/node-tokens", #"{"node": "\#(name)", "ttl_seconds": 3600}"#)
     guard let token = created["token"] as? String else { throw BenchError("no token in \(created)") }
     let joined = try await ControlPlaneJoin.join(address: options.join, token: token, nodeName: name)
-    credentials.withLock { $0[index] = joined }
+    let done = credentials.withLock { credentials in
+        credentials[index] = joined
+        return credentials.count
+    }
+    if done % 2000 == 0 { say(String(format: "  %d joined after %.1f s", done, (clock.now - joinStart).seconds)) }
 }
-print(String(format: "joined in %.1f s", (clock.now - joinStart).seconds))
+say(String(format: "joined in %.1f s", (clock.now - joinStart).seconds))
 
 // 2. Every node watches over its own mTLS connection; one in ten registers an endpoint of one of 50 services.
 let clients = Mutex<[GRPCClient<HTTP2ClientTransport.Posix>]>([])
@@ -171,7 +180,7 @@ while receipts.nodesWithConfig < options.nodes {
     if clock.now - watchStart > .seconds(600) { throw BenchError("only \(receipts.nodesWithConfig) nodes got a config in 600 s") }
     try await Task.sleep(for: .milliseconds(100))
 }
-print(String(format: "all %d nodes watching with their first config after %.1f s", options.nodes, (clock.now - watchStart).seconds))
+say(String(format: "all %d nodes watching with their first config after %.1f s", options.nodes, (clock.now - watchStart).seconds))
 try await Task.sleep(for: .seconds(2))
 
 // 3. Timed writes: an intention from `*` reaches every node.
@@ -188,13 +197,13 @@ for write in 1...options.writes {
     let latencies = receipts.instants(name).map { ($0 - start).seconds * 1000 }.sorted()
     lastLatencies = latencies
     func percentile(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
-    print(String(
+    say(String(
         format: "write %d: admin call %.1f ms; node receipt+ACK p50 %.1f ms, p99 %.1f ms, last node %.1f ms",
         write, (written - start).seconds * 1000, percentile(0.5), percentile(0.99), latencies.last!
     ))
     try await Task.sleep(for: .milliseconds(500))
 }
-print("RESULT nodes=\(options.nodes) last_write_last_node_ms=\(String(format: "%.1f", lastLatencies.last ?? -1))")
+say("RESULT nodes=\(options.nodes) last_write_last_node_ms=\(String(format: "%.1f", lastLatencies.last ?? -1))")
 for client in clients.withLock({ $0 }) { client.beginGracefulShutdown() }
 watchers.cancel()
 _ = try? await watchers.value

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dispatch
 import Foundation
 import Logging
 import WeftControlPlane
@@ -40,14 +41,32 @@ struct Weftd: AsyncParsableCommand {
         }
         let settings = try loadConfiguration()
         let logger = Logger(label: "weftd")
-        try await ControlPlane.run(configuration: settings, logger: logger) { ready in
-            let scheme = ready.adminTLS ? "https" : "http"
-            var line = "weftd ready node=\(ready.nodeListener) join=\(ready.joinListener) admin=\(scheme)://\(ready.adminListener)"
-            line += " trust_domain=\(ready.trustDomain) trust_bundle=\(ready.trustBundleFile)"
-            if let token = ready.bootstrapTokenFile { line += " bootstrap_token=\(token)" }
-            // Unbuffered: scripts wait for this line on a pipe.
-            FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        let server = Task {
+            try await ControlPlane.run(configuration: settings, logger: logger) { ready in
+                let scheme = ready.adminTLS ? "https" : "http"
+                var line = "weftd ready node=\(ready.nodeListener) join=\(ready.joinListener) admin=\(scheme)://\(ready.adminListener)"
+                line += " trust_domain=\(ready.trustDomain) trust_bundle=\(ready.trustBundleFile)"
+                if let token = ready.bootstrapTokenFile { line += " bootstrap_token=\(token)" }
+                // Unbuffered: scripts wait for this line on a pipe.
+                FileHandle.standardOutput.write(Data((line + "\n").utf8))
+            }
         }
+        // SIGTERM (systemd stop) and SIGINT stop weftd cleanly: listeners close, the store is closed.
+        let signalSources = [SIGTERM, SIGINT].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number)
+            source.setEventHandler { server.cancel() }
+            source.resume()
+            return source
+        }
+        defer { signalSources.forEach { $0.cancel() } }
+        do {
+            try await server.value
+        } catch {
+            // Errors while stopping are part of stopping; any other error is weftd failing.
+            guard server.isCancelled else { throw error }
+        }
+        logger.notice("weftd stopped")
     }
 
     func loadConfiguration() throws -> ControlPlaneConfiguration {

@@ -8,29 +8,7 @@ import WeftCore
 /// The built `weftctl` binary against an in-process admin server over HTTPS: what people and scripts see.
 @Suite("Weftctl")
 struct WeftctlTests {
-    /// One run of weftctl: its exit status and what it printed.
-    struct Run: CustomStringConvertible {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-        var description: String { "exit \(status)\nstdout: \(stdout)\nstderr: \(stderr)" }
-    }
-
-    /// The weftctl next to the test bundle (or in WEFT_BIN_DIR, which Scripts/test sets).
-    static func binary() throws -> String {
-        var candidates: [String] = []
-        if let directory = ProcessInfo.processInfo.environment["WEFT_BIN_DIR"] { candidates.append(directory + "/weftctl") }
-        if let bundle = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            candidates.append((bundle as NSString).deletingLastPathComponent + "/weftctl")
-        }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-        candidates.append(root.appendingPathComponent(".build/debug/weftctl").path)
-        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw CLITestError("weftctl is not built (looked in \(candidates)): run swift build --build-tests")
-        }
-        return found
-    }
+    typealias Run = ProcessOutcome
 
     struct CLITestError: Error, CustomStringConvertible {
         var description: String
@@ -56,54 +34,7 @@ struct WeftctlTests {
 
         /// Runs weftctl with only HOME, PATH and `environment` set (nothing from the test runner's WEFT_*).
         func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> Run {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: try WeftctlTests.binary())
-            process.arguments = arguments
-            process.environment = ["HOME": home.path, "PATH": "/usr/bin:/bin"].merging(environment) { $1 }
-            let out = Pipe(), err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            process.standardInput = FileHandle.nullDevice
-            // Read and wait on threads of their own: the cooperative pool must stay free for the server under test,
-            // and GCD's default pool is as small as the machine (2 threads here).
-            let stdout = Collected(), stderr = Collected()
-            return try await withCheckedThrowingContinuation { continuation in
-                let done = Collected()
-                process.terminationHandler = { _ in done.finish() }
-                do { try process.run() } catch { return continuation.resume(throwing: error) }
-                Thread.detachNewThread { stdout.finish(out.fileHandleForReading.readDataToEndOfFile()) }
-                Thread.detachNewThread { stderr.finish(err.fileHandleForReading.readDataToEndOfFile()) }
-                Thread.detachNewThread {
-                    let output = stdout.wait(), errors = stderr.wait()
-                    _ = done.wait()
-                    continuation.resume(
-                        returning: Run(
-                            status: process.terminationStatus, stdout: String(decoding: output, as: UTF8.self),
-                            stderr: String(decoding: errors, as: UTF8.self)
-                        )
-                    )
-                }
-            }
-        }
-    }
-
-    /// Bytes one thread collects and another waits for.
-    final class Collected: @unchecked Sendable {
-        private let condition = NSCondition()
-        private var data: Data?
-
-        func finish(_ value: Data = Data()) {
-            condition.lock()
-            data = value
-            condition.broadcast()
-            condition.unlock()
-        }
-
-        func wait() -> Data {
-            condition.lock()
-            defer { condition.unlock() }
-            while data == nil { condition.wait() }
-            return data!
+            try await ProcessOutcome.run(try TestBinaries.path("weftctl"), arguments, home: home.path, environment: environment)
         }
     }
 
