@@ -122,7 +122,9 @@ say(String(format: "joined in %.1f s", (clock.now - joinStart).seconds))
 // 2. Every node watches over its own mTLS connection; one in ten registers an endpoint of one of 50 services.
 let clients = Mutex<[GRPCClient<HTTP2ClientTransport.Posix>]>([])
 let watchStart = clock.now
-let watchers = Task {
+let watchFailure = Mutex<String?>(nil)
+let watchers = Task.detached {
+  do {
     try await withThrowingDiscardingTaskGroup { group in
         for index in 0..<options.nodes {
             let node = credentials.withLock { $0[index]! }
@@ -175,9 +177,18 @@ let watchers = Task {
             }
         }
     }
+  } catch {
+    watchFailure.withLock { $0 = "\(error)" }
+  }
 }
+var lastReport = clock.now
 while receipts.nodesWithConfig < options.nodes {
     if clock.now - watchStart > .seconds(600) { throw BenchError("only \(receipts.nodesWithConfig) nodes got a config in 600 s") }
+    if let failure = watchFailure.withLock({ $0 }) { throw BenchError("a node's stream failed: \(failure)") }
+    if clock.now - lastReport > .seconds(10) {
+        say(String(format: "  %d nodes have their config after %.0f s", receipts.nodesWithConfig, (clock.now - watchStart).seconds))
+        lastReport = clock.now
+    }
     try await Task.sleep(for: .milliseconds(100))
 }
 say(String(format: "all %d nodes watching with their first config after %.1f s", options.nodes, (clock.now - watchStart).seconds))

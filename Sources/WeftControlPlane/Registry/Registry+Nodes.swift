@@ -253,7 +253,8 @@ extension Registry {
                 )
             }
         }
-        return try await withVIPRetry { () async throws(RegistryError) -> Int64 in
+        // Registrations of many nodes race on the services they share: each is a read-modify-write, so re-run it.
+        return try await retryingConflicts(on: nil) { () async throws(RegistryError) -> Int64 in
             guard let existing = try await node(name) else {
                 throw .forbidden("node \(name) has not joined")
             }

@@ -79,7 +79,7 @@ public struct Registry: Sendable {
     {
         try Self.validate(record)
         let key = Self.key(record.name)
-        return try await withVIPRetry { () async throws(RegistryError) -> Versioned<ServiceRecord> in
+        return try await retryingConflicts { () async throws(RegistryError) -> Versioned<ServiceRecord> in
             let existing = try await service(record.name)
             var stored = record
             var changes: [ObjectChange] = []
@@ -137,13 +137,19 @@ public struct Registry: Sendable {
         return vip
     }
 
-    /// Runs a write that claims VIPs again when another writer claimed the same VIP first.
-    func withVIPRetry<T>(_ body: () async throws(RegistryError) -> T) async throws(RegistryError) -> T {
+    /// Runs a read-modify-write again when another writer changed an object of one of `kinds` in between (all
+    /// kinds when nil), after a short random pause so that racing writers spread out.
+    func retryingConflicts<T>(on kinds: Set<ObjectKind>? = [.vipClaim], _ body: () async throws(RegistryError) -> T)
+        async throws(RegistryError) -> T
+    {
         var attempt = 0
         while true {
             do { return try await body() } catch {
-                if case .staleRevision(let kind, _, _) = error, kind == ObjectKind.vipClaim.rawValue, attempt < 8 {
+                if case .staleRevision(let kind, _, _) = error, attempt < 16,
+                   kinds.map({ $0.contains(ObjectKind(rawValue: kind)) }) ?? true
+                {
                     attempt += 1
+                    try? await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * attempt))))
                     continue
                 }
                 throw error
