@@ -96,6 +96,9 @@ final class Receipts: Sendable {
     func count(_ name: String) -> Int { state.withLock { $0[name]?.count ?? 0 } }
     func instants(_ name: String) -> [ContinuousClock.Instant] { state.withLock { $0[name] ?? [] } }
     func firstConfig() { initial.withLock { $0 += 1 } }
+    private let retries = Mutex<Int>(0)
+    func retried() { retries.withLock { $0 += 1 } }
+    var retryCount: Int { retries.withLock { $0 } }
     var nodesWithConfig: Int { initial.withLock { $0 } }
 }
 
@@ -119,67 +122,77 @@ try await forEach(options.nodes, width: options.concurrency) { index in
 }
 say(String(format: "joined in %.1f s", (clock.now - joinStart).seconds))
 
+/// One node agent: registers (one node in ten has an endpoint of one of 50 services), watches and ACKs every update.
+/// A failed call (a reset during the connection storm) is retried after a random pause, as a node agent would; the
+/// first config is counted once per node.
+func simulateNode(_ index: Int, client: GRPCClient<HTTP2ClientTransport.Posix>) async {
+    let service = Weft_Node_V1_NodeService.Client(wrapping: client)
+    let counted = Mutex(false)
+    var registered = index % 10 != 0
+    while !Task.isCancelled {
+        do {
+            if !registered {
+                var endpoint = Weft_Node_V1_Endpoint()
+                endpoint.address = "198.18.\(index / 250 % 256).\(index % 250 + 1)"
+                endpoint.port = 8080
+                endpoint.healthy = true
+                var registration = Weft_Node_V1_RegisteredService()
+                registration.name = "svc-\(index / 10 % 50)"
+                registration.endpoints = [endpoint]
+                var request = Weft_Node_V1_RegisterRequest()
+                request.services = [registration]
+                request.addresses = [endpoint.address]
+                request.version = "bench"
+                _ = try await service.register(request)
+                registered = true
+            }
+            let (acks, ackContinuation) = AsyncStream.makeStream(of: Weft_Node_V1_WatchRequest.self)
+            ackContinuation.yield(.with { $0.kind = .subscribe(Weft_Node_V1_Subscribe()) })
+            try await service.watch(
+                requestProducer: { writer in for await message in acks { try await writer.write(message) } },
+                onResponse: { response in
+                    for try await update in response.messages {
+                        receipts.record(update.resources.map(\.name), at: clock.now)
+                        ackContinuation.yield(.with { $0.kind = .ack(.with { $0.version = update.version }) })
+                        if counted.withLock({ counted in defer { counted = true }; return !counted }) {
+                            receipts.firstConfig()
+                        }
+                    }
+                }
+            )
+        } catch {
+            if Task.isCancelled { return }
+            receipts.retried()
+            try? await Task.sleep(for: .milliseconds(Int.random(in: 100...1000)))
+        }
+    }
+}
+
 // 2. Every node watches over its own mTLS connection; one in ten registers an endpoint of one of 50 services.
 let clients = Mutex<[GRPCClient<HTTP2ClientTransport.Posix>]>([])
 let watchStart = clock.now
 let watchFailure = Mutex<String?>(nil)
 let watchers = Task.detached {
-  do {
-    try await withThrowingDiscardingTaskGroup { group in
-        for index in 0..<options.nodes {
-            let node = credentials.withLock { $0[index]! }
-            let transport = try HTTP2ClientTransport.Posix(
-                target: .ipv4(host: options.node.address.description, port: Int(options.node.port)),
-                transportSecurity: .mTLS(
-                    certificateChain: [.bytes(Array(node.certificateChainPEM.utf8), format: .pem)],
-                    privateKey: .bytes(Array(node.privateKeyPEM.utf8), format: .pem)
-                ) { $0.trustRoots = .certificates([.bytes(Array(node.trustBundlePEM.utf8), format: .pem)]) }
-            )
-            let client = GRPCClient(transport: transport)
-            clients.withLock { $0.append(client) }
-            group.addTask { try await client.runConnections() }
-            group.addTask {
-                let service = Weft_Node_V1_NodeService.Client(wrapping: client)
-                if index % 10 == 0 {
-                    var registered = Weft_Node_V1_RegisteredService()
-                    registered.name = "svc-\(index / 10 % 50)"
-                    var endpoint = Weft_Node_V1_Endpoint()
-                    endpoint.address = "198.18.\(index / 250 % 256).\(index % 250 + 1)"
-                    endpoint.port = 8080
-                    endpoint.healthy = true
-                    registered.endpoints = [endpoint]
-                    var request = Weft_Node_V1_RegisterRequest()
-                    request.services = [registered]
-                    request.addresses = [endpoint.address]
-                    request.version = "bench"
-                    _ = try await service.register(request)
-                }
-                let (acks, ackContinuation) = AsyncStream.makeStream(of: Weft_Node_V1_WatchRequest.self)
-                var subscribe = Weft_Node_V1_WatchRequest()
-                subscribe.kind = .subscribe(Weft_Node_V1_Subscribe())
-                ackContinuation.yield(subscribe)
-                try await service.watch(
-                    requestProducer: { writer in for await message in acks { try await writer.write(message) } },
-                    onResponse: { response in
-                        var first = true
-                        for try await update in response.messages {
-                            receipts.record(update.resources.map(\.name), at: clock.now)
-                            var ack = Weft_Node_V1_WatchRequest()
-                            ack.kind = .ack(.with { $0.version = update.version })
-                            ackContinuation.yield(ack)
-                            if first {
-                                receipts.firstConfig()
-                                first = false
-                            }
-                        }
-                    }
+    do {
+        try await withThrowingDiscardingTaskGroup { group in
+            for index in 0..<options.nodes {
+                let node = credentials.withLock { $0[index]! }
+                let transport = try HTTP2ClientTransport.Posix(
+                    target: .ipv4(host: options.node.address.description, port: Int(options.node.port)),
+                    transportSecurity: .mTLS(
+                        certificateChain: [.bytes(Array(node.certificateChainPEM.utf8), format: .pem)],
+                        privateKey: .bytes(Array(node.privateKeyPEM.utf8), format: .pem)
+                    ) { $0.trustRoots = .certificates([.bytes(Array(node.trustBundlePEM.utf8), format: .pem)]) }
                 )
+                let client = GRPCClient(transport: transport)
+                clients.withLock { $0.append(client) }
+                group.addTask { try await client.runConnections() }
+                group.addTask { await simulateNode(index, client: client) }
             }
         }
+    } catch {
+        watchFailure.withLock { $0 = "\(error)" }
     }
-  } catch {
-    watchFailure.withLock { $0 = "\(error)" }
-  }
 }
 var lastReport = clock.now
 while receipts.nodesWithConfig < options.nodes {
@@ -191,7 +204,10 @@ while receipts.nodesWithConfig < options.nodes {
     }
     try await Task.sleep(for: .milliseconds(100))
 }
-say(String(format: "all %d nodes watching with their first config after %.1f s", options.nodes, (clock.now - watchStart).seconds))
+say(String(
+    format: "all %d nodes watching with their first config after %.1f s (%d calls retried after a reset)",
+    options.nodes, (clock.now - watchStart).seconds, receipts.retryCount
+))
 try await Task.sleep(for: .seconds(2))
 
 // 3. Timed writes: an intention from `*` reaches every node.
