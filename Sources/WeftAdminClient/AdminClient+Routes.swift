@@ -2,7 +2,8 @@ import Foundation
 import NIOHTTP1
 import WeftCore
 
-// One typed method per admin API route (see Sources/WeftAPI/openapi.yaml).
+// One typed method per admin API route (see Sources/WeftAPI/openapi.yaml); the bodies are WeftCore's
+// (Sources/WeftCore/AdminAPI), the same types weftd encodes.
 
 private struct NodeList: Decodable { var nodes: [AdminNode] }
 private struct ServiceList: Decodable { var services: [Revisioned<ServiceRecord>] }
@@ -30,16 +31,9 @@ extension AdminClient {
     /// Sets a node's egress policy; nil follows the mesh's.
     @discardableResult
     public func setNodeEgress(_ name: String, egress: EgressPolicy?, ifMatch: Int64? = nil) async throws -> Revisioned<NodeRecord> {
-        struct Body: Encodable {
-            var egress: EgressPolicy?
-            func encode(to encoder: any Encoder) throws {
-                var container = encoder.container(keyedBy: CodingKeys.self)
-                try container.encode(egress, forKey: .egress)
-            }
-            enum CodingKeys: String, CodingKey { case egress }
-        }
         let (value, revision) = try await call(
-            NodeRecord.self, .PUT, "/v1/nodes/\(Self.segment(name))/egress", body: Body(egress: egress), ifMatch: ifMatch
+            NodeRecord.self, .PUT, "/v1/nodes/\(Self.segment(name))/egress", body: EgressRequest(egress: egress),
+            ifMatch: ifMatch
         )
         return Revisioned(value: value, revision: revision ?? 0)
     }
@@ -51,11 +45,8 @@ extension AdminClient {
     // MARK: Join tokens
 
     public func createJoinToken(node: String, ttlSeconds: Int) async throws -> CreatedJoinToken {
-        struct Body: Encodable {
-            var node: String
-            var ttl_seconds: Int
-        }
-        return try await call(CreatedJoinToken.self, .POST, "/v1/node-tokens", body: Body(node: node, ttl_seconds: ttlSeconds)).value
+        let body = JoinTokenRequest(node: node, ttlSeconds: ttlSeconds)
+        return try await call(CreatedJoinToken.self, .POST, "/v1/node-tokens", body: body).value
     }
 
     public func joinTokens() async throws -> [JoinTokenInfo] {
@@ -157,13 +148,13 @@ extension AdminClient {
 
     @discardableResult
     public func setDefaultAction(_ action: IntentionAction) async throws -> Revisioned<MeshSettings> {
-        let (value, revision) = try await call(MeshSettings.self, .PUT, "/v1/mesh/default", body: ["action": action.rawValue])
+        let (value, revision) = try await call(MeshSettings.self, .PUT, "/v1/mesh/default", body: DefaultActionRequest(action: action))
         return Revisioned(value: value, revision: revision ?? 0)
     }
 
     @discardableResult
     public func setMeshMode(_ mode: MeshMode) async throws -> Revisioned<MeshSettings> {
-        let (value, revision) = try await call(MeshSettings.self, .PUT, "/v1/mesh/mode", body: ["mode": mode.rawValue])
+        let (value, revision) = try await call(MeshSettings.self, .PUT, "/v1/mesh/mode", body: MeshModeRequest(mode: mode))
         return Revisioned(value: value, revision: revision ?? 0)
     }
 
@@ -206,7 +197,7 @@ extension AdminClient {
 
     /// Creates an admin token; its text is in the answer's `token`, and nowhere else, ever.
     public func createAdminToken(name: String, scope: AdminTokenScope) async throws -> AdminToken {
-        try await call(AdminToken.self, .POST, "/v1/admin-tokens", body: ["name": name, "scope": scope.rawValue]).value
+        try await call(AdminToken.self, .POST, "/v1/admin-tokens", body: AdminTokenRequest(name: name, scope: scope)).value
     }
 
     public func adminTokens() async throws -> [AdminToken] {

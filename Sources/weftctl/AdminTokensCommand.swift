@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import WeftAdminClient
+import WeftCore
 
 struct AdminTokensCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

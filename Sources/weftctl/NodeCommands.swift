@@ -19,9 +19,10 @@ struct NodesCommand: AsyncParsableCommand {
             Output.table(
                 ["NAME", "STATUS", "ADDRESSES", "VERSION", "ENDPOINTS", "LAST SEEN", "CONFIG"],
                 nodes.map { node in
-                    [
-                        node.name, node.status.rawValue, Output.list(node.addresses.map(\.description)),
-                        node.version.isEmpty ? "-" : node.version, "\(node.endpoints.count)", Output.date(node.lastSeen),
+                    let record = node.record
+                    return [
+                        record.name, record.status.rawValue, Output.list(record.addresses.map(\.description)),
+                        record.version.isEmpty ? "-" : record.version, "\(node.endpoints.count)", Output.date(node.lastSeen),
                         NodesCommand.config(node.stream),
                     ]
                 },
@@ -38,11 +39,12 @@ struct NodesCommand: AsyncParsableCommand {
         func run() async throws {
             let node = try await connection.withClient { try await $0.node(name) }
             if connection.output == .json { return Output.json(node) }
+            let record = node.record
             Output.fields([
-                ("name", node.name), ("status", node.status.rawValue), ("addresses", Output.list(node.addresses.map(\.description))),
-                ("version", node.version), ("egress", node.egress?.rawValue ?? "mesh default"),
-                ("joined", Output.date(node.joinedAt)), ("last seen", Output.date(node.lastSeen)),
-                ("certificate serial", node.certificateSerial ?? "-"), ("config", NodesCommand.config(node.stream)),
+                ("name", record.name), ("status", record.status.rawValue), ("addresses", Output.list(record.addresses.map(\.description))),
+                ("version", record.version), ("egress", record.egress?.rawValue ?? "mesh default"),
+                ("joined", Output.date(record.joinedAt)), ("last seen", Output.date(node.lastSeen)),
+                ("certificate serial", record.certificateSerial ?? "-"), ("config", NodesCommand.config(node.stream)),
                 ("revision", "\(node.revision)"),
             ])
             print("")

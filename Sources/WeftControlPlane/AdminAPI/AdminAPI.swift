@@ -61,9 +61,9 @@ public struct AdminAPI: Sendable {
         return table
     }
 
-    func streams() -> [String: NodeConnectionStatus] {
-        var byNode: [String: NodeConnectionStatus] = [:]
-        for status in nodeStatus?.nodeConnectionStatus() ?? [] { byNode[status.node] = status }
+    func streams() -> [String: NodeStreamStatus] {
+        var byNode: [String: NodeStreamStatus] = [:]
+        for status in nodeStatus?.nodeStreamStatus() ?? [] { byNode[status.node] = status }
         return byNode
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import WeftCore
 
 /// Bearer-token authentication and scope: GET and HEAD need a read token, every other method a write token.
 /// Missing or unknown tokens get 401 with `WWW-Authenticate: Bearer`; a read token asking to write gets 403.
@@ -31,7 +32,7 @@ struct AdminAuthMiddleware: RouterMiddleware {
                 headers: [.wwwAuthenticate: "Bearer realm=\"weft\", error=\"invalid_token\""]
             )
         }
-        let needed: TokenScope = request.method == .get || request.method == .head ? .read : .write
+        let needed: AdminTokenScope = request.method == .get || request.method == .head ? .read : .write
         guard token.scope.permits(needed) else {
             throw AdminError(
                 .forbidden,

@@ -33,19 +33,10 @@ struct AdminError: Error, HTTPResponseError, CustomStringConvertible {
 
     var description: String { "\(status.code) \(message)" }
 
-    struct Body: Codable, Equatable {
-        var error: String
-        var field: String?
-        var currentRevision: Int64?
-
-        enum CodingKeys: String, CodingKey {
-            case error, field
-            case currentRevision = "current_revision"
-        }
-    }
-
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        var response = JSONResponse.make(Body(error: message, field: field, currentRevision: currentRevision), status: status)
+        var response = JSONResponse.make(
+            AdminErrorBody(error: message, field: field, currentRevision: currentRevision), status: status
+        )
         response.headers.append(contentsOf: headers)
         if let currentRevision { response.headers[.eTag] = ETag.format(currentRevision) }
         return response

@@ -8,11 +8,11 @@ extension AdminAPI {
         routes.post("/v1/admin-tokens") { request, context in
             let body = try await JSONBody.decode(AdminTokenRequest.self, from: request, context: context)
             let (text, record) = try await registry.createAdminToken(name: body.name, scope: body.scope, actor: context.actor)
-            return JSONResponse.make(AdminTokenView(record, token: text), status: .created)
+            return JSONResponse.make(AdminToken(record, token: text), status: .created)
         }
 
         routes.get("/v1/admin-tokens") { _, _ in
-            let tokens = try await registry.adminTokens().map { AdminTokenView($0) }
+            let tokens = try await registry.adminTokens().map { AdminToken($0) }
             return JSONResponse.make(["tokens": tokens], etag: try await registry.revision())
         }
 

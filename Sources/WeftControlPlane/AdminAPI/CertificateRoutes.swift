@@ -10,7 +10,7 @@ extension AdminAPI {
         routes.get("/v1/certificates") { _, _ in
             let authority = registry.authority
             let certificate = authority.certificate
-            let view = CertificatesView(
+            let view = CertificatesInfo(
                 authority: .init(
                     trustDomain: authority.trustDomain, subject: certificate.subject.description,
                     issuer: certificate.issuer.description, notBefore: certificate.notValidBefore,

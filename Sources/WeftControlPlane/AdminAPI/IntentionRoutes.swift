@@ -10,7 +10,7 @@ extension AdminAPI {
     func addIntentionRoutes(to routes: AdminRouteTable) {
         routes.get("/v1/intentions") { _, _ in
             let revision = try await registry.revision()
-            let intentions = try await registry.intentions().map { RevisionedItem(value: $0.value, revision: $0.revision) }
+            let intentions = try await registry.intentions()
             return JSONResponse.make(["intentions": intentions], etag: revision)
         }
 
@@ -56,7 +56,7 @@ extension AdminAPI {
                 stopAll: settings.stopAll
             )
             let decision = policy.evaluate(source: source, destination: destination, request: l7)
-            let view = AuthorizationView(
+            let view = AuthorizationResult(
                 source: source?.description ?? "", destination: destination.description, allowed: decision.allowed,
                 reason: decision.reason, intention: decision.intention
             )

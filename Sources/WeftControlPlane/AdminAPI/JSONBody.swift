@@ -258,3 +258,23 @@ extension MeshSettings: AdminRequestBody {
         ])
     }
 }
+
+extension JoinTokenRequest: AdminRequestBody {
+    static var shape: JSONShape { .object(["node": .value, "ttl_seconds": .value]) }
+}
+
+extension AdminTokenRequest: AdminRequestBody {
+    static var shape: JSONShape { .object(["name": .value, "scope": .oneOf(AdminTokenScope.allCases.map(\.rawValue))]) }
+}
+
+extension EgressRequest: AdminRequestBody {
+    static var shape: JSONShape { .object(["egress": .oneOf(EgressPolicy.allCases.map(\.rawValue))]) }
+}
+
+extension DefaultActionRequest: AdminRequestBody {
+    static var shape: JSONShape { .object(["action": .oneOf(IntentionAction.allCases.map(\.rawValue))]) }
+}
+
+extension MeshModeRequest: AdminRequestBody {
+    static var shape: JSONShape { .object(["mode": .oneOf(MeshMode.allCases.map(\.rawValue))]) }
+}

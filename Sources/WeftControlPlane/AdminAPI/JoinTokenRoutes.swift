@@ -15,14 +15,14 @@ extension AdminAPI {
             let (token, record) = try await registry.createJoinToken(
                 nodeName: body.node, ttl: .seconds(body.ttlSeconds), actor: context.actor
             )
-            let view = CreatedJoinTokenView(id: token.id, node: record.nodeName, token: token.text, expiresAt: record.expiresAt)
+            let view = CreatedJoinToken(id: token.id, node: record.nodeName, token: token.text, expiresAt: record.expiresAt)
             return JSONResponse.make(view, status: .created)
         }
 
         routes.get("/v1/node-tokens") { _, _ in
             let revision = try await registry.revision()
             let at = now()
-            let tokens = try await registry.joinTokens().map { JoinTokenView($0.value, now: at) }
+            let tokens = try await registry.joinTokens().map { JoinTokenInfo($0.value, now: at) }
             return JSONResponse.make(["tokens": tokens], etag: revision)
         }
 

@@ -49,7 +49,7 @@ extension AdminAPI {
     /// current revision is (retrying when another writer got in between).
     func changeSettings(
         _ request: Request, _ context: AdminRequestContext, action: String, _ change: (inout MeshSettings) -> Void
-    ) async throws -> Versioned<MeshSettings> {
+    ) async throws -> Revisioned<MeshSettings> {
         guard let ifMatch = try ETag.ifMatch(request) else {
             return try await registry.updateSettings(actor: context.actor, action: action, change)
         }

@@ -9,7 +9,7 @@ extension AdminAPI {
         routes.get("/v1/nodes") { _, _ in
             let revision = try await registry.revision()
             let streams = streams()
-            let nodes = try await registry.nodes().map { NodeEntry($0, stream: streams[$0.node.name]) }
+            let nodes = try await registry.nodes().map { AdminNode($0, stream: streams[$0.node.name]) }
             return JSONResponse.make(["nodes": nodes], etag: revision)
         }
 
@@ -18,7 +18,7 @@ extension AdminAPI {
             guard let view = try await registry.nodes().first(where: { $0.node.name == name }) else {
                 throw RegistryError.notFound(kind: "node", key: name)
             }
-            return JSONResponse.make(NodeEntry(view, stream: streams()[name]), etag: view.revision)
+            return JSONResponse.make(AdminNode(view, stream: streams()[name]), etag: view.revision)
         }
 
         routes.put("/v1/nodes/{name}/egress") { request, context in

@@ -8,7 +8,7 @@ extension AdminAPI {
     func addServiceRoutes(to routes: AdminRouteTable) {
         routes.get("/v1/services") { _, _ in
             let revision = try await registry.revision()
-            let services = try await registry.services().map { RevisionedItem(value: $0.value, revision: $0.revision) }
+            let services = try await registry.services()
             return JSONResponse.make(["services": services], etag: revision)
         }
 

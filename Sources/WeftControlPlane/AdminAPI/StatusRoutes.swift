@@ -10,7 +10,7 @@ extension AdminAPI {
             let settings = try await registry.settings().value
             let nodes = try await registry.nodes()
             let at = now()
-            let counts = StatusView.Counts(
+            let counts = AdminStatus.Counts(
                 nodes: nodes.count,
                 nodesUp: nodes.filter { $0.node.status == .up }.count,
                 services: try await registry.services().count,
@@ -18,7 +18,7 @@ extension AdminAPI {
                 joinTokensValid: try await registry.joinTokens().filter { $0.value.state(at: at) == "valid" }.count,
                 adminTokens: try await registry.adminTokens().count
             )
-            let view = StatusView(
+            let view = AdminStatus(
                 revision: revision, trustDomain: registry.configuration.trustDomain, version: WeftVersion.current,
                 caFingerprint: registry.authority.trustBundleFingerprint, counts: counts,
                 defaultAction: settings.defaultAction, stopAll: settings.stopAll, meshMode: settings.meshMode,

@@ -13,7 +13,7 @@ extension AdminAPI {
 
         routes.put("/v1/telemetry") { request, context in
             let telemetry = try await JSONBody.decode(TelemetrySettings.self, from: request, context: context)
-            let stored: Versioned<MeshSettings>
+            let stored: Revisioned<MeshSettings>
             do {
                 stored = try await changeSettings(request, context, action: "set telemetry") { $0.telemetry = telemetry }
             } catch RegistryError.invalid(let field, let reason) where field.hasPrefix("telemetry.") {

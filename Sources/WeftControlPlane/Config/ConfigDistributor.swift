@@ -21,7 +21,7 @@ public final class ConfigDistributor: Sendable, NodeStatusSource {
         var history: [CompiledMesh.SharedDelta] = []
         var waiters: [UInt64: AsyncStream<Int64>.Continuation] = [:]
         var nextWaiter: UInt64 = 0
-        var statuses: [String: NodeConnectionStatus] = [:]
+        var statuses: [String: NodeStreamStatus] = [:]
         var connected: [String: Int] = [:]
     }
 
@@ -133,7 +133,7 @@ public final class ConfigDistributor: Sendable, NodeStatusSource {
     func streamOpened(node: String) {
         inner.withLock { inner in
             inner.connected[node, default: 0] += 1
-            var status = inner.statuses[node] ?? NodeConnectionStatus(node: node, connected: true, lastChange: Date())
+            var status = inner.statuses[node] ?? NodeStreamStatus(node: node, connected: true, lastChange: Date())
             status.connected = true
             status.lastChange = Date()
             inner.statuses[node] = status
@@ -171,7 +171,7 @@ public final class ConfigDistributor: Sendable, NodeStatusSource {
         logger.warning("node refused config", metadata: ["node": "\(node)", "version": "\(version)", "reason": "\(reason)"])
     }
 
-    public func nodeConnectionStatus() -> [NodeConnectionStatus] {
+    public func nodeStreamStatus() -> [NodeStreamStatus] {
         inner.withLock { Array($0.statuses.values) }.sorted { $0.node < $1.node }
     }
 

@@ -3,7 +3,7 @@ import WeftCore
 
 extension Registry {
     /// Makes an admin API bearer token; the text is returned once, only its hash is stored.
-    public func createAdminToken(name: String, scope: TokenScope, actor: String) async throws(RegistryError)
+    public func createAdminToken(name: String, scope: AdminTokenScope, actor: String) async throws(RegistryError)
         -> (text: String, record: AdminTokenRecord)
     {
         do { try DNSLabel.validate(name) } catch { throw .invalid(field: "name", reason: error.description) }

@@ -35,22 +35,6 @@ public struct DiscoveredService: Sendable, Equatable {
     }
 }
 
-/// A certificate the CA issued, as recorded for admins (never the key: keys stay on nodes).
-public struct IssuedCertificateRecord: Sendable, Equatable, Codable {
-    public var serialNumber: String
-    public var identity: String
-    public var node: String
-    public var notBefore: Date
-    public var notAfter: Date
-
-    enum CodingKeys: String, CodingKey {
-        case identity, node
-        case serialNumber = "serial_number"
-        case notBefore = "not_before"
-        case notAfter = "not_after"
-    }
-}
-
 extension Registry {
     // MARK: Join tokens
 
@@ -76,7 +60,7 @@ extension Registry {
         return (token, record)
     }
 
-    public func joinTokens() async throws(RegistryError) -> [Versioned<JoinTokenRecord>] {
+    public func joinTokens() async throws(RegistryError) -> [Revisioned<JoinTokenRecord>] {
         try await all(.joinToken, as: JoinTokenRecord.self)
     }
 
@@ -204,14 +188,14 @@ extension Registry {
         }
     }
 
-    public func node(_ name: String) async throws(RegistryError) -> Versioned<NodeRecord>? {
+    public func node(_ name: String) async throws(RegistryError) -> Revisioned<NodeRecord>? {
         try await one(.node, name, as: NodeRecord.self)
     }
 
     /// Sets a node's egress policy (nil: follow the mesh's).
     @discardableResult
     public func setNodeEgress(_ name: String, egress: EgressPolicy?, ifMatch: Int64?, actor: String)
-        async throws(RegistryError) -> Versioned<NodeRecord>
+        async throws(RegistryError) -> Revisioned<NodeRecord>
     {
         guard let existing = try await node(name) else { throw .notFound(kind: "node", key: name) }
         var record = existing.value
@@ -220,7 +204,7 @@ extension Registry {
             [.put(.node, name, StoredCoding.encode(record), precondition: .revision(ifMatch ?? existing.revision))],
             actor: actor, action: "set egress of node \(name) to \(egress?.rawValue ?? "mesh default")"
         )
-        return Versioned(value: record, revision: revision)
+        return Revisioned(value: record, revision: revision)
     }
 
     /// Removes a node, its endpoints, and the services only it had discovered stay (admins delete services).

@@ -24,23 +24,23 @@ public struct Registry: Sendable {
     // MARK: Reading
 
     func all<T: Decodable & Sendable & Codable & Equatable>(_ kind: ObjectKind, as type: T.Type) async throws(RegistryError)
-        -> [Versioned<T>]
+        -> [Revisioned<T>]
     {
         do {
-            var result: [Versioned<T>] = []
+            var result: [Revisioned<T>] = []
             for object in try await store.objects(kind) {
-                result.append(Versioned(value: try StoredCoding.decode(type, from: object), revision: object.revision))
+                result.append(Revisioned(value: try StoredCoding.decode(type, from: object), revision: object.revision))
             }
             return result
         } catch { throw .store(error) }
     }
 
     func one<T: Decodable & Sendable & Codable & Equatable>(_ kind: ObjectKind, _ key: String, as type: T.Type)
-        async throws(RegistryError) -> Versioned<T>?
+        async throws(RegistryError) -> Revisioned<T>?
     {
         do {
             guard let object = try await store.object(kind, key) else { return nil }
-            return Versioned(value: try StoredCoding.decode(type, from: object), revision: object.revision)
+            return Revisioned(value: try StoredCoding.decode(type, from: object), revision: object.revision)
         } catch { throw .store(error) }
     }
 
@@ -61,11 +61,11 @@ public struct Registry: Sendable {
 
     // MARK: Services
 
-    public func services() async throws(RegistryError) -> [Versioned<ServiceRecord>] {
+    public func services() async throws(RegistryError) -> [Revisioned<ServiceRecord>] {
         try await all(.service, as: ServiceRecord.self)
     }
 
-    public func service(_ name: ServiceName) async throws(RegistryError) -> Versioned<ServiceRecord>? {
+    public func service(_ name: ServiceName) async throws(RegistryError) -> Revisioned<ServiceRecord>? {
         try await one(.service, Self.key(name), as: ServiceRecord.self)
     }
 
@@ -75,11 +75,11 @@ public struct Registry: Sendable {
     /// existing one keeps its VIP whatever the body says.
     @discardableResult
     public func putService(_ record: ServiceRecord, ifMatch: Int64?, actor: String) async throws(RegistryError)
-        -> Versioned<ServiceRecord>
+        -> Revisioned<ServiceRecord>
     {
         try Self.validate(record)
         let key = Self.key(record.name)
-        return try await retryingConflicts { () async throws(RegistryError) -> Versioned<ServiceRecord> in
+        return try await retryingConflicts { () async throws(RegistryError) -> Revisioned<ServiceRecord> in
             let existing = try await service(record.name)
             var stored = record
             var changes: [ObjectChange] = []
@@ -93,7 +93,7 @@ public struct Registry: Sendable {
             let precondition = Self.precondition(ifMatch: ifMatch)
             changes.insert(.put(.service, key, StoredCoding.encode(stored), precondition: precondition), at: 0)
             let revision = try await apply(changes, actor: actor, action: "put service \(record.name)")
-            return Versioned(value: stored, revision: revision)
+            return Revisioned(value: stored, revision: revision)
         }
     }
 
@@ -159,17 +159,17 @@ public struct Registry: Sendable {
 
     // MARK: Intentions
 
-    public func intentions() async throws(RegistryError) -> [Versioned<Intention>] {
+    public func intentions() async throws(RegistryError) -> [Revisioned<Intention>] {
         try await all(.intention, as: Intention.self)
     }
 
-    public func intention(key: String) async throws(RegistryError) -> Versioned<Intention>? {
+    public func intention(key: String) async throws(RegistryError) -> Revisioned<Intention>? {
         try await one(.intention, key, as: Intention.self)
     }
 
     @discardableResult
     public func putIntention(_ intention: Intention, ifMatch: Int64?, actor: String) async throws(RegistryError)
-        -> Versioned<Intention>
+        -> Revisioned<Intention>
     {
         for (index, permission) in intention.permissions.enumerated() {
             if let path = permission.pathExact ?? permission.pathPrefix, !path.hasPrefix("/") {
@@ -186,7 +186,7 @@ public struct Registry: Sendable {
             [.put(.intention, intention.key, StoredCoding.encode(intention), precondition: Self.precondition(ifMatch: ifMatch))],
             actor: actor, action: "put intention \(intention.key)"
         )
-        return Versioned(value: intention, revision: revision)
+        return Revisioned(value: intention, revision: revision)
     }
 
     public func deleteIntention(key: String, ifMatch: Int64?, actor: String) async throws(RegistryError) {
@@ -201,13 +201,13 @@ public struct Registry: Sendable {
 
     static let settingsKey = "mesh"
 
-    public func settings() async throws(RegistryError) -> Versioned<MeshSettings> {
-        try await one(.settings, Self.settingsKey, as: MeshSettings.self) ?? Versioned(value: MeshSettings(), revision: 0)
+    public func settings() async throws(RegistryError) -> Revisioned<MeshSettings> {
+        try await one(.settings, Self.settingsKey, as: MeshSettings.self) ?? Revisioned(value: MeshSettings(), revision: 0)
     }
 
     @discardableResult
     public func putSettings(_ settings: MeshSettings, ifMatch: Int64?, actor: String, action: String = "put mesh settings")
-        async throws(RegistryError) -> Versioned<MeshSettings>
+        async throws(RegistryError) -> Revisioned<MeshSettings>
     {
         if settings.telemetry.pushInterval < 1 || settings.telemetry.pushInterval > 3600 {
             throw .invalid(field: "telemetry.push_interval", reason: "must be 1-3600 seconds")
@@ -223,13 +223,13 @@ public struct Registry: Sendable {
             [.put(.settings, Self.settingsKey, StoredCoding.encode(settings), precondition: precondition)],
             actor: actor, action: action
         )
-        return Versioned(value: settings, revision: revision)
+        return Revisioned(value: settings, revision: revision)
     }
 
     /// Reads, changes and writes the settings, retrying when another writer got in between.
     @discardableResult
     public func updateSettings(actor: String, action: String, _ change: (inout MeshSettings) -> Void)
-        async throws(RegistryError) -> Versioned<MeshSettings>
+        async throws(RegistryError) -> Revisioned<MeshSettings>
     {
         for _ in 0..<8 {
             let current = try await settings()

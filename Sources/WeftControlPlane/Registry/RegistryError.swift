@@ -40,14 +40,3 @@ public enum RegistryError: Error, CustomStringConvertible {
         return .store(error)
     }
 }
-
-/// A value with the revision of its last change (the admin API's ETag).
-public struct Versioned<Value: Sendable & Codable & Equatable>: Sendable, Equatable {
-    public var value: Value
-    public var revision: Int64
-
-    public init(value: Value, revision: Int64) {
-        self.value = value
-        self.revision = revision
-    }
-}

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import WeftCore
 
 /// A one-time join token as stored: only a hash of its secret.
 public struct JoinTokenRecord: Sendable, Equatable, Codable {
@@ -32,18 +33,14 @@ public struct JoinTokenRecord: Sendable, Equatable, Codable {
     }
 }
 
-/// What an admin API bearer token may do.
-public enum TokenScope: String, Sendable, Codable, CaseIterable {
-    case read
-    case write
-
-    public func permits(_ needed: TokenScope) -> Bool { self == .write || needed == .read }
+extension AdminTokenScope {
+    public func permits(_ needed: AdminTokenScope) -> Bool { self == .write || needed == .read }
 }
 
 public struct AdminTokenRecord: Sendable, Equatable, Codable {
     public var id: String
     public var name: String
-    public var scope: TokenScope
+    public var scope: AdminTokenScope
     public var secretSHA256: String
     public var createdAt: Date
 

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import Synchronization
+import WeftCore
 
 /// The shared store for several `weftd` replicas: one PostgreSQL database.
 ///

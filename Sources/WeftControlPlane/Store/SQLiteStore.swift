@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import WeftCore
 
 #if canImport(Glibc)
 import Glibc

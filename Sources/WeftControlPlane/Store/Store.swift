@@ -1,4 +1,5 @@
 import Foundation
+import WeftCore
 
 /// Where the control plane keeps its state: JSON documents addressed by kind and key, one global revision that
 /// every change bumps, an audit log, tombstones for deletions, node heartbeats, and a notification when anything
@@ -132,34 +133,6 @@ public struct AuditContext: Sendable, Equatable {
     public init(actor: String, action: String) {
         self.actor = actor
         self.action = action
-    }
-}
-
-public struct AuditEntry: Sendable, Equatable, Codable {
-    public var id: Int64
-    public var revision: Int64
-    public var time: Date
-    public var actor: String
-    public var action: String
-    public var kind: String
-    public var key: String
-    /// JSON text of the object before and after the change; nil where it did not exist.
-    public var before: String?
-    public var after: String?
-
-    public init(
-        id: Int64, revision: Int64, time: Date, actor: String, action: String, kind: String, key: String,
-        before: String?, after: String?
-    ) {
-        self.id = id
-        self.revision = revision
-        self.time = time
-        self.actor = actor
-        self.action = action
-        self.kind = kind
-        self.key = key
-        self.before = before
-        self.after = after
     }
 }
 

@@ -228,7 +228,7 @@ struct AdminAPIRouteTests {
 
     @Test func nodesShowEndpointsAndStreamsAndTakeEgressAndDeletion() async throws {
         let streams = FixedNodeStatus([
-            NodeConnectionStatus(node: "host-a", connected: true, sentVersion: 7, ackedVersion: 6, lastChange: Date())
+            NodeStreamStatus(node: "host-a", connected: true, sentVersion: 7, ackedVersion: 6, lastChange: Date())
         ])
         try await AdminAPIFixture.with(nodeStatus: streams) { fixture in
             let token = try await fixture.registry.createJoinToken(nodeName: "host-a", ttl: .seconds(600), actor: "test")
@@ -240,11 +240,11 @@ struct AdminAPIRouteTests {
             )
 
             let nodes = try await fixture.reader.nodes()
-            #expect(nodes.map(\.name) == ["host-a"])
+            #expect(nodes.map(\.record.name) == ["host-a"])
             let node = try await fixture.reader.node("host-a")
             #expect(node.endpoints.map(\.port) == [8080])
             #expect(node.stream?.ackedVersion == 6)
-            #expect(node.addresses == [IPAddress("198.18.0.11")!])
+            #expect(node.record.addresses == [IPAddress("198.18.0.11")!])
             #expect(try await fixture.reader.status().nodeStreams.map(\.node) == ["host-a"])
             #expect(try await fixture.reader.certificates().issued.map(\.identity) == ["spiffe://weft.local/node/host-a"])
 
@@ -289,9 +289,9 @@ struct AdminAPIRouteTests {
 
 /// A node status source with fixed answers.
 struct FixedNodeStatus: NodeStatusSource {
-    var statuses: [NodeConnectionStatus]
-    init(_ statuses: [NodeConnectionStatus]) { self.statuses = statuses }
-    func nodeConnectionStatus() -> [NodeConnectionStatus] { statuses }
+    var statuses: [NodeStreamStatus]
+    init(_ statuses: [NodeStreamStatus]) { self.statuses = statuses }
+    func nodeStreamStatus() -> [NodeStreamStatus] { statuses }
 }
 
 /// Starting and stopping: TLS by default, plaintext only on loopback with the flag, cancellation stops the server.
