@@ -7,7 +7,11 @@ struct IntentionCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "intention", abstract: "Who may call whom: allow, deny, list, delete, check; stop-all and resume.",
         discussion: "SRC and DST are * (any service), name (namespace default) or namespace/name.",
-        subcommands: [Allow.self, Deny.self, List.self, Delete.self, Check.self, StopAll.self, Resume.self]
+        subcommands: [
+            Allow.self, Deny.self, List.self, Delete.self, Check.self,
+            // The same commands as under `mesh`: stopping all traffic overrides every intention.
+            MeshCommand.StopAll.self, MeshCommand.Resume.self,
+        ]
     )
 
     struct Put: ParsableArguments {
@@ -98,17 +102,5 @@ struct IntentionCommand: AsyncParsableCommand {
             if connection.output == .json { return Output.json(result) }
             print("\(result.allowed ? "allow" : "deny"): \(result.reason)")
         }
-    }
-
-    struct StopAll: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "stop-all", abstract: "Deny all traffic in the mesh until resume.")
-        @OptionGroup var connection: ConnectionOptions
-        func run() async throws { try await MeshCommand.setStopAll(true, connection) }
-    }
-
-    struct Resume: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Let traffic flow again after stop-all.")
-        @OptionGroup var connection: ConnectionOptions
-        func run() async throws { try await MeshCommand.setStopAll(false, connection) }
     }
 }
