@@ -178,7 +178,7 @@ let watchers = Task.detached {
             for index in 0..<options.nodes {
                 let node = credentials.withLock { $0[index]! }
                 let transport = try HTTP2ClientTransport.Posix(
-                    target: .ipv4(host: options.node.address.description, port: Int(options.node.port)),
+                    target: .ipv4(address: options.node.address.description, port: Int(options.node.port)),
                     transportSecurity: .mTLS(
                         certificateChain: [.bytes(Array(node.certificateChainPEM.utf8), format: .pem)],
                         privateKey: .bytes(Array(node.privateKeyPEM.utf8), format: .pem)
@@ -233,7 +233,7 @@ for write in 1...options.writes {
 say("RESULT nodes=\(options.nodes) last_write_last_node_ms=\(String(format: "%.1f", lastLatencies.last ?? -1))")
 for client in clients.withLock({ $0 }) { client.beginGracefulShutdown() }
 watchers.cancel()
-_ = try? await watchers.value
+await watchers.value
 
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }

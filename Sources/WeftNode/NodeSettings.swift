@@ -1,6 +1,7 @@
 import Foundation
 import WeftCapture
 import WeftCore
+import WeftProxy
 
 /// How `weft-node` runs on this host: files, listeners and what the capture adds to the node config.
 public struct NodeSettings: Sendable {
@@ -17,6 +18,21 @@ public struct NodeSettings: Sendable {
     public var dnsUpstreams: [IPSocketAddress]?
     /// Remove the capture table when the node stops.
     public var cleanupOnExit = false
+
+    /// The control plane's node API (mTLS, weftd's :15012); nil runs a static mesh from `nodeConfigPath`.
+    public var controlPlaneAddress: IPSocketAddress?
+    /// The control plane's join listener (weftd's :15013); by default the node API's host at port 15013.
+    public var joinAddress: IPSocketAddress?
+    /// A one-time join token; needed only until the node holds credentials in `stateDirectory`.
+    public var joinToken: String?
+    public var stateDirectory = NodeStateDirectory.defaultPath
+    /// Addresses this node registers its endpoints at; nil takes the host's interface addresses.
+    public var nodeAddresses: [IPAddress]?
+    public var hbonePort: UInt16 = 15008
+    /// Where /metrics, /healthz, /readyz, /config_dump and /certs are served.
+    public var adminAddresses = [IPSocketAddress(address: .v4(0x7F00_0001), port: 15020)]
+    /// How long a stopping node lets open connections finish before closing them.
+    public var drainTimeout: Duration = .seconds(5)
 
     public init() {}
 
@@ -97,11 +113,12 @@ public struct NodeSettings: Sendable {
 
     /// Inbound plaintext ports and how each is treated: local endpoints of the node config, and ports that
     /// services.d files declare (under the node's mode).
-    public func inboundPorts(for state: NodeState, overrides: [ServiceOverride]) -> [UInt16: (mode: MeshMode, service: String)] {
-        var ports = state.inboundPorts
+    public func inboundPorts(for state: NodeState, overrides: [ServiceOverride]) -> [UInt16: InboundPlaintextRouter.Port] {
+        var ports = state.inboundPorts.mapValues { InboundPlaintextRouter.Port(mode: $0.mode, service: $0.service) }
         for override in overrides {
             for port in override.ports ?? [] where ports[port] == nil {
-                ports[port] = (state.config.meshMode, override.name)
+                ports[port] = InboundPlaintextRouter.Port(
+                    mode: state.config.meshMode, service: ServiceName(namespace: override.namespace, name: override.name))
             }
         }
         return ports

@@ -75,6 +75,30 @@ struct Run: AsyncParsableCommand {
     @Flag(name: .customLong("cleanup-on-exit"), help: "Remove the capture table when stopping.")
     var cleanupOnExit = false
 
+    @Option(name: .customLong("control-plane"), help: "weftd's node API, ADDRESS:PORT (its :15012). Without it the node runs a static mesh from --config.")
+    var controlPlane: String?
+
+    @Option(name: .customLong("join-address"), help: "weftd's join listener, ADDRESS:PORT (default: the control plane's address, port 15013).")
+    var joinAddress: String?
+
+    @Option(name: .customLong("join-token"), help: "One-time join token (weftctl node token create --name <node>); needed on the first start only.")
+    var joinToken: String?
+
+    @Option(name: .customLong("join-token-file"), help: "Read the join token from this file.")
+    var joinTokenFile: String?
+
+    @Option(name: .customLong("state-dir"), help: "Where the node keeps its credentials, last good config and certificates (mode 0700).")
+    var stateDir = NodeStateDirectory.defaultPath
+
+    @Option(name: .customLong("node-address"), help: "Register endpoints at this address (repeatable; default: the host's interface addresses).")
+    var nodeAddresses: [String] = []
+
+    @Option(name: .customLong("admin-listen"), help: "Serve /metrics, /healthz, /readyz, /config_dump, /certs here (ADDRESS:PORT).")
+    var adminListen = "127.0.0.1:15020"
+
+    @Option(name: .customLong("drain-timeout"), help: "On SIGTERM, let open connections finish for this long (e.g. 5s, 1m).")
+    var drainTimeout = "5s"
+
     func run() async throws {
         var settings = try node.settings()
         if let nodeName { settings.nodeName = nodeName }
@@ -88,6 +112,42 @@ struct Run: AsyncParsableCommand {
         settings.dnsEnabled = !noDNS
         if noDNS { settings.capture.captureDNS = false }
         settings.cleanupOnExit = cleanupOnExit
+        if let controlPlane {
+            guard let address = IPSocketAddress(controlPlane) else {
+                throw ValidationError("--control-plane \(controlPlane): give ADDRESS:PORT, e.g. 198.18.0.1:15012")
+            }
+            settings.controlPlaneAddress = address
+        }
+        if let joinAddress {
+            guard let address = IPSocketAddress(joinAddress) else {
+                throw ValidationError("--join-address \(joinAddress): give ADDRESS:PORT, e.g. 198.18.0.1:15013")
+            }
+            settings.joinAddress = address
+        }
+        settings.joinToken = joinToken
+        if let joinTokenFile {
+            do {
+                settings.joinToken = try String(contentsOfFile: joinTokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            } catch {
+                throw ValidationError("--join-token-file \(joinTokenFile): \(error.localizedDescription)")
+            }
+        }
+        settings.stateDirectory = stateDir
+        if !nodeAddresses.isEmpty {
+            settings.nodeAddresses = try nodeAddresses.map { text in
+                guard let address = IPAddress(text) else { throw ValidationError("--node-address \(text): not an IP address") }
+                return address
+            }
+        }
+        guard let admin = IPSocketAddress(adminListen) else {
+            throw ValidationError("--admin-listen \(adminListen): give ADDRESS:PORT, e.g. 127.0.0.1:15020")
+        }
+        settings.adminAddresses = [admin]
+        do {
+            settings.drainTimeout = try DurationText.parse(drainTimeout)
+        } catch {
+            throw ValidationError("--drain-timeout \(drainTimeout): \(error)")
+        }
         let agent = NodeAgent(settings: settings)
         try await SignalHandling.runUntilTerminated { try await agent.run() }
     }

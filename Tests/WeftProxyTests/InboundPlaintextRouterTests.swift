@@ -3,7 +3,11 @@ import WeftCore
 @testable import WeftProxy
 
 @Suite struct InboundPlaintextRouterTests {
-    let router = InboundPlaintextRouter(ports: [8080: (.strict, "backend"), 9090: (.permissive, "legacy")])
+    let router = InboundPlaintextRouter(ports: [
+        8080: .init(mode: .strict, service: ServiceName(name: "backend")),
+        9090: .init(mode: .permissive, service: ServiceName(name: "legacy")),
+    ])
+    let allowAll = ProxyConfig(state: NodeState(config: NodeConfig(version: 1, node: "host-b")))
 
     func connection(toPort port: UInt16) -> CapturedConnection {
         CapturedConnection(
@@ -14,20 +18,31 @@ import WeftCore
     }
 
     @Test func strictPortIsRefused() {
-        guard case .refuse(let reason) = router.decide(connection(toPort: 8080)) else {
+        guard case .refuse(let reason, _, let destination) = router.decide(connection(toPort: 8080), config: allowAll) else {
             Issue.record("expected a refusal")
             return
         }
         #expect(reason.contains("STRICT") && reason.contains("backend"))
+        #expect(destination == ServiceName(name: "backend"))
     }
 
-    @Test func permissivePortIsForwardedToTheWorkload() {
-        #expect(router.decide(connection(toPort: 9090))
-            == .forward(to: IPSocketAddress("198.18.1.2:9090")!, destinationService: "legacy"))
+    @Test func permissivePortIsForwardedToTheWorkloadUnauthenticated() {
+        #expect(router.decide(connection(toPort: 9090), config: allowAll)
+            == .forward(to: IPSocketAddress("198.18.1.2:9090")!, source: nil, destination: ServiceName(name: "legacy")))
+    }
+
+    @Test func permissivePortFollowsThePolicyForCallersWithoutIdentity() {
+        var config = allowAll
+        config.policy = AuthorizationPolicy(defaultAction: .deny)
+        guard case .refuse(let reason, _, _) = router.decide(connection(toPort: 9090), config: config) else {
+            Issue.record("expected a refusal")
+            return
+        }
+        #expect(reason.contains("mesh default is deny"))
     }
 
     @Test func undeclaredPortIsRefused() {
-        guard case .refuse = router.decide(connection(toPort: 7000)) else {
+        guard case .refuse = router.decide(connection(toPort: 7000), config: allowAll) else {
             Issue.record("expected a refusal")
             return
         }

@@ -49,6 +49,20 @@ public final class CaptureController: Sendable {
     }
 
     /// Removes the table; true when it existed.
+    /// Installs `configuration` in place of the current one when it differs (a new node config changed the VIPs or
+    /// ports); returns whether it did. An invalid configuration changes nothing.
+    @discardableResult
+    public func update(_ configuration: CaptureConfiguration) throws -> Bool {
+        try configuration.validate()
+        let changed = state.withLockedValue { state in
+            guard state.configuration != configuration else { return false }
+            state.configuration = configuration
+            return true
+        }
+        if changed { try install() }
+        return changed
+    }
+
     @discardableResult
     public func uninstall() throws -> Bool {
         try state.withLockedValue { state in

@@ -147,7 +147,8 @@ extension Registry {
         case .workload(let namespace, let service):
             let serviceName = ServiceName(namespace: namespace, name: service)
             let endpoints = try await one(.nodeEndpoints, node, as: [EndpointRecord].self)?.value ?? []
-            guard endpoints.contains(where: { $0.service == serviceName }) else {
+            let clients = try await self.node(node)?.value.clientWorkloads ?? []
+            guard endpoints.contains(where: { $0.service == serviceName }) || clients.contains(serviceName) else {
                 throw .forbidden(
                     "node \(node) has no endpoint of service \(serviceName): a node gets certificates only for the services that run on it"
                 )
@@ -284,6 +285,12 @@ extension Registry {
                     )
                 }
             }
+            // A client without endpoints may not take the name of a service that runs on other nodes: its
+            // certificate would let this node impersonate that service.
+            let elsewhere = Set(try await all(.nodeEndpoints, as: [EndpointRecord].self).flatMap(\.value)
+                .filter { $0.node != name }.map(\.service))
+            let clients = services.filter { $0.endpoints.isEmpty && !elsewhere.contains($0.name) }.map(\.name).sorted()
+            record.clientWorkloads = clients.isEmpty ? nil : clients
             let currentEndpoints = try await one(.nodeEndpoints, name, as: [EndpointRecord].self)
             if existing.value != record {
                 changes.append(.put(.node, name, StoredCoding.encode(record), precondition: .revision(existing.revision)))

@@ -27,6 +27,14 @@ public struct NodeState: Sendable {
         servicesByEndpoint[address].map { config.services[$0] }
     }
 
+    /// The service with an endpoint at `address` on this node: what an inbound tunnel may ask for.
+    public func localService(atEndpoint address: IPSocketAddress) -> MeshService? {
+        guard let service = service(atEndpoint: address),
+              service.endpoints.contains(where: { $0.socketAddress == address && $0.node == config.node })
+        else { return nil }
+        return service
+    }
+
     public func isVIP(_ address: IPAddress) -> Bool {
         config.vipRanges.contains { $0.contains(address) }
     }
@@ -67,7 +75,7 @@ public struct NodeState: Sendable {
     }
 
     /// Local service ports that take plaintext from other hosts, with the mode that applies to each.
-    public var inboundPorts: [UInt16: (mode: MeshMode, service: String)] {
-        localEndpointPorts.mapValues { ($0.meshMode ?? config.meshMode, $0.name) }
+    public var inboundPorts: [UInt16: (mode: MeshMode, service: ServiceName)] {
+        localEndpointPorts.mapValues { ($0.meshMode ?? config.meshMode, ServiceName(namespace: $0.namespace, name: $0.name)) }
     }
 }

@@ -18,6 +18,9 @@ public struct NodeRecord: Sendable, Equatable, Codable {
     /// The serial of the node certificate issued at join.
     public var certificateSerial: String?
     public var joinedAt: Date
+    /// Services this node runs only clients of (registered without endpoints): it may obtain their certificates
+    /// as long as no other node has endpoints of them.
+    public var clientWorkloads: [ServiceName]?
 
     public init(
         name: String, addresses: [IPAddress] = [], version: String = "", status: Status = .up,
@@ -36,6 +39,7 @@ public struct NodeRecord: Sendable, Equatable, Codable {
         case name, addresses, version, status, egress
         case certificateSerial = "certificate_serial"
         case joinedAt = "joined_at"
+        case clientWorkloads = "client_workloads"
     }
 }
 

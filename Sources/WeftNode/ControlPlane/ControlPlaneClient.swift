@@ -110,7 +110,7 @@ public enum ControlPlaneJoin {
 enum NodeAPIAddress {
     static func target(_ address: IPSocketAddress) -> any ResolvableTarget {
         address.address.isIPv4
-            ? .ipv4(host: address.address.description, port: Int(address.port))
-            : .ipv6(host: address.address.description, port: Int(address.port))
+            ? .ipv4(address: address.address.description, port: Int(address.port))
+            : .ipv6(address: address.address.description, port: Int(address.port))
     }
 }

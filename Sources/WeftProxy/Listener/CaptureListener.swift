@@ -36,8 +36,7 @@ public final class CaptureListener: Sendable {
     private let group: any EventLoopGroup
     private let inspector: any CapturedConnectionInspector
     private let router: any ConnectionRouter
-    private let connector: UpstreamConnector
-    private let accessLog: AccessLog
+    private let context: ProxyContext
     private let logger: Logger
     private let channels = NIOLockedValueBox<[any Channel]>([])
 
@@ -46,16 +45,14 @@ public final class CaptureListener: Sendable {
         group: any EventLoopGroup,
         inspector: any CapturedConnectionInspector,
         router: any ConnectionRouter,
-        connector: UpstreamConnector,
-        accessLog: AccessLog,
+        context: ProxyContext,
         logger: Logger
     ) {
         self.configuration = configuration
         self.group = group
         self.inspector = inspector
         self.router = router
-        self.connector = connector
-        self.accessLog = accessLog
+        self.context = context
         self.logger = logger
     }
 
@@ -106,11 +103,10 @@ public final class CaptureListener: Sendable {
     }
 
     private func handle(_ channel: any Channel) {
-        let started = Date()
         inspector.inspect(channel).whenComplete { result in
             switch result {
             case .success(let connection):
-                self.route(connection, channel: channel, started: started)
+                self.route(connection, channel: channel)
             case .failure(let error):
                 self.logger.warning("cannot inspect captured connection", metadata: ["error": "\(error)"])
                 Self.reset(channel)
@@ -118,62 +114,79 @@ public final class CaptureListener: Sendable {
         }
     }
 
-    private func route(_ connection: CapturedConnection, channel: any Channel, started: Date) {
-        switch router.decide(connection) {
-        case .refuse(let reason):
+    private func route(_ connection: CapturedConnection, channel: any Channel) {
+        let decision = router.decide(connection, config: context.config.current)
+        let labels: ProxyMetrics.Labels
+        switch decision {
+        case .forward(_, let source, let destination), .refuse(_, let source, let destination):
+            labels = ProxyMetrics.Labels(reporter: configuration.direction == "outbound" ? .source : .destination, source: source, destination: destination)
+        case .tunnel(let tunnel, let source):
+            labels = ProxyMetrics.Labels(reporter: .source, source: source, destination: tunnel.destination)
+        }
+        var prepared = ConnectionRecord(
+            direction: configuration.direction, client: connection.client.description,
+            destination: connection.originalDestination.description, labels: labels)
+        prepared.entry.sourceCgroup = connection.source.cgroupPath
+        prepared.entry.sourceUID = connection.source.uid
+        if case .tunnel(let tunnel, _) = decision {
+            prepared.entry.tunnelNode = tunnel.peer.node
+            prepared.entry.sourceIdentity = SPIFFEID.workload(
+                trustDomain: context.config.current.trustDomain, namespace: tunnel.peer.source.namespace,
+                service: tunnel.peer.source.name
+            ).description
+            prepared.entry.requestID = UUID().uuidString.lowercased()
+        }
+        if case .forward(let upstream, _, _) = decision { prepared.entry.upstream = upstream.description }
+        if case .tunnel(let tunnel, _) = decision { prepared.entry.upstream = tunnel.authority.description }
+        let context = self.context
+        let record = prepared
+        switch decision {
+        case .refuse(let reason, _, _):
             Self.reset(channel)
-            record(connection, started: started, destinationService: nil, upstream: nil, result: "refused",
-                   reason: reason, stats: RelayStats())
-        case .forward(let upstream, let destinationService):
-            connector.connect(to: upstream, on: channel.eventLoop).whenComplete { result in
+            record.refused("refused", reason: reason, context: context)
+        case .forward(let upstream, _, _):
+            context.connector.connect(to: upstream, on: channel.eventLoop).whenComplete { result in
                 switch result {
                 case .failure(let error):
                     Self.reset(channel)
-                    self.record(connection, started: started, destinationService: destinationService,
-                                upstream: upstream, result: "failed", reason: "connect to \(upstream): \(error)",
-                                stats: RelayStats())
+                    record.refused("failed", reason: "connect to \(upstream): \(error)", context: context)
                 case .success(let upstreamChannel):
-                    let done = channel.eventLoop.makePromise(of: RelayStats.self)
-                    let (downstreamHandler, upstreamHandler) = RelayHandler.matchedPair(completion: done)
                     do {
-                        try channel.pipeline.syncOperations.addHandler(downstreamHandler)
-                        try upstreamChannel.pipeline.syncOperations.addHandler(upstreamHandler)
+                        try record.relay(downstream: channel, upstream: upstreamChannel, context: context) { Self.reset(channel) }
                     } catch {
                         Self.reset(channel)
                         upstreamChannel.close(promise: nil)
-                        return
+                        record.refused("failed", reason: "cannot relay: \(error)", context: context)
                     }
-                    channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
-                    upstreamChannel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
-                    done.futureResult.whenSuccess { stats in
-                        self.record(connection, started: started, destinationService: destinationService,
-                                    upstream: upstream, result: "forwarded", reason: nil, stats: stats)
+                }
+            }
+        case .tunnel(let tunnel, _):
+            guard let tunnels = context.tunnels else {
+                Self.reset(channel)
+                record.refused("refused", reason: "\(tunnel.destination) runs on node \(tunnel.peer.node) and this node has no mesh credentials for a tunnel", context: context)
+                return
+            }
+            let request = HBONERequest(authority: tunnel.authority, requestID: record.entry.requestID)
+            tunnels.openStream(to: tunnel.peer, request: request, on: channel.eventLoop) { stream in
+                try stream.pipeline.syncOperations.addHandler(HBONEStreamAdapter())
+            }.whenComplete { result in
+                switch result {
+                case .failure(let error):
+                    Self.reset(channel)
+                    let refused: Bool
+                    if case HBONEError.refused(let status, _) = error { refused = status == 403 } else { refused = false }
+                    record.refused(refused ? "refused" : "failed", reason: "tunnel to node \(tunnel.peer.node): \(error)", context: context)
+                case .success(let stream):
+                    do {
+                        try record.relay(downstream: channel, upstream: stream, context: context) { Self.reset(channel) }
+                    } catch {
+                        Self.reset(channel)
+                        stream.close(promise: nil)
+                        record.refused("failed", reason: "cannot relay: \(error)", context: context)
                     }
                 }
             }
         }
-    }
-
-    private func record(
-        _ connection: CapturedConnection, started: Date, destinationService: String?, upstream: IPSocketAddress?,
-        result: String, reason: String?, stats: RelayStats
-    ) {
-        accessLog.record(AccessLogEntry(
-            time: AccessLog.timestamp(started),
-            direction: configuration.direction,
-            client: connection.client.description,
-            originalDestination: connection.originalDestination.description,
-            sourceService: connection.source.service,
-            sourceCgroup: connection.source.cgroupPath,
-            sourceUID: connection.source.uid,
-            destinationService: destinationService,
-            upstream: upstream?.description,
-            result: result,
-            reason: reason,
-            bytesSent: stats.bytesFromDownstream,
-            bytesReceived: stats.bytesFromUpstream,
-            durationMilliseconds: (Date().timeIntervalSince(started) * 1000).rounded() / 1
-        ))
     }
 
     /// Closes with RST (SO_LINGER 0), so the client sees a refusal at once rather than an orderly end of stream.

@@ -3,56 +3,77 @@ import WeftCore
 
 /// Decides what happens to a connection a local process opened (the capture's :15001 path).
 ///
-/// A VIP or a service endpoint's address → that service: an endpoint on this node is reached directly (no
-/// tunnel); endpoints on other nodes need the HBONE tunnel. Anything else is not a mesh destination and follows
-/// the node's egress policy.
+/// A VIP or a service endpoint's address → that service, judged against the intentions with the caller's service
+/// as source (client-side authorization: a denied connection is reset at once). An endpoint on this node is
+/// reached directly; one on another node through an HBONE tunnel to that node, presenting the caller's
+/// certificate. A process that is no known workload has no certificate: its connections to mesh services on other
+/// nodes follow the node's egress policy (unmeshed passthrough or refusal). Anything else is not a mesh destination
+/// and follows the egress policy too.
 public final class OutboundRouter: ConnectionRouter {
-    private let state: NodeState
     private let roundRobin = NIOLockedValueBox<[String: Int]>([:])
 
-    public init(state: NodeState) {
-        self.state = state
-    }
+    public init() {}
 
-    public func decide(_ connection: CapturedConnection) -> ConnectionDecision {
+    public func decide(_ connection: CapturedConnection, config: ProxyConfig) -> ConnectionDecision {
+        let state = config.state
         let destination = connection.originalDestination
+        let source = connection.source.service.flatMap { config.localService(named: $0) }
         if let service = state.service(atVIP: destination.address) {
             guard service.ports.isEmpty || service.ports.contains(destination.port) else {
-                return .refuse(reason: "\(service.name) does not serve port \(destination.port)")
+                return .refuse(reason: "\(service.name) does not serve port \(destination.port)", source: source, destination: service.serviceName)
             }
-            return route(to: service, port: destination.port, pinned: nil)
+            return route(to: service, port: destination.port, pinned: nil, source: source, config: config)
         }
         if state.isVIP(destination.address) {
-            return .refuse(reason: "no service has VIP \(destination.address)")
+            return .refuse(reason: "no service has VIP \(destination.address)", source: source, destination: nil)
         }
         if let service = state.service(atEndpoint: destination) {
-            return route(to: service, port: destination.port, pinned: destination)
+            return route(to: service, port: destination.port, pinned: destination, source: source, config: config)
         }
         switch state.config.egress {
         case .passthrough:
-            return .forward(to: destination, destinationService: nil)
+            return .forward(to: destination, source: source, destination: nil)
         case .refuse:
-            return .refuse(reason: "\(destination) is not a mesh service and egress is refused on this node")
+            return .refuse(reason: "\(destination) is not a mesh service and egress is refused on this node", source: source, destination: nil)
         }
     }
 
-    private func route(to service: MeshService, port: UInt16, pinned: IPSocketAddress?) -> ConnectionDecision {
+    private func route(to service: MeshService, port: UInt16, pinned: IPSocketAddress?, source: ServiceName?, config: ProxyConfig)
+        -> ConnectionDecision
+    {
+        let destination = service.serviceName
+        let decision = config.policy.evaluate(source: source, destination: destination)
+        guard decision.allowed else {
+            return .refuse(reason: "denied: \(decision.reason)", source: source, destination: destination)
+        }
         var healthy = service.endpoints.filter { $0.healthy && (pinned == nil || $0.socketAddress == pinned) }
         // A multi-port service lists an endpoint per port; a single-port one may listen elsewhere than the VIP port.
         if service.ports.count > 1 {
             healthy = healthy.filter { $0.port == port }
         }
         guard !healthy.isEmpty else {
-            return .refuse(reason: "\(service.name) has no healthy endpoint")
+            return .refuse(reason: "\(service.name) has no healthy endpoint", source: source, destination: destination)
         }
         let index = roundRobin.withLockedValue { counters in
             defer { counters[service.qualifiedName, default: 0] &+= 1 }
             return counters[service.qualifiedName, default: 0]
         }
         let endpoint = healthy[index % healthy.count]
-        guard endpoint.node == state.nodeName else {
-            return .refuse(reason: "\(service.name) runs on node \(endpoint.node): the cross-node tunnel is not available yet")
+        if endpoint.node == config.nodeName {
+            return .forward(to: endpoint.socketAddress, source: source, destination: destination)
         }
-        return .forward(to: endpoint.socketAddress, destinationService: service.name)
+        guard let source else {
+            switch config.state.config.egress {
+            case .passthrough:
+                return .forward(to: endpoint.socketAddress, source: nil, destination: destination)
+            case .refuse:
+                return .refuse(
+                    reason: "the caller is no known workload (no certificate to present) and egress is refused on this node",
+                    source: nil, destination: destination)
+            }
+        }
+        let peer = HBONEPeer(
+            node: endpoint.node, address: IPSocketAddress(address: endpoint.address, port: config.hbonePort), source: source)
+        return .tunnel(HBONETunnel(peer: peer, authority: endpoint.socketAddress, destination: destination), source: source)
     }
 }

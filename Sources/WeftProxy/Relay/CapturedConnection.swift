@@ -39,15 +39,35 @@ public protocol CapturedConnectionInspector: Sendable {
     func inspect(_ channel: any Channel) -> EventLoopFuture<CapturedConnection>
 }
 
-/// What a listener does with one captured connection.
-public enum ConnectionDecision: Sendable, Equatable {
-    /// Relay to this address as plain TCP (unmeshed passthrough, or a local workload).
-    case forward(to: IPSocketAddress, destinationService: String?)
-    /// Reset the client's connection.
-    case refuse(reason: String)
+/// A connection carried to another node: the HBONE peer and the endpoint asked for in the CONNECT.
+public struct HBONETunnel: Sendable, Equatable {
+    public var peer: HBONEPeer
+    public var authority: IPSocketAddress
+    public var destination: ServiceName
+
+    public init(peer: HBONEPeer, authority: IPSocketAddress, destination: ServiceName) {
+        self.peer = peer
+        self.authority = authority
+        self.destination = destination
+    }
 }
 
-/// Decides, from config values only, what happens to a captured connection.
+/// What a listener does with one captured connection; `source` and `destination` are the services it is
+/// attributed to in telemetry and re-judged against on policy changes (nil: not a mesh workload / service).
+public enum ConnectionDecision: Sendable, Equatable {
+    /// Relay to this address as plain TCP (a workload on this node, or unmeshed passthrough).
+    case forward(to: IPSocketAddress, source: ServiceName?, destination: ServiceName?)
+    /// Relay through an HBONE stream to the endpoint's node.
+    case tunnel(HBONETunnel, source: ServiceName)
+    /// Reset the client's connection.
+    case refuse(reason: String, source: ServiceName?, destination: ServiceName?)
+
+    public static func refuse(reason: String) -> ConnectionDecision {
+        .refuse(reason: reason, source: nil, destination: nil)
+    }
+}
+
+/// Decides, from the proxy's current config only, what happens to a captured connection.
 public protocol ConnectionRouter: Sendable {
-    func decide(_ connection: CapturedConnection) -> ConnectionDecision
+    func decide(_ connection: CapturedConnection, config: ProxyConfig) -> ConnectionDecision
 }

@@ -4,16 +4,23 @@ import NIOConcurrencyHelpers
 /// One line of the access log: a finished (or refused) connection.
 public struct AccessLogEntry: Codable, Sendable, Equatable {
     public var time: String
-    /// `outbound`, `inbound`, `inbound_plaintext`.
+    /// `outbound`, `inbound` (HBONE), `inbound_plaintext`.
     public var direction: String
     public var client: String
+    /// Outbound: where the client meant to connect; inbound: the endpoint the CONNECT asked for.
     public var originalDestination: String
     public var sourceService: String?
+    /// The caller's SPIFFE ID as the mTLS handshake proved it (inbound), or the one presented (outbound tunnel).
+    public var sourceIdentity: String?
     public var sourceCgroup: String?
     public var sourceUID: UInt32?
     public var destinationService: String?
     public var upstream: String?
-    /// `forwarded`, `refused`, `failed`.
+    /// The node a tunnelled connection went to (outbound).
+    public var tunnelNode: String?
+    /// Shared by both nodes' lines of one tunnelled connection.
+    public var requestID: String?
+    /// `forwarded`, `refused`, `failed`, `closed` (ended by a policy change or a drain).
     public var result: String
     public var reason: String?
     public var bytesSent: UInt64
@@ -24,6 +31,9 @@ public struct AccessLogEntry: Codable, Sendable, Equatable {
         case time, direction, client, upstream, result, reason
         case originalDestination = "original_destination"
         case sourceService = "source_service"
+        case sourceIdentity = "source_identity"
+        case tunnelNode = "tunnel_node"
+        case requestID = "request_id"
         case sourceCgroup = "source_cgroup"
         case sourceUID = "source_uid"
         case destinationService = "destination_service"

@@ -1,11 +1,11 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import WeftCore
 
-/// The host's interface addresses, for weftd's server certificate (nodes dial whichever address routes to it).
-enum LocalAddresses {
-    static func all() -> [IPAddress] {
+/// The host's interface addresses (link-local IPv6 left out): the names in weftd's server certificate, and the
+/// addresses a node registers its endpoints at. The one place WeftCore reads system state.
+public enum LocalAddresses {
+    public static func all() -> [IPAddress] {
         var head: UnsafeMutablePointer<ifaddrs>?
         guard getifaddrs(&head) == 0, let first = head else { return [] }
         defer { freeifaddrs(head) }

@@ -1,0 +1,94 @@
+import Foundation
+import Logging
+import WeftAPI
+import WeftCore
+
+/// Keeps the node a member of the mesh: connects to the control plane with the node certificate, registers the
+/// services found on this host (again whenever they change), keeps certificates current, and watches the node's
+/// config. When the control plane is away it retries with backoff (0.5 s doubling to 30 s, with jitter) while the
+/// node keeps serving from its last good config.
+final class ControlPlaneLink: Sendable {
+    private let address: IPSocketAddress
+    private let certificates: NodeCertificates
+    private let cache: ConfigCache
+    private let registration: @Sendable () -> (addresses: [IPAddress], services: [Weft_Node_V1_RegisteredService])
+    private let localServices: @Sendable () -> Set<ServiceName>
+    private let onConfig: @Sendable (CompiledNodeConfig, ConfigCache.UpdateSummary) async -> Void
+    private let logger: Logger
+
+    init(
+        address: IPSocketAddress, certificates: NodeCertificates, cache: ConfigCache,
+        registration: @escaping @Sendable () -> (addresses: [IPAddress], services: [Weft_Node_V1_RegisteredService]),
+        localServices: @escaping @Sendable () -> Set<ServiceName>,
+        onConfig: @escaping @Sendable (CompiledNodeConfig, ConfigCache.UpdateSummary) async -> Void,
+        logger: Logger
+    ) {
+        self.address = address
+        self.certificates = certificates
+        self.cache = cache
+        self.registration = registration
+        self.localServices = localServices
+        self.onConfig = onConfig
+        self.logger = logger
+    }
+
+    /// Runs until cancelled.
+    func run() async {
+        var backoff = 0.5
+        while !Task.isCancelled {
+            let started = ContinuousClock.now
+            do {
+                try await connectOnce()
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("control plane link lost; serving from the last good config", metadata: [
+                    "controlPlane": "\(address)", "error": "\(error)", "retryIn": "\(String(format: "%.1f", backoff)) s",
+                ])
+            }
+            if ContinuousClock.now - started > .seconds(30) { backoff = 0.5 }
+            try? await Task.sleep(for: .seconds(backoff * Double.random(in: 0.8...1.2)))
+            backoff = min(backoff * 2, 30)
+        }
+    }
+
+    private struct StreamEnded: Error, CustomStringConvertible {
+        var description: String { "the control plane ended the config stream" }
+    }
+
+    private func connectOnce() async throws {
+        let session = try NodeSession(address: address, credentials: await certificates.nodeCredentials)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await session.run() }
+            group.addTask { try await self.maintain(session) }
+            group.addTask {
+                try await session.watch(cache: self.cache) { config, summary in
+                    await self.onConfig(config, summary)
+                    _ = await self.certificates.refresh(localServices: self.localServices(), session: session)
+                }
+                throw StreamEnded()
+            }
+            defer {
+                session.close()
+                group.cancelAll()
+            }
+            try await group.next()
+        }
+    }
+
+    /// Registers what runs here whenever it changes, and renews certificates as they come due.
+    private func maintain(_ session: NodeSession) async throws {
+        var registered: (addresses: [IPAddress], services: [Weft_Node_V1_RegisteredService])?
+        while !Task.isCancelled {
+            let current = registration()
+            if registered == nil || registered!.addresses != current.addresses || registered!.services != current.services {
+                _ = try await session.register(addresses: current.addresses, version: WeftVersion.current, services: current.services)
+                logger.info("registered with the control plane", metadata: [
+                    "services": "\(current.services.map(\.name))", "addresses": "\(current.addresses)",
+                ])
+                registered = current
+            }
+            await certificates.refresh(localServices: localServices(), session: session)
+            try await Task.sleep(for: .seconds(1))
+        }
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import Logging
+import WeftCore
+import WeftIdentity
+import WeftProxy
+import X509
+
+/// The node's certificates: its node certificate (served on the HBONE port) and one workload certificate per local
+/// service, each key made here. Renewed at half life; every change goes to the proxy (new connections use it, open
+/// ones keep theirs, so none drops) and to the state directory.
+public actor NodeCertificates {
+    private var credentials: NodeCredentials
+    private var workloads: [ServiceName: TLSIdentity]
+    private let tls: MeshTLSStore
+    private let stateDirectory: NodeStateDirectory
+    private let logger: Logger
+
+    public init(credentials: NodeCredentials, stateDirectory: NodeStateDirectory, tls: MeshTLSStore, logger: Logger) {
+        self.credentials = credentials
+        self.stateDirectory = stateDirectory
+        self.tls = tls
+        self.logger = logger
+        var workloads: [ServiceName: TLSIdentity] = [:]
+        for (key, stored) in (try? stateDirectory.loadWorkloads()) ?? [:] {
+            guard let identity = try? SPIFFEID(parsing: stored.identity), case .workload(let namespace, let name) = identity.kind,
+                  "\(namespace)/\(name)" == key
+            else { continue }
+            workloads[ServiceName(namespace: namespace, name: name)] = TLSIdentity(
+                identity: identity, certificateChainPEM: stored.certificateChainPEM, privateKeyPEM: stored.privateKeyPEM)
+        }
+        self.workloads = workloads
+    }
+
+    public var nodeCredentials: NodeCredentials { credentials }
+
+    /// Services that have a certificate now.
+    public var services: Set<ServiceName> { Set(workloads.keys) }
+
+    /// What /certs shows: every identity with its validity.
+    public func summary() -> [[String: String]] {
+        let all = [(credentials.nodeName, TLSIdentity(
+            identity: SPIFFEID.node(trustDomain: credentials.trustDomain, name: credentials.nodeName),
+            certificateChainPEM: credentials.certificateChainPEM, privateKeyPEM: ""))]
+            + workloads.sorted { $0.key < $1.key }.map { ($0.key.description, $0.value) }
+        return all.map { _, identity in
+            var row = ["identity": identity.identity.description]
+            if let leaf = Self.leaf(identity.certificateChainPEM) {
+                row["not_before"] = ISO8601DateFormatter().string(from: leaf.notValidBefore)
+                row["not_after"] = ISO8601DateFormatter().string(from: leaf.notValidAfter)
+                row["serial"] = leaf.serialNumber.description
+            }
+            return row
+        }
+    }
+
+    /// Makes the current credentials the proxy's, with `trustBundlePEM` when the config brings a newer bundle.
+    public func publish(trustBundlePEM: String? = nil) throws(MeshTLSError) {
+        if let trustBundlePEM, trustBundlePEM != credentials.trustBundlePEM {
+            credentials.trustBundlePEM = trustBundlePEM
+            persistCredentials()
+        }
+        try tls.update(MeshCredentials(
+            trustDomain: credentials.trustDomain, trustBundlePEM: credentials.trustBundlePEM,
+            node: TLSIdentity(
+                identity: SPIFFEID.node(trustDomain: credentials.trustDomain, name: credentials.nodeName),
+                certificateChainPEM: credentials.certificateChainPEM, privateKeyPEM: credentials.privateKeyPEM),
+            workloads: workloads))
+    }
+
+    /// Obtains certificates for local services that have none or are past half life, renews the node certificate
+    /// past half life, and drops certificates of services no longer on this node. Returns true when anything changed.
+    @discardableResult
+    public func refresh(localServices: Set<ServiceName>, session: NodeSession, now: Date = Date()) async -> Bool {
+        var changed = false
+        if Self.dueForRenewal(credentials.certificateChainPEM, now: now) {
+            let identity = SPIFFEID.node(trustDomain: credentials.trustDomain, name: credentials.nodeName)
+            if let renewed = await issue(identity, session: session) {
+                credentials.certificateChainPEM = renewed.certificateChainPEM
+                credentials.privateKeyPEM = renewed.privateKeyPEM
+                persistCredentials()
+                changed = true
+            }
+        }
+        for service in localServices.sorted() {
+            if let held = workloads[service], !Self.dueForRenewal(held.certificateChainPEM, now: now) { continue }
+            let identity = SPIFFEID.workload(trustDomain: credentials.trustDomain, namespace: service.namespace, service: service.name)
+            if let issued = await issue(identity, session: session) {
+                workloads[service] = issued
+                changed = true
+            }
+        }
+        for service in workloads.keys where !localServices.contains(service) {
+            workloads[service] = nil
+            changed = true
+        }
+        guard changed else { return false }
+        do { try stateDirectory.saveWorkloads(workloads) } catch { logger.error("\(error)") }
+        do { try publish() } catch { logger.error("renewed certificates are unusable: \(error)") }
+        return true
+    }
+
+    private func issue(_ identity: SPIFFEID, session: NodeSession) async -> TLSIdentity? {
+        do {
+            let request = try CertificateRequestFactory.make(for: identity)
+            let (chain, notAfter) = try await session.signCertificate(identity: identity, csrPEM: request.csrPEM)
+            logger.info("certificate issued", metadata: ["identity": "\(identity)", "notAfter": "\(notAfter)"])
+            return TLSIdentity(identity: identity, certificateChainPEM: chain, privateKeyPEM: request.privateKeyPEM)
+        } catch {
+            logger.warning("cannot obtain a certificate for \(identity): \(error)")
+            return nil
+        }
+    }
+
+    private func persistCredentials() {
+        do { try stateDirectory.save(credentials) } catch { logger.error("\(error)") }
+    }
+
+    /// True when the leaf is past half its lifetime (or unreadable).
+    static func dueForRenewal(_ chainPEM: String, now: Date) -> Bool {
+        guard let leaf = leaf(chainPEM) else { return true }
+        let half = leaf.notValidBefore.addingTimeInterval(leaf.notValidAfter.timeIntervalSince(leaf.notValidBefore) / 2)
+        return now >= half
+    }
+
+    /// When the next certificate is due, for scheduling.
+    public func nextRenewal() -> Date {
+        let chains = [credentials.certificateChainPEM] + workloads.values.map(\.certificateChainPEM)
+        return chains.compactMap { chain in
+            Self.leaf(chain).map { $0.notValidBefore.addingTimeInterval($0.notValidAfter.timeIntervalSince($0.notValidBefore) / 2) }
+        }.min() ?? Date()
+    }
+
+    static func leaf(_ chainPEM: String) -> Certificate? {
+        (try? PEM.certificates(fromPEM: chainPEM, source: "certificate"))?.first
+    }
+}

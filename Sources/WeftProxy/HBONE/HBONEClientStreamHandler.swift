@@ -1,0 +1,117 @@
+import NIOCore
+import NIOHPACK
+import NIOHTTP2
+
+/// Why an HBONE stream did not open.
+public enum HBONEError: Error, CustomStringConvertible, Equatable {
+    /// The peer answered the CONNECT with a non-2xx status (403: denied by policy, 503: workload down, ...).
+    case refused(status: Int, reason: String?)
+    /// The stream or the connection ended before the answer.
+    case closedBeforeResponse
+    /// The TLS handshake failed or the peer's certificate was refused.
+    case handshake(String)
+    case noCapacity
+
+    public var description: String {
+        switch self {
+        case .refused(let status, let reason): "the destination node refused the tunnel (\(status))\(reason.map { ": \($0)" } ?? "")"
+        case .closedBeforeResponse: "the tunnel stream closed before the destination node answered"
+        case .handshake(let reason): "mTLS with the destination node failed: \(reason)"
+        case .noCapacity: "no tunnel connection could take another stream"
+        }
+    }
+
+    /// The header both sides use to say why a CONNECT was refused.
+    public static let reasonHeader = "x-weft-reason"
+}
+
+/// The client end of one HBONE stream: sends the CONNECT, waits for the answer, then passes frames through to the
+/// handlers above (an `HBONEStreamAdapter` and a relay). `established` completes with the outcome. Frames that
+/// arrive with the answer are held until the layer above first asks to read, so none is lost while it is installed.
+final class HBONEClientStreamHandler: ChannelDuplexHandler {
+    typealias InboundIn = HTTP2Frame.FramePayload
+    typealias InboundOut = HTTP2Frame.FramePayload
+    typealias OutboundIn = HTTP2Frame.FramePayload
+    typealias OutboundOut = HTTP2Frame.FramePayload
+
+    private let request: HBONERequest
+    private let established: EventLoopPromise<Void>
+    private var answered = false
+    private var held = HeldFrames()
+
+    init(request: HBONERequest, established: EventLoopPromise<Void>) {
+        self.request = request
+        self.established = established
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let headers = HTTP2Frame.FramePayload.headers(.init(headers: request.headers))
+        context.writeAndFlush(wrapOutboundOut(headers), promise: nil)
+        context.read()
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !answered else {
+            held.pass(data, context: context)
+            return
+        }
+        let payload = unwrapInboundIn(data)
+        guard case .headers(let headers) = payload else {
+            if case .rstStream = payload { fail(context: context, .closedBeforeResponse) }
+            return
+        }
+        answered = true
+        let status = headers.headers.first(name: ":status").flatMap { Int($0) } ?? 0
+        if (200..<300).contains(status) && !headers.endStream {
+            established.succeed()
+        } else {
+            fail(context: context, .refused(status: status, reason: headers.headers.first(name: HBONEError.reasonHeader)))
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if answered { held.release(context: context) }
+        context.read()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if !answered { fail(context: context, .closedBeforeResponse) }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if !answered { fail(context: context, .handshake("\(error)")) }
+        context.fireErrorCaught(error)
+    }
+
+    private func fail(context: ChannelHandlerContext, _ error: HBONEError) {
+        answered = true
+        established.fail(error)
+        context.close(promise: nil)
+    }
+}
+
+/// Frames that arrived before the handlers above were ready: passed on once they first ask to read.
+struct HeldFrames {
+    private var frames: [NIOAny] = []
+    private var released = false
+
+    mutating func pass(_ data: NIOAny, context: ChannelHandlerContext) {
+        if released {
+            context.fireChannelRead(data)
+        } else {
+            frames.append(data)
+        }
+    }
+
+    mutating func release(context: ChannelHandlerContext) {
+        guard !released else { return }
+        released = true
+        let pending = frames
+        frames = []
+        guard !pending.isEmpty else { return }
+        for frame in pending { context.fireChannelRead(frame) }
+        context.fireChannelReadComplete()
+    }
+}

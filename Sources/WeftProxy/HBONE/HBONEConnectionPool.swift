@@ -1,0 +1,273 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP2
+import NIOPosix
+import NIOSSL
+import WeftCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where a tunnel goes and as whom: the destination node (its HBONE address and the node identity it must present)
+/// and the local service calling.
+public struct HBONEPeer: Sendable, Hashable, CustomStringConvertible {
+    public var node: String
+    public var address: IPSocketAddress
+    public var source: ServiceName
+
+    public init(node: String, address: IPSocketAddress, source: ServiceName) {
+        self.node = node
+        self.address = address
+        self.source = source
+    }
+
+    public var description: String { "\(source)→node \(node) (\(address))" }
+}
+
+/// Pooled HBONE connections: TLS 1.3 with the calling service's certificate, the server checked to be the
+/// destination node (`spiffe://<td>/node/<node>`), HTTP/2 with one CONNECT stream per tunnelled connection.
+///
+/// Connections are kept per (calling service, destination node) and per event loop, so that a stream and the captured
+/// socket it relays share a loop and no byte crosses threads; on this machine that is one connection per core.
+/// A connection takes at most `maxStreamsPerConnection` streams, takes none once newer credentials exist (it
+/// finishes its streams and closes), and closes after `idleTimeout` without streams.
+public final class HBONEConnectionPool: Sendable {
+    public struct Configuration: Sendable {
+        public var maxStreamsPerConnection = 100
+        public var idleTimeout: TimeAmount = .seconds(60)
+        public var connectTimeout: TimeAmount = .seconds(5)
+        /// SO_MARK on the proxy's sockets, which the capture skips.
+        public var socketMark: UInt32?
+        /// HTTP/2 flow-control windows: large enough for bulk transfers on a LAN.
+        public var streamWindow = 4 << 20
+        public var connectionWindow = 16 << 20
+
+        public init(socketMark: UInt32? = nil) {
+            self.socketMark = socketMark
+        }
+    }
+
+    private struct Key: Hashable {
+        var peer: HBONEPeer
+        var loop: ObjectIdentifier
+    }
+
+    private let configuration: Configuration
+    private let tls: MeshTLSStore
+    private let logger: Logger
+    private let connections = NIOLockedValueBox<[Key: [PooledConnection]]>([:])
+
+    public init(configuration: Configuration, tls: MeshTLSStore, logger: Logger) {
+        self.configuration = configuration
+        self.tls = tls
+        self.logger = logger
+    }
+
+    /// Open connections, for /config_dump and tests.
+    public var connectionCount: Int { connections.withLockedValue { $0.values.reduce(0) { $0 + $1.count } } }
+
+    /// Opens a CONNECT stream to `peer` for `request` on `eventLoop`. `initializer` installs the handlers above the
+    /// stream (they see `HTTP2Frame.FramePayload`s); the future succeeds with the stream once the destination node
+    /// answered 2xx, and fails with an `HBONEError` (or a connection error) otherwise.
+    public func openStream(
+        to peer: HBONEPeer, request: HBONERequest, on eventLoop: any EventLoop,
+        initializer: @escaping @Sendable (any Channel) throws -> Void
+    ) -> EventLoopFuture<any Channel> {
+        eventLoop.assertInEventLoop()
+        return tls.workloadCertificate(for: peer.source, on: eventLoop).flatMap { tls in
+            self.openStream(to: peer, request: request, tls: tls, on: eventLoop, initializer: initializer)
+        }
+    }
+
+    private func openStream(
+        to peer: HBONEPeer, request: HBONERequest, tls: MeshTLS, on eventLoop: any EventLoop,
+        initializer: @escaping @Sendable (any Channel) throws -> Void
+    ) -> EventLoopFuture<any Channel> {
+        let connection: PooledConnection
+        do {
+            connection = try pick(peer, tls: tls, on: eventLoop)
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+        connection.streamStarted()
+        let established = eventLoop.makePromise(of: Void.self)
+        // Every path completes `established` (a second completion is ignored) and ends the stream's count once.
+        @Sendable func failed<T>(_ error: any Error, streamCounted: Bool) -> EventLoopFuture<T> {
+            let error = connection.failure ?? error
+            established.fail(error)
+            if streamCounted { connection.streamEnded() }
+            return eventLoop.makeFailedFuture(error)
+        }
+        return connection.multiplexer.flatMapError { error in
+            failed(error, streamCounted: true)
+        }.flatMap { multiplexer in
+            let created = eventLoop.makePromise(of: (any Channel).self)
+            multiplexer.createStreamChannel(promise: created) { stream in
+                do {
+                    try stream.pipeline.syncOperations.addHandler(HBONEClientStreamHandler(request: request, established: established))
+                    try initializer(stream)
+                    return stream.setOption(ChannelOptions.autoRead, value: false)
+                } catch {
+                    return stream.eventLoop.makeFailedFuture(error)
+                }
+            }
+            return created.futureResult.flatMapError { error in failed(error, streamCounted: true) }
+        }.flatMap { stream in
+            stream.closeFuture.whenComplete { _ in connection.streamEnded() }
+            return established.futureResult.map { stream }.flatMapError { error in
+                stream.close(promise: nil)
+                return failed(error, streamCounted: false)
+            }
+        }
+    }
+
+    private func pick(_ peer: HBONEPeer, tls: MeshTLS, on eventLoop: any EventLoop) throws -> PooledConnection {
+        let key = Key(peer: peer, loop: ObjectIdentifier(eventLoop))
+        if let reusable = connections.withLockedValue({ pool in
+            pool[key]?.first { $0.canTakeStream(generation: tls.generation, limit: configuration.maxStreamsPerConnection) }
+        }) {
+            return reusable
+        }
+        let connection = try connect(peer, tls: tls, on: eventLoop)
+        connections.withLockedValue { $0[key, default: []].append(connection) }
+        connection.channelClosed.whenComplete { [self] _ in
+            connections.withLockedValue { pool in
+                pool[key]?.removeAll { $0 === connection }
+                if pool[key]?.isEmpty == true { pool[key] = nil }
+            }
+        }
+        return connection
+    }
+
+    private func connect(_ peer: HBONEPeer, tls: MeshTLS, on eventLoop: any EventLoop) throws -> PooledConnection {
+        let context = try tls.clientContext(for: peer.source)
+        let expected = SPIFFEID.node(trustDomain: tls.credentials.trustDomain, name: peer.node)
+        let connection = PooledConnection(generation: tls.generation, idleTimeout: configuration.idleTimeout, eventLoop: eventLoop)
+        var bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(configuration.connectTimeout)
+            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+        if let mark = configuration.socketMark {
+            bootstrap = bootstrap.channelOption(
+                ChannelOptions.Types.SocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_MARK)),
+                value: SocketOptionValue(mark)
+            )
+        }
+        let windows = (stream: configuration.streamWindow, connection: configuration.connectionWindow)
+        let maxStreams = configuration.maxStreamsPerConnection
+        bootstrap = bootstrap.channelInitializer { channel in
+            do {
+                let verification = tls.verification(expecting: expected) { outcome in
+                    if case .failure(let rejection) = outcome { connection.fail(HBONEError.handshake(rejection.reason)) }
+                }
+                let sync = channel.pipeline.syncOperations
+                try sync.addHandler(NIOSSLClientHandler(context: context, serverHostname: nil, customVerificationCallback: verification))
+                var connectionConfiguration = NIOHTTP2Handler.ConnectionConfiguration()
+                connectionConfiguration.initialSettings = [
+                    HTTP2Setting(parameter: .maxConcurrentStreams, value: maxStreams),
+                    HTTP2Setting(parameter: .initialWindowSize, value: windows.stream),
+                    HTTP2Setting(parameter: .maxFrameSize, value: 1 << 16),
+                ]
+                connectionConfiguration.targetWindowSize = windows.connection
+                var streamConfiguration = NIOHTTP2Handler.StreamConfiguration()
+                streamConfiguration.targetWindowSize = windows.stream
+                streamConfiguration.outboundBufferSizeHighWatermark = 256 << 10
+                streamConfiguration.outboundBufferSizeLowWatermark = 64 << 10
+                // The server never opens streams towards a client.
+                _ = try sync.configureHTTP2Pipeline(
+                    mode: .client, connectionConfiguration: connectionConfiguration,
+                    streamConfiguration: streamConfiguration
+                ) { stream in stream.close() }
+                return channel.eventLoop.makeSucceededVoidFuture()
+            } catch {
+                return channel.eventLoop.makeFailedFuture(error)
+            }
+        }
+        let address = try SocketAddress(peer.address)
+        let logger = self.logger
+        bootstrap.connect(to: address).whenComplete { result in
+            switch result {
+            case .success(let channel):
+                do {
+                    let multiplexer = try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self).syncMultiplexer()
+                    connection.connected(channel: channel, multiplexer: multiplexer)
+                    logger.debug("tunnel connection open", metadata: ["peer": "\(peer)"])
+                } catch {
+                    connection.fail(error)
+                    channel.close(promise: nil)
+                }
+            case .failure(let error):
+                connection.fail(error)
+            }
+        }
+        return connection
+    }
+}
+
+/// One pooled TLS+HTTP/2 connection; used only on its event loop.
+private final class PooledConnection: @unchecked Sendable {
+    let generation: UInt64
+    let eventLoop: any EventLoop
+    private let idleTimeout: TimeAmount
+    private let multiplexerPromise: EventLoopPromise<NIOHTTP2Handler.StreamMultiplexer>
+    private let closedPromise: EventLoopPromise<Void>
+    private var channel: (any Channel)?
+    private var streams = 0
+    private var closed = false
+    private var idleTimer: Scheduled<Void>?
+    private(set) var failure: (any Error)?
+
+    init(generation: UInt64, idleTimeout: TimeAmount, eventLoop: any EventLoop) {
+        self.generation = generation
+        self.idleTimeout = idleTimeout
+        self.eventLoop = eventLoop
+        multiplexerPromise = eventLoop.makePromise()
+        closedPromise = eventLoop.makePromise()
+    }
+
+    var multiplexer: EventLoopFuture<NIOHTTP2Handler.StreamMultiplexer> { multiplexerPromise.futureResult }
+    var channelClosed: EventLoopFuture<Void> { closedPromise.futureResult }
+
+    func canTakeStream(generation current: UInt64, limit: Int) -> Bool {
+        !closed && failure == nil && generation == current && streams < limit
+    }
+
+    func connected(channel: any Channel, multiplexer: NIOHTTP2Handler.StreamMultiplexer) {
+        self.channel = channel
+        channel.closeFuture.whenComplete { _ in
+            self.closed = true
+            self.idleTimer?.cancel()
+            self.closedPromise.succeed()
+        }
+        multiplexerPromise.succeed(multiplexer)
+    }
+
+    /// The handshake or the connection failed: every waiting stream fails with this.
+    func fail(_ error: any Error) {
+        eventLoop.execute {
+            if self.failure == nil { self.failure = error }
+            self.closed = true
+            self.multiplexerPromise.fail(error)
+            if let channel = self.channel {
+                channel.close(promise: nil)
+            } else {
+                self.closedPromise.succeed()
+            }
+        }
+    }
+
+    func streamStarted() {
+        streams += 1
+        idleTimer?.cancel()
+        idleTimer = nil
+    }
+
+    func streamEnded() {
+        streams -= 1
+        guard streams == 0, !closed else { return }
+        idleTimer = eventLoop.scheduleTask(in: idleTimeout) { [self] in
+            if streams == 0 { channel?.close(promise: nil) }
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import Prometheus
+import WeftCore
+
+/// The proxy's L4 metrics in a Prometheus registry (served at :15020/metrics), labelled with the reporting side and
+/// the source and destination services: connections opened, closed and denied, bytes each way, durations.
+public final class ProxyMetrics: Sendable {
+    /// Which end of a connection reports it: the caller's node (`source`) or the callee's (`destination`).
+    public enum Reporter: String, Sendable {
+        case source, destination
+    }
+
+    public struct Labels: Sendable, Hashable {
+        public var reporter: Reporter
+        public var source: ServiceName?
+        public var destination: ServiceName?
+
+        public init(reporter: Reporter, source: ServiceName?, destination: ServiceName?) {
+            self.reporter = reporter
+            self.source = source
+            self.destination = destination
+        }
+
+        var pairs: [(String, String)] {
+            [
+                ("reporter", reporter.rawValue),
+                ("source_service", source?.description ?? "unknown"),
+                ("destination_service", destination?.description ?? "unknown"),
+            ]
+        }
+    }
+
+    public let registry: PrometheusCollectorRegistry
+    static let durationBuckets: [Duration] = [
+        .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(50), .milliseconds(100),
+        .milliseconds(500), .seconds(1), .seconds(5), .seconds(10), .seconds(60), .seconds(300), .seconds(3600),
+    ]
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+    }
+
+    private static func name(_ name: String, unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "weft", subsystem: "tcp", metricName: name, unitName: unit, helpText: help)
+    }
+
+    static var openedName: MetricNameDescriptor { name("connections_opened", unit: "total", "TCP connections the proxy started relaying") }
+    static var deniedName: MetricNameDescriptor { name("connections_denied", unit: "total", "TCP connections refused by authorization or policy") }
+    static var closedName: MetricNameDescriptor { name("connections_closed", unit: "total", "TCP connections the proxy finished relaying") }
+    static var sentName: MetricNameDescriptor { name("sent_bytes", unit: "total", "Bytes from the caller to the callee, counted when a connection ends") }
+    static var receivedName: MetricNameDescriptor { name("received_bytes", unit: "total", "Bytes from the callee to the caller, counted when a connection ends") }
+    static var durationName: MetricNameDescriptor { name("connection_duration", unit: "seconds", "How long relayed TCP connections lasted") }
+
+    public func opened(_ labels: Labels) {
+        registry.makeCounter(descriptor: Self.openedName, labels: labels.pairs).increment()
+    }
+
+    public func denied(_ labels: Labels) {
+        registry.makeCounter(descriptor: Self.deniedName, labels: labels.pairs).increment()
+    }
+
+    public func closed(_ labels: Labels, sent: UInt64, received: UInt64, duration: Duration) {
+        let pairs = labels.pairs
+        registry.makeCounter(descriptor: Self.closedName, labels: pairs).increment()
+        registry.makeCounter(descriptor: Self.sentName, labels: pairs).increment(by: Int64(clamping: sent))
+        registry.makeCounter(descriptor: Self.receivedName, labels: pairs).increment(by: Int64(clamping: received))
+        registry.makeDurationHistogram(descriptor: Self.durationName, labels: pairs, buckets: Self.durationBuckets)
+            .record(duration)
+    }
+
+    /// The Prometheus text exposition format.
+    public func exposition() -> String {
+        registry.emitToString()
+    }
+}
