@@ -79,7 +79,7 @@ import WeftLabSupport
             let strict = try await fetch("TCP:\(a.ipv4):8080", from: b)
             #expect(strict.stdout.isEmpty, "a STRICT port must not answer plaintext: \(strict)")
             let refused = try await accessLogLines(node, containing: "port 8080 is STRICT")
-            #expect(refused.first?.direction == "inbound" && refused.first?.result == "refused")
+            #expect(refused.first?.direction == "inbound_plaintext" && refused.first?.result == "refused")
 
             let permissive = try await fetch("TCP:\(a.ipv4):8081", from: b)
             #expect(permissive.stdout == "open\n", "\(permissive)")
