@@ -144,6 +144,32 @@ struct NodeAPITests {
         }
     }
 
+    @Test func aClientOnlyWorkloadGetsItsCertificateButCannotTakeAServiceOfAnotherNode() async throws {
+        try await Self.withControlPlane { control in
+            let hostA = try WatchingNode(control: control, credentials: try await WatchingNode.join(control, name: "host-a"))
+            let hostB = try WatchingNode(control: control, credentials: try await WatchingNode.join(control, name: "host-b"))
+            defer { Task { await hostA.stop(); await hostB.stop() } }
+            try await hostB.register(["backend": ["198.18.0.12:8080"]])
+            // host-a runs a client of `frontend` (no endpoints) and claims a client of `backend`, which runs on host-b.
+            _ = try await hostA.session.register(addresses: [IPAddress("198.18.0.11")!], version: "x", services: [
+                .with { $0.name = "frontend" },
+                .with { $0.name = "backend" },
+            ])
+            let frontend = SPIFFEID.workload(trustDomain: "weft.local", service: "frontend")
+            let request = try CertificateRequestFactory.make(for: frontend)
+            let signed = try await hostA.session.signCertificate(identity: frontend, csrPEM: request.csrPEM)
+            #expect(SPIFFEID(certificate: try PEM.certificates(fromPEM: signed.chainPEM)[0]) == frontend)
+
+            let backend = SPIFFEID.workload(trustDomain: "weft.local", service: "backend")
+            let stolen = try CertificateRequestFactory.make(for: backend)
+            await #expect {
+                _ = try await hostA.session.signCertificate(identity: backend, csrPEM: stolen.csrPEM)
+            } throws: { error in
+                "\(error)".contains("has no endpoint of service backend")
+            }
+        }
+    }
+
     @Test func theNodeListenerRequiresANodeCertificateFromThisMesh() async throws {
         try await Self.withControlPlane { control in
             let real = try await WatchingNode.join(control, name: "host-a")
