@@ -6,10 +6,6 @@ import NIOPosix
 import NIOSSL
 import WeftCore
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Where a tunnel goes and as whom: the destination node (its HBONE address and the node identity it must present)
 /// and the local service calling.
 public struct HBONEPeer: Sendable, Hashable, CustomStringConvertible {
@@ -148,12 +144,7 @@ public final class HBONEConnectionPool: Sendable {
         var bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(configuration.connectTimeout)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-        if let mark = configuration.socketMark {
-            bootstrap = bootstrap.channelOption(
-                ChannelOptions.Types.SocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_MARK)),
-                value: SocketOptionValue(mark)
-            )
-        }
+            .marking(configuration.socketMark)
         let windows = (stream: configuration.streamWindow, connection: configuration.connectionWindow)
         let maxStreams = configuration.maxStreamsPerConnection
         bootstrap = bootstrap.channelInitializer { channel in
@@ -163,21 +154,11 @@ public final class HBONEConnectionPool: Sendable {
                 }
                 let sync = channel.pipeline.syncOperations
                 try sync.addHandler(NIOSSLClientHandler(context: context, serverHostname: nil, customVerificationCallback: verification))
-                var connectionConfiguration = NIOHTTP2Handler.ConnectionConfiguration()
-                connectionConfiguration.initialSettings = [
-                    HTTP2Setting(parameter: .maxConcurrentStreams, value: maxStreams),
-                    HTTP2Setting(parameter: .initialWindowSize, value: windows.stream),
-                    HTTP2Setting(parameter: .maxFrameSize, value: 1 << 16),
-                ]
-                connectionConfiguration.targetWindowSize = windows.connection
-                var streamConfiguration = NIOHTTP2Handler.StreamConfiguration()
-                streamConfiguration.targetWindowSize = windows.stream
-                streamConfiguration.outboundBufferSizeHighWatermark = 256 << 10
-                streamConfiguration.outboundBufferSizeLowWatermark = 64 << 10
+                let http2 = HBONEHTTP2.configurations(
+                    maxConcurrentStreams: maxStreams, streamWindow: windows.stream, connectionWindow: windows.connection)
                 // The server never opens streams towards a client.
                 _ = try sync.configureHTTP2Pipeline(
-                    mode: .client, connectionConfiguration: connectionConfiguration,
-                    streamConfiguration: streamConfiguration
+                    mode: .client, connectionConfiguration: http2.connection, streamConfiguration: http2.stream
                 ) { stream in stream.close() }
                 return channel.eventLoop.makeSucceededVoidFuture()
             } catch {

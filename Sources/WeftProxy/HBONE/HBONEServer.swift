@@ -32,7 +32,7 @@ public final class HBONEServer: Sendable {
     private let tls: MeshTLSStore
     private let context: ProxyContext
     private let logger: Logger
-    private let listeners = NIOLockedValueBox<[any Channel]>([])
+    private let sockets = ListeningSockets()
 
     public init(configuration: Configuration, group: any EventLoopGroup, tls: MeshTLSStore, context: ProxyContext, logger: Logger) {
         self.configuration = configuration
@@ -45,32 +45,12 @@ public final class HBONEServer: Sendable {
     /// Binds every configured address; returns the bound addresses.
     @discardableResult
     public func start() async throws -> [SocketAddress] {
-        var bound: [SocketAddress] = []
-        for address in configuration.bindAddresses {
-            var bootstrap = ServerBootstrap(group: group)
-                .serverChannelOption(ChannelOptions.backlog, value: configuration.backlog)
-                .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            if !address.address.isIPv4 {
-                bootstrap = bootstrap.serverChannelOption(ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
-            }
-            bootstrap = bootstrap
+        let bound = try await sockets.bind(configuration.bindAddresses, group: group, backlog: configuration.backlog) { bootstrap in
+            bootstrap
                 .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { [self] channel in
-                    do {
-                        try initialize(channel)
-                        return channel.eventLoop.makeSucceededVoidFuture()
-                    } catch {
-                        return channel.eventLoop.makeFailedFuture(error)
-                    }
+                    channel.eventLoop.makeCompletedFuture { try initialize(channel) }
                 }
-            do {
-                let channel = try await bootstrap.bind(to: try SocketAddress(address)).get()
-                listeners.withLockedValue { $0.append(channel) }
-                if let local = channel.localAddress { bound.append(local) }
-            } catch {
-                await shutdown()
-                throw CaptureListener.Error.bind(address, underlying: error)
-            }
         }
         logger.info("listening", metadata: ["direction": "hbone", "addresses": "\(bound)"])
         return bound
@@ -78,11 +58,7 @@ public final class HBONEServer: Sendable {
 
     /// Stops accepting; open tunnels continue until they end.
     public func shutdown() async {
-        let all = listeners.withLockedValue { listeners in
-            defer { listeners.removeAll() }
-            return listeners
-        }
-        for channel in all { try? await channel.close() }
+        await sockets.close()
     }
 
     private func initialize(_ channel: any Channel) throws {
@@ -105,19 +81,11 @@ public final class HBONEServer: Sendable {
         }
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(NIOSSLServerHandler(context: tls.serverContext, customVerificationCallback: verification))
-        var connectionConfiguration = NIOHTTP2Handler.ConnectionConfiguration()
-        connectionConfiguration.initialSettings = [
-            HTTP2Setting(parameter: .maxConcurrentStreams, value: configuration.maxConcurrentStreams),
-            HTTP2Setting(parameter: .initialWindowSize, value: configuration.streamWindow),
-            HTTP2Setting(parameter: .maxFrameSize, value: 1 << 16),
-        ]
-        connectionConfiguration.targetWindowSize = configuration.connectionWindow
-        var streamConfiguration = NIOHTTP2Handler.StreamConfiguration()
-        streamConfiguration.targetWindowSize = configuration.streamWindow
-        streamConfiguration.outboundBufferSizeHighWatermark = 256 << 10
-        streamConfiguration.outboundBufferSizeLowWatermark = 64 << 10
+        let http2 = HBONEHTTP2.configurations(
+            maxConcurrentStreams: configuration.maxConcurrentStreams, streamWindow: configuration.streamWindow,
+            connectionWindow: configuration.connectionWindow)
         _ = try sync.configureHTTP2Pipeline(
-            mode: .server, connectionConfiguration: connectionConfiguration, streamConfiguration: streamConfiguration
+            mode: .server, connectionConfiguration: http2.connection, streamConfiguration: http2.stream
         ) { stream in
             do {
                 try stream.pipeline.syncOperations.addHandler(HBONEInboundStreamHandler(client: client, peer: peer, context: context))

@@ -38,7 +38,7 @@ public final class CaptureListener: Sendable {
     private let router: any ConnectionRouter
     private let context: ProxyContext
     private let logger: Logger
-    private let channels = NIOLockedValueBox<[any Channel]>([])
+    private let sockets = ListeningSockets()
 
     public init(
         configuration: Configuration,
@@ -59,17 +59,8 @@ public final class CaptureListener: Sendable {
     /// Binds every configured address; returns the bound addresses (useful with port 0 in tests).
     @discardableResult
     public func start() async throws -> [SocketAddress] {
-        var bound: [SocketAddress] = []
-        for address in configuration.bindAddresses {
-            var bootstrap = ServerBootstrap(group: group)
-                .serverChannelOption(ChannelOptions.backlog, value: configuration.backlog)
-                .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            if !address.address.isIPv4 {
-                // An IPv6 wildcard must not take IPv4 too: IPv4 connections belong to the IPv4 socket, where the
-                // original destination is read with the IPv4 option.
-                bootstrap = bootstrap.serverChannelOption(ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
-            }
-            bootstrap = bootstrap
+        let bound = try await sockets.bind(configuration.bindAddresses, group: group, backlog: configuration.backlog) { bootstrap in
+            bootstrap
                 .childChannelOption(ChannelOptions.autoRead, value: false)
                 .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
                 .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
@@ -77,15 +68,6 @@ public final class CaptureListener: Sendable {
                     channel.eventLoop.execute { self.handle(channel) }
                     return channel.eventLoop.makeSucceededVoidFuture()
                 }
-            do {
-                let socketAddress = try SocketAddress(address)
-                let channel = try await bootstrap.bind(to: socketAddress).get()
-                channels.withLockedValue { $0.append(channel) }
-                if let local = channel.localAddress { bound.append(local) }
-            } catch {
-                await shutdown()
-                throw Error.bind(address, underlying: error)
-            }
         }
         logger.info("listening", metadata: ["direction": "\(configuration.direction)", "addresses": "\(bound)"])
         return bound
@@ -93,13 +75,7 @@ public final class CaptureListener: Sendable {
 
     /// Stops accepting; relays already running continue until they end.
     public func shutdown() async {
-        let all = channels.withLockedValue { channels in
-            defer { channels.removeAll() }
-            return channels
-        }
-        for channel in all {
-            try? await channel.close()
-        }
+        await sockets.close()
     }
 
     private func handle(_ channel: any Channel) {

@@ -26,17 +26,23 @@ public struct UpstreamConnector: Sendable {
         } catch {
             return eventLoop.makeFailedFuture(error)
         }
-        var bootstrap = ClientBootstrap(group: eventLoop)
+        return ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
             .channelOption(ChannelOptions.autoRead, value: false)
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-        if let socketMark {
-            bootstrap = bootstrap.channelOption(
-                ChannelOptions.Types.SocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_MARK)),
-                value: SocketOptionValue(socketMark)
-            )
-        }
-        return bootstrap.connect(to: address)
+            .marking(socketMark)
+            .connect(to: address)
+    }
+}
+
+extension ClientBootstrap {
+    /// Puts SO_MARK `mark` on the socket (when given), so the capture rules let the proxy's own connections pass.
+    func marking(_ mark: UInt32?) -> ClientBootstrap {
+        guard let mark else { return self }
+        return channelOption(
+            ChannelOptions.Types.SocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_MARK)),
+            value: SocketOptionValue(mark)
+        )
     }
 }
