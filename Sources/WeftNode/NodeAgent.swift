@@ -299,17 +299,8 @@ public final class NodeAgent: Sendable {
         await listeners.hbone?.shutdown()
         if drain && live.count > 0 {
             logger.info("draining", metadata: ["connections": "\(live.count)", "timeout": "\(settings.drainTimeout)"])
-            let drained = await withTaskGroup(of: Bool.self) { group in
-                group.addTask { await live.waitUntilEmpty(); return true }
-                group.addTask { try? await Task.sleep(for: self.settings.drainTimeout); return false }
-                let first = await group.next() ?? false
-                group.cancelAll()
-                return first
-            }
-            if !drained {
-                logger.warning("drain timeout: closing \(live.count) connections")
-                live.closeAll(reason: "the node stopped (drain timeout \(settings.drainTimeout))")
-            }
+            let drained = await live.drain(timeout: settings.drainTimeout, reason: "the node stopped (drain timeout \(settings.drainTimeout))")
+            if !drained { logger.warning("drain timeout: closed the connections still open") }
         }
         for task in background { task.cancel() }
         for task in background { await task.value }

@@ -9,8 +9,11 @@ import WeftLabSupport
     struct Mesh {
         let lab: Lab
         let cp: LabHost, a: LabHost, b: LabHost
-        let nodeA: LabProcess, nodeB: LabProcess
+        let weftd: LabProcess, nodeA: LabProcess, nodeB: LabProcess
         let adminToken: String
+        /// How weftd and weft-node on a host are started (again, for restarts).
+        let weftdCommand: [String]
+        let nodeCommand: @Sendable (LabHost) -> [String]
 
         /// weftctl on the control-plane host; JSON output parsed when `json`.
         @discardableResult
@@ -28,19 +31,28 @@ import WeftLabSupport
     }
 
     /// Starts the mesh and waits until frontend reaches backend (its first call also obtains frontend's identity).
-    func withMesh<T: Sendable>(_ body: (Mesh) async throws -> T) async throws -> T {
+    func withMesh<T: Sendable>(
+        weftdArguments: [String] = [], nodeArguments: [String] = [], _ body: (Mesh) async throws -> T
+    ) async throws -> T {
         try await Lab.withLab(hosts: ["cp", "a", "b"]) { lab in
             let cp = lab.host("cp"), a = lab.host("a"), b = lab.host("b")
             let dir = "/run/weft-lab/\(lab.name)"
             try "HTTP/1.0 200 OK\r\nContent-Length: 11\r\n\r\nbackend-ok\n".write(toFile: "\(dir)/response", atomically: true, encoding: .utf8)
-            let weftd = try await lab.spawn(
-                [try Lab.binary("weftd"), "--data-dir", "\(dir)/weftd", "--node-listen", "0.0.0.0:15012",
-                 "--join-listen", "0.0.0.0:15013", "--admin-listen", "127.0.0.1:15443", "--admin-plaintext",
-                 "--server-name", cp.ipv4.description],
-                on: cp, name: "weftd")
+            let weftdCommand = [
+                try Lab.binary("weftd"), "--data-dir", "\(dir)/weftd", "--node-listen", "0.0.0.0:15012",
+                "--join-listen", "0.0.0.0:15013", "--admin-listen", "127.0.0.1:15443", "--admin-plaintext",
+                "--server-name", cp.ipv4.description,
+            ] + weftdArguments
+            let weftd = try await lab.spawn(weftdCommand, on: cp, name: "weftd")
             try await weftd.waitForLog(containing: "weftd ready", timeout: .seconds(20))
             let adminToken = try String(contentsOfFile: "\(dir)/weftd/admin-token", encoding: .utf8)
                 .trimmingCharacters(in: .whitespacesAndNewlines)
+            let nodeBinary = try Lab.binary("weft-node")
+            let nodeCommand: @Sendable (LabHost) -> [String] = { host in
+                [nodeBinary, "run", "--control-plane", "\(cp.ipv4):15012", "--state-dir", "\(dir)/node-\(host.name)",
+                 "--node-name", host.name, "--services-dir", "/nonexistent", "--dns-upstream", "\(cp.ipv4):53",
+                 "--cleanup-on-exit"] + nodeArguments
+            }
             var nodes: [LabProcess] = []
             for host in [a, b] {
                 let created = try await cp.run(
@@ -49,18 +61,16 @@ import WeftLabSupport
                 let token = try #require(
                     (try JSONSerialization.jsonObject(with: Data(created.stdout.utf8)) as? [String: Any])?["token"] as? String,
                     "\(created)")
-                nodes.append(try await lab.spawn(
-                    [try Lab.binary("weft-node"), "run", "--control-plane", "\(cp.ipv4):15012", "--join-token", token,
-                     "--state-dir", "\(dir)/node-\(host.name)", "--node-name", host.name, "--services-dir", "/nonexistent",
-                     "--dns-upstream", "\(cp.ipv4):53", "--cleanup-on-exit"],
-                    on: host, name: "weft-node"))
+                nodes.append(try await lab.spawn(nodeCommand(host) + ["--join-token", token], on: host, name: "weft-node"))
             }
             _ = try await lab.spawn(
                 ["socat", "TCP-LISTEN:8080,fork,reuseaddr", "SYSTEM:cat \(dir)/response"], on: b, unit: "backend.service", name: "backend")
             _ = try await lab.spawn(
                 ["socat", "TCP-LISTEN:9090,fork,reuseaddr", "SYSTEM:while true; do echo tick; sleep 0.2; done"],
                 on: b, unit: "stream.service", name: "stream")
-            let mesh = Mesh(lab: lab, cp: cp, a: a, b: b, nodeA: nodes[0], nodeB: nodes[1], adminToken: adminToken)
+            let mesh = Mesh(
+                lab: lab, cp: cp, a: a, b: b, weftd: weftd, nodeA: nodes[0], nodeB: nodes[1], adminToken: adminToken,
+                weftdCommand: weftdCommand, nodeCommand: nodeCommand)
             let deadline = ContinuousClock.now + .seconds(20)
             var last: CommandResult?
             while ContinuousClock.now < deadline {
@@ -134,6 +144,7 @@ import WeftLabSupport
             try await Task.sleep(for: .seconds(1))
             let denied = try await mesh.get("http://backend.weft:8080/")
             #expect(denied.stdout.isEmpty && denied.status != 0, "\(denied)")
+            try await mesh.nodeA.waitForLog(containing: "denied by intention frontend>backend", timeout: .seconds(3))
             #expect(accessLines(mesh.nodeA).contains { $0.result == "refused" && ($0.reason ?? "").contains("denied by intention frontend>backend") })
 
             try await mesh.weftctl(["intention", "allow", "frontend", "backend"])
@@ -164,6 +175,110 @@ import WeftLabSupport
             try await Task.sleep(for: .seconds(1))
             let permissive = try await mesh.cp.run(["curl", "-sS", "-m", "3", "http://\(mesh.b.ipv4):8080/"])
             #expect(permissive.stdout == "backend-ok\n", "\(permissive)")
+        }
+    }
+
+    /// A long-running stream from frontend (a) to stream.service (b): a tick every 0.2 s.
+    func openStream(_ mesh: Mesh, name: String = "long-stream") async throws -> LabProcess {
+        let stream = try await mesh.lab.spawn(
+            ["socat", "-u", "TCP:stream.weft:9090", "STDOUT"], on: mesh.a, unit: "frontend.service", name: name)
+        try await stream.waitForLog(containing: "tick\ntick\ntick", timeout: .seconds(10))
+        return stream
+    }
+
+    /// True when `stream` is still running and received ticks in the last second.
+    func stillTicking(_ stream: LabProcess) async throws -> Bool {
+        let before = stream.log().count
+        try await Task.sleep(for: .seconds(1))
+        return stream.isRunning && stream.log().count > before
+    }
+
+    func waitUntil(_ timeout: Duration, every interval: Duration = .milliseconds(100), _ condition: () async throws -> Bool) async throws -> Duration? {
+        let start = ContinuousClock.now
+        while ContinuousClock.now - start < timeout {
+            if try await condition() { return ContinuousClock.now - start }
+            try await Task.sleep(for: interval)
+        }
+        return nil
+    }
+
+    @Test func aCallerOnTheSameHostGoesDirectWithAuthorizationAndTelemetry() async throws {
+        try await withMesh { mesh in
+            let local = try await mesh.b.run(["curl", "-sS", "-m", "3", "http://backend.weft:8080/"], unit: "reporter.service")
+            #expect(local.stdout == "backend-ok\n", "\(local)")
+            let line = try #require(accessLines(mesh.nodeB).last { $0.direction == "outbound" && $0.source_service == "reporter" })
+            #expect(line.result == "forwarded" && line.tunnel_node == nil && line.destination_service == "backend")
+            let metrics = try await mesh.b.run(["curl", "-sS", "http://127.0.0.1:15020/metrics"])
+            #expect(metrics.stdout.contains(#"weft_tcp_connections_opened_total{reporter="source",source_service="reporter",destination_service="backend"}"#))
+
+            try await mesh.weftctl(["intention", "deny", "reporter", "backend"])
+            try await Task.sleep(for: .seconds(1))
+            let denied = try await mesh.b.run(["curl", "-sS", "-m", "3", "http://backend.weft:8080/"], unit: "reporter.service")
+            #expect(denied.stdout.isEmpty && denied.status != 0, "\(denied)")
+            #expect(try await mesh.get("http://backend.weft:8080/").stdout == "backend-ok\n", "the deny is for reporter only")
+        }
+    }
+
+    @Test func withWeftdDownConnectionsKeepWorkingAndNodesResyncWhenItIsBack() async throws {
+        try await withMesh { mesh in
+            let stream = try await openStream(mesh, name: "stream-to-b")
+            await mesh.weftd.terminate()
+            #expect(try await stillTicking(stream), "an open stream must survive the control plane going away")
+            #expect(try await mesh.get("http://backend.weft:8080/").stdout == "backend-ok\n", "new connections use the last good config")
+            // A node that starts while the control plane is away serves from its state directory.
+            await mesh.nodeA.terminate()
+            let restarted = try await mesh.lab.spawn(mesh.nodeCommand(mesh.a), on: mesh.a, name: "weft-node-offline")
+            let served = try await waitUntil(.seconds(10)) { try await mesh.get("http://backend.weft:8080/").stdout == "backend-ok\n" }
+            #expect(served != nil, "a node restarted without weftd must serve its last good config: \(restarted.log().suffix(2000))")
+
+            let again = try await mesh.lab.spawn(mesh.weftdCommand, on: mesh.cp, name: "weftd-again")
+            try await again.waitForLog(containing: "weftd ready", timeout: .seconds(20))
+            try await mesh.weftctl(["intention", "deny", "frontend", "backend"])
+            let resynced = try await waitUntil(.seconds(40), every: .milliseconds(250)) {
+                try await mesh.get("http://backend.weft:8080/").stdout.isEmpty
+            }
+            #expect(resynced != nil, "node a never followed a change made after weftd came back")
+        }
+    }
+
+    @Test func aRestartedNodeHasCaptureAndTrafficBackWithinTwoSeconds() async throws {
+        try await withMesh { mesh in
+            await mesh.nodeA.terminate()
+            #expect(try await mesh.a.run(["nft", "list", "table", "inet", "weft"]).status != 0, "--cleanup-on-exit removes the table")
+            let restarted = try await mesh.lab.spawn(mesh.nodeCommand(mesh.a), on: mesh.a, name: "weft-node-again")
+            let back = try await waitUntil(.seconds(10)) {
+                try await mesh.get("http://backend.weft:8080/").stdout == "backend-ok\n"
+            }
+            let took = try #require(back, "traffic never came back: \(restarted.log().suffix(2000))")
+            #expect(took < .seconds(2), "capture and traffic came back after \(took)")
+            #expect(restarted.log().contains("starting from the last good config"))
+        }
+    }
+
+    @Test func sigtermDrainsOpenConnectionsUpToTheDrainTimeout() async throws {
+        try await withMesh(nodeArguments: ["--drain-timeout", "2s"]) { mesh in
+            let stream = try await openStream(mesh)
+            let stopped = ContinuousClock.now
+            mesh.nodeA.signal(SIGTERM)
+            #expect(try await stillTicking(stream), "an open stream keeps flowing while the node drains")
+            try await stream.waitForExit(timeout: .seconds(6))
+            let took = ContinuousClock.now - stopped
+            #expect(took >= .milliseconds(1500) && took < .seconds(4), "the stream was closed \(took) after SIGTERM (drain timeout 2 s)")
+            try await mesh.nodeA.waitForExit(timeout: .seconds(5))
+            #expect(mesh.nodeA.log().contains("drain timeout"))
+        }
+    }
+
+    @Test func aStreamStaysOpenAcrossTwoCertificateRotations() async throws {
+        try await withMesh(weftdArguments: ["--workload-certificate-ttl", "1m"]) { mesh in
+            let stream = try await openStream(mesh)
+            let issuedBefore = mesh.nodeA.log().components(separatedBy: "svc/frontend notAfter").count - 1
+            // Renewal at half life: 30 s and 60 s after the first certificate.
+            try await Task.sleep(for: .seconds(65))
+            let issued = mesh.nodeA.log().components(separatedBy: "svc/frontend notAfter").count - 1
+            #expect(issued - issuedBefore >= 2, "frontend's certificate was renewed \(issued - issuedBefore) times in 65 s")
+            #expect(try await stillTicking(stream), "the stream opened before the rotations must still carry bytes")
+            #expect(try await mesh.get("http://backend.weft:8080/").stdout == "backend-ok\n", "new connections use the renewed certificate")
         }
     }
 }

@@ -17,7 +17,7 @@ public final class LiveConnections: Sendable {
     private struct State {
         var next: UInt64 = 0
         var entries: [UInt64: Entry] = [:]
-        var drained: [CheckedContinuation<Void, Never>] = []
+        var drained: [UInt64: CheckedContinuation<Void, Never>] = [:]
     }
 
     private let state = NIOLockedValueBox(State())
@@ -35,8 +35,8 @@ public final class LiveConnections: Sendable {
             let waiters = state.withLockedValue { state -> [CheckedContinuation<Void, Never>] in
                 state.entries[id] = nil
                 guard state.entries.isEmpty else { return [] }
-                defer { state.drained = [] }
-                return state.drained
+                defer { state.drained = [:] }
+                return Array(state.drained.values)
             }
             waiters.forEach { $0.resume() }
         }
@@ -62,15 +62,43 @@ public final class LiveConnections: Sendable {
         for entry in all { entry.close(reason) }
     }
 
-    /// Returns once no connection is open.
+    /// Returns once no connection is open, or when the calling task is cancelled.
     public func waitUntilEmpty() async {
-        await withCheckedContinuation { continuation in
-            let empty = state.withLockedValue { state in
-                if state.entries.isEmpty { return true }
-                state.drained.append(continuation)
-                return false
-            }
-            if empty { continuation.resume() }
+        let id = state.withLockedValue { state in
+            state.next += 1
+            return state.next
         }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let resumeNow = state.withLockedValue { state in
+                    if state.entries.isEmpty || Task.isCancelled { return true }
+                    state.drained[id] = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLockedValue { $0.drained.removeValue(forKey: id) }?.resume()
+        }
+    }
+
+    /// Waits up to `timeout` for every connection to end, then closes those left with `reason`. Runs to the end even
+    /// when the calling task is cancelled (a stopping node drains after its run was cancelled). Returns whether all
+    /// ended on their own.
+    public func drain(timeout: Duration, reason: String) async -> Bool {
+        let drained = await Task.detached { [self] in
+            await withTaskGroup(of: Bool.self) { group in
+                group.addTask { await self.waitUntilEmpty(); return !Task.isCancelled }
+                group.addTask {
+                    try? await Task.sleep(for: timeout)
+                    return false
+                }
+                let first = await group.next() ?? false
+                group.cancelAll()
+                return first
+            }
+        }.value
+        if !drained { closeAll(reason: reason) }
+        return drained
     }
 }
