@@ -15,13 +15,16 @@ struct WeftNodeCommand: AsyncParsableCommand {
     )
 }
 
-/// Options that say what the node captures.
+/// Options that say what the node captures; they override the node.toml.
 struct NodeOptions: ParsableArguments {
-    @Option(name: .customLong("config"), help: "Node config JSON (a static mesh). Without it the mesh is empty.")
-    var nodeConfig: String?
+    @Option(help: "node.toml to read (default: /etc/weft/node.toml when it exists). Flags override its settings.")
+    var config: String?
 
-    @Option(help: "Directory of services.d override files.")
-    var servicesDir = "/etc/weft/services.d"
+    @Option(name: .customLong("static-config"), help: "Node config JSON: a static mesh without a control plane.")
+    var staticConfig: String?
+
+    @Option(help: "Directory of services.d override files (default: /etc/weft/services.d).")
+    var servicesDir: String?
 
     @Option(name: .customLong("vip-range"), help: "Capture this VIP range too (repeatable).")
     var vipRanges: [String] = []
@@ -40,17 +43,27 @@ struct NodeOptions: ParsableArguments {
 
     func settings() throws -> NodeSettings {
         var settings = NodeSettings()
-        settings.nodeConfigPath = nodeConfig
-        settings.servicesDirectory = servicesDir
-        settings.capture.vipRanges = try vipRanges.map { text in
-            do { return try IPCIDR(text) } catch { throw ValidationError("--vip-range \(text): \(error)") }
+        let defaultPath = FileManager.default.fileExists(atPath: NodeSettings.defaultConfigPath) ? NodeSettings.defaultConfigPath : nil
+        if let path = config ?? defaultPath {
+            let text: String
+            do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+                throw ValidationError("--config \(path): cannot read it: \(error.localizedDescription)")
+            }
+            do { try settings.apply(toml: text, path: path) } catch { throw ValidationError(error.description) }
         }
-        settings.capture.outboundPorts = outboundPorts
+        if let staticConfig { settings.nodeConfigPath = staticConfig }
+        if let servicesDir { settings.servicesDirectory = servicesDir }
+        if !vipRanges.isEmpty {
+            settings.capture.vipRanges = try vipRanges.map { text in
+                do { return try IPCIDR(text) } catch { throw ValidationError("--vip-range \(text): \(error)") }
+            }
+        }
+        if !outboundPorts.isEmpty { settings.capture.outboundPorts = outboundPorts }
         if !excludedPorts.isEmpty { settings.capture.excludedPorts = excludedPorts }
         settings.capture.excludedCIDRs += try excludedCIDRs.map { text in
             do { return try IPCIDR(text) } catch { throw ValidationError("--exclude-cidr \(text): \(error)") }
         }
-        settings.capture.captureDNS = !noDNSCapture
+        if noDNSCapture { settings.capture.captureDNS = false }
         return settings
     }
 }
@@ -87,31 +100,33 @@ struct Run: AsyncParsableCommand {
     @Option(name: .customLong("join-token-file"), help: "Read the join token from this file.")
     var joinTokenFile: String?
 
-    @Option(name: .customLong("state-dir"), help: "Where the node keeps its credentials, last good config and certificates (mode 0700).")
-    var stateDir = NodeStateDirectory.defaultPath
+    @Option(name: .customLong("state-dir"), help: "Where the node keeps its credentials, last good config and certificates, mode 0700 (default: /var/lib/weft/node).")
+    var stateDir: String?
 
     @Option(name: .customLong("node-address"), help: "Register endpoints at this address (repeatable; default: the host's interface addresses).")
     var nodeAddresses: [String] = []
 
-    @Option(name: .customLong("admin-listen"), help: "Serve /metrics, /healthz, /readyz, /config_dump, /certs here (ADDRESS:PORT).")
-    var adminListen = "127.0.0.1:15020"
+    @Option(name: .customLong("admin-listen"), help: "Serve /metrics, /healthz, /readyz, /config_dump, /certs here, ADDRESS:PORT (default: 127.0.0.1:15020).")
+    var adminListen: String?
 
-    @Option(name: .customLong("drain-timeout"), help: "On SIGTERM, let open connections finish for this long (e.g. 5s, 1m).")
-    var drainTimeout = "5s"
+    @Option(name: .customLong("drain-timeout"), help: "On SIGTERM, let open connections finish for this long, e.g. 5s, 1m (default: 5s).")
+    var drainTimeout: String?
 
     func run() async throws {
         var settings = try node.settings()
         if let nodeName { settings.nodeName = nodeName }
-        settings.dnsUpstreams = dnsUpstreams.isEmpty ? nil : try dnsUpstreams.map { text in
-            guard let address = IPSocketAddress(text) else {
-                throw ValidationError("--dns-upstream \(text): give ADDRESS:PORT, e.g. 198.18.1.2:53 or [2001:2::1]:53")
+        if !dnsUpstreams.isEmpty {
+            settings.dnsUpstreams = try dnsUpstreams.map { text in
+                guard let address = IPSocketAddress(text) else {
+                    throw ValidationError("--dns-upstream \(text): give ADDRESS:PORT, e.g. 198.18.1.2:53 or [2001:2::1]:53")
+                }
+                return address
             }
-            return address
         }
-        settings.captureEnabled = !noCapture
-        settings.dnsEnabled = !noDNS
-        if noDNS { settings.capture.captureDNS = false }
-        settings.cleanupOnExit = cleanupOnExit
+        if noCapture { settings.captureEnabled = false }
+        if noDNS { settings.dnsEnabled = false }
+        if !settings.dnsEnabled { settings.capture.captureDNS = false }
+        if cleanupOnExit { settings.cleanupOnExit = true }
         if let controlPlane {
             guard let address = IPSocketAddress(controlPlane) else {
                 throw ValidationError("--control-plane \(controlPlane): give ADDRESS:PORT, e.g. 198.18.0.1:15012")
@@ -124,7 +139,7 @@ struct Run: AsyncParsableCommand {
             }
             settings.joinAddress = address
         }
-        settings.joinToken = joinToken
+        if let joinToken { settings.joinToken = joinToken }
         if let joinTokenFile {
             do {
                 settings.joinToken = try String(contentsOfFile: joinTokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -132,21 +147,25 @@ struct Run: AsyncParsableCommand {
                 throw ValidationError("--join-token-file \(joinTokenFile): \(error.localizedDescription)")
             }
         }
-        settings.stateDirectory = stateDir
+        if let stateDir { settings.stateDirectory = stateDir }
         if !nodeAddresses.isEmpty {
             settings.nodeAddresses = try nodeAddresses.map { text in
                 guard let address = IPAddress(text) else { throw ValidationError("--node-address \(text): not an IP address") }
                 return address
             }
         }
-        guard let admin = IPSocketAddress(adminListen) else {
-            throw ValidationError("--admin-listen \(adminListen): give ADDRESS:PORT, e.g. 127.0.0.1:15020")
+        if let adminListen {
+            guard let admin = IPSocketAddress(adminListen) else {
+                throw ValidationError("--admin-listen \(adminListen): give ADDRESS:PORT, e.g. 127.0.0.1:15020")
+            }
+            settings.adminAddresses = [admin]
         }
-        settings.adminAddresses = [admin]
-        do {
-            settings.drainTimeout = try DurationText.parse(drainTimeout)
-        } catch {
-            throw ValidationError("--drain-timeout \(drainTimeout): \(error)")
+        if let drainTimeout {
+            do {
+                settings.drainTimeout = try DurationText.parse(drainTimeout)
+            } catch {
+                throw ValidationError("--drain-timeout \(drainTimeout): \(error)")
+            }
         }
         let agent = NodeAgent(settings: settings)
         try await SignalHandling.runUntilTerminated { try await agent.run() }

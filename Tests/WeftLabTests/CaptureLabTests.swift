@@ -30,7 +30,7 @@ import WeftLabSupport
             _ = try await lab.spawn(["socat", "TCP6-LISTEN:8080,ipv6only=0,fork,reuseaddr", "SYSTEM:echo web"], on: a, unit: "web.service", name: "web")
             _ = try await lab.spawn(["socat", "TCP-LISTEN:8081,fork,reuseaddr", "SYSTEM:echo open"], on: a, unit: "open.service", name: "open")
             let node = try await lab.spawn(
-                [try Lab.binary("weft-node"), "run", "--config", configPath, "--services-dir", "/nonexistent"] + extraArguments,
+                [try Lab.binary("weft-node"), "run", "--static-config", configPath, "--services-dir", "/nonexistent"] + extraArguments,
                 on: a, name: "weft-node")
             try await node.waitForLog(containing: "weft-node ready")
             return try await body(lab, a, b, node)
@@ -168,7 +168,7 @@ import WeftLabSupport
             try """
                 {"version": 1, "node": "a", "services": [{"name": "web", "ports": [80], "vip": "240.0.0.7", "endpoints": []}]}
                 """.write(toFile: configPath, atomically: true, encoding: .utf8)
-            let node = try await lab.spawn([try Lab.binary("weft-node"), "run", "--config", configPath], on: a, name: "weft-node")
+            let node = try await lab.spawn([try Lab.binary("weft-node"), "run", "--static-config", configPath], on: a, name: "weft-node")
             try await node.waitForLog(containing: "weft-node ready")
             #expect(node.log().contains("upstreams=[IPv4]\(b.ipv4):53") || node.log().contains("\(b.ipv4):53"))
 

@@ -47,11 +47,23 @@ import WeftLabSupport
             try await weftd.waitForLog(containing: "weftd ready", timeout: .seconds(20))
             let adminToken = try String(contentsOfFile: "\(dir)/weftd/admin-token", encoding: .utf8)
                 .trimmingCharacters(in: .whitespacesAndNewlines)
+            // Node a is configured by flags, node b by a node.toml (as the systemd unit does with /etc/weft/node.toml).
             let nodeBinary = try Lab.binary("weft-node")
+            try """
+                # weft-node settings for host b
+                node_name = "b"
+                control_plane = "\(cp.ipv4):15012"
+                join_token_file = "\(dir)/join-token-b"
+                state_dir = "\(dir)/node-b"
+                services_dir = "/nonexistent"
+                dns_upstreams = ["\(cp.ipv4):53"]
+                cleanup_on_exit = true
+                """.write(toFile: "\(dir)/node-b.toml", atomically: true, encoding: .utf8)
             let nodeCommand: @Sendable (LabHost) -> [String] = { host in
-                [nodeBinary, "run", "--control-plane", "\(cp.ipv4):15012", "--state-dir", "\(dir)/node-\(host.name)",
-                 "--node-name", host.name, "--services-dir", "/nonexistent", "--dns-upstream", "\(cp.ipv4):53",
-                 "--cleanup-on-exit"] + nodeArguments
+                if host.name == "b" { return [nodeBinary, "run", "--config", "\(dir)/node-b.toml"] + nodeArguments }
+                return [nodeBinary, "run", "--control-plane", "\(cp.ipv4):15012", "--state-dir", "\(dir)/node-\(host.name)",
+                        "--node-name", host.name, "--services-dir", "/nonexistent", "--dns-upstream", "\(cp.ipv4):53",
+                        "--cleanup-on-exit"] + nodeArguments
             }
             var nodes: [LabProcess] = []
             for host in [a, b] {
@@ -61,7 +73,9 @@ import WeftLabSupport
                 let token = try #require(
                     (try JSONSerialization.jsonObject(with: Data(created.stdout.utf8)) as? [String: Any])?["token"] as? String,
                     "\(created)")
-                nodes.append(try await lab.spawn(nodeCommand(host) + ["--join-token", token], on: host, name: "weft-node"))
+                try token.write(toFile: "\(dir)/join-token-\(host.name)", atomically: true, encoding: .utf8)
+                let join = host.name == "b" ? [] : ["--join-token-file", "\(dir)/join-token-\(host.name)"]
+                nodes.append(try await lab.spawn(nodeCommand(host) + join, on: host, name: "weft-node"))
             }
             _ = try await lab.spawn(
                 ["socat", "TCP-LISTEN:8080,fork,reuseaddr", "SYSTEM:cat \(dir)/response"], on: b, unit: "backend.service", name: "backend")

@@ -43,8 +43,8 @@ import WeftLabSupport
             try #"{"version": 1, "node": "a", "services": [{"name": "web", "ports": [80], "vip": "198.18.0.7"}]}"#
                 .write(toFile: configPath, atomically: true, encoding: .utf8)
             for (arguments, message) in [
-                (["--config", "/nonexistent/node.json"], "cannot read node config /nonexistent/node.json"),
-                (["--config", configPath], "services.web.vip: 198.18.0.7 is outside vip_ranges"),
+                (["--static-config", "/nonexistent/node.json"], "cannot read node config /nonexistent/node.json"),
+                (["--static-config", configPath], "services.web.vip: 198.18.0.7 is outside vip_ranges"),
                 (["--vip-range", "240.0.0.0/33"], "--vip-range 240.0.0.0/33"),
                 (["--outbound-port", "15001"], "one of the node's own ports"),
             ] {
