@@ -23,8 +23,8 @@ import WeftLabSupport
         }
 
         /// An HTTP GET from frontend.service on host a (curl, so the name goes through the mesh DNS).
-        func get(_ url: String, header: String? = nil) async throws -> CommandResult {
-            var command = ["curl", "-sS", "-m", "3", url]
+        func get(_ url: String, header: String? = nil, timeout: String = "3") async throws -> CommandResult {
+            var command = ["curl", "-sS", "-m", timeout, url]
             if let header { command += ["-H", header] }
             return try await a.run(command, unit: "frontend.service", timeout: .seconds(10))
         }
@@ -260,8 +260,9 @@ import WeftLabSupport
             await mesh.nodeA.terminate()
             #expect(try await mesh.a.run(["nft", "list", "table", "inet", "weft"]).status != 0, "--cleanup-on-exit removes the table")
             let restarted = try await mesh.lab.spawn(mesh.nodeCommand(mesh.a), on: mesh.a, name: "weft-node-again")
-            let back = try await waitUntil(.seconds(10)) {
-                try await mesh.get("http://backend.weft:8080/").stdout == "backend-ok\n"
+            // Short tries: a call made before the capture is back waits for nothing that will answer.
+            let back = try await waitUntil(.seconds(10), every: .milliseconds(50)) {
+                try await mesh.get("http://backend.weft:8080/", timeout: "0.3").stdout == "backend-ok\n"
             }
             let took = try #require(back, "traffic never came back: \(restarted.log().suffix(2000))")
             #expect(took < .seconds(2), "capture and traffic came back after \(took)")
