@@ -4,45 +4,6 @@ import NIOEmbedded
 import Testing
 @testable import WeftProxy
 
-/// Records the outbound events that reach it, in front of the relay (towards the socket).
-private final class OutboundRecorder: ChannelOutboundHandler, @unchecked Sendable {
-    typealias OutboundIn = ByteBuffer
-    var reads = 0
-    var closeModes: [CloseMode] = []
-
-    func read(context: ChannelHandlerContext) {
-        reads += 1
-        context.read()
-    }
-
-    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
-        closeModes.append(mode)
-        if mode == .all {
-            context.close(mode: mode, promise: promise)
-        } else {
-            promise?.succeed()
-        }
-    }
-}
-
-private struct RelayFixture {
-    let downstream = EmbeddedChannel()
-    let upstream = EmbeddedChannel()
-    let downstreamRecorder = OutboundRecorder()
-    let upstreamRecorder = OutboundRecorder()
-    let done: EventLoopPromise<RelayStats>
-
-    init() throws {
-        done = downstream.eventLoop.makePromise()
-        let (d, u) = RelayHandler.matchedPair(completion: done)
-        try downstream.pipeline.syncOperations.addHandlers([downstreamRecorder, d])
-        try upstream.pipeline.syncOperations.addHandlers([upstreamRecorder, u])
-        let peer = try SocketAddress(ipAddress: "198.18.0.1", port: 1)
-        try downstream.connect(to: peer).wait()
-        try upstream.connect(to: peer).wait()
-    }
-}
-
 @Suite struct RelayHandlerTests {
     @Test func bytesFlowBothWaysAndAreCounted() throws {
         let f = try RelayFixture()
