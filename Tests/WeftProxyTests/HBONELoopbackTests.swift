@@ -27,9 +27,7 @@ struct HBONELoopbackTests {
             // The workload sees its input end, answers "bye" and closes: the reply still arrives after our half-close.
             #expect(await eventually { stream.collector.received == "pingbye" })
             #expect(await eventually { stream.collector.inactive }, "both directions ended: the stream is closed")
-            withKnownIssue("RelayHandler resets the stream (RST_STREAM) instead of ending it when the workload closes after our END_STREAM") {
-                #expect(stream.collector.inputClosed == 1, "the tunnel ends with END_STREAM, as the workload's socket ended with FIN")
-            }
+            #expect(stream.collector.inputClosed == 1, "the tunnel ends with END_STREAM, as the workload's socket ended with FIN")
             #expect(mesh.workload.received == "ping")
 
             let entry = try #require(await mesh.serverEntry { $0.result == "forwarded" })
@@ -206,10 +204,8 @@ struct HBONELoopbackTests {
             try await Task.sleep(for: .milliseconds(500))  // the workload answers and closes meanwhile
             try await stream.startReading()
             #expect(await eventually { stream.collector.inactive })
-            withKnownIssue("RelayHandler's RST_STREAM makes NIOHTTP2 drop the DATA still queued behind flow control") {
-                #expect(stream.collector.received.utf8.count == size)
-                #expect(stream.collector.inputClosed == 1)
-            }
+            #expect(stream.collector.received.utf8.count == size)
+            #expect(stream.collector.inputClosed == 1)
             let entry = try #require(await mesh.serverEntry { $0.result == "forwarded" })
             #expect(entry.bytesReceived == UInt64(size), "the server counts all it read from the workload as forwarded")
         }
@@ -218,12 +214,7 @@ struct HBONELoopbackTests {
     @Test func dataSentBeforeTheAnswerReachesTheWorkload() async throws {
         try await LoopbackMesh.run { mesh in
             let stream = try await mesh.open(earlyData: "early")
-            await withKnownIssue(
-                "HBONEServer: frames that arrive before the workload connection is up stay held until the client sends again",
-                isIntermittent: true
-            ) {
-                #expect(await eventually(within: .seconds(1)) { mesh.workload.received == "early" })
-            }
+            #expect(await eventually(within: .seconds(1)) { mesh.workload.received == "early" })
             try await stream.send("+late")
             #expect(await eventually { stream.collector.received == "early+late" }, "order is kept once frames flow")
         }

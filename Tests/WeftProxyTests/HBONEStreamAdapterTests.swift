@@ -157,8 +157,9 @@ private struct TunnelRelayFixture {
         #expect(f.tcpRecorder.closeModes.first == .output)
         #expect(f.tcpRecorder.closeModes.dropFirst().allSatisfy { $0 == .all } && f.tcpRecorder.closeModes.count > 1,
                 "both directions ended: the pair closes")
-        #expect(!f.streamRecorder.closeModes.isEmpty && f.streamRecorder.closeModes.allSatisfy { $0 == .all })
-        #expect(!f.stream.isActive && !f.tcp.isActive)
+        // The socket closes; the stream's close is HTTP/2's once our END_STREAM is sent (a reset now could drop it).
+        #expect(!f.streamRecorder.closeModes.contains(.all))
+        #expect(!f.tcp.isActive && f.stream.isActive)
     }
 
     /// NIO reports a socket whose output was shut down and whose input then ends as closed (no `inputClosed`):
@@ -172,10 +173,9 @@ private struct TunnelRelayFixture {
         f.stream.embeddedEventLoop.run()
         let frames = try f.stream.outboundFrames()
         #expect(frames.first?.dataText == "response")
-        withKnownIssue("RelayHandler.channelInactive closes the stream fully (RST_STREAM on a real stream) without END_STREAM") {
-            #expect(frames.contains { $0.endsStream }, "END_STREAM before the stream closes")
-        }
-        #expect(!f.stream.isActive)
+        #expect(frames.contains { $0.endsStream }, "END_STREAM, not a reset")
+        // END_STREAM went both ways: closing is HTTP/2's, once ours is sent (the loopback tests see the stream close).
+        #expect(!f.streamRecorder.closeModes.contains(.all))
     }
 
     @Test func tcpIsNotReadWhileTheStreamIsNotWritable() throws {

@@ -192,8 +192,9 @@ final class HBONEInboundStreamHandler: ChannelDuplexHandler {
             case .success(let upstream):
                 do {
                     try stream.pipeline.syncOperations.addHandler(HBONEStreamAdapter())
-                    try accepted.relay(downstream: stream, upstream: upstream, context: handler.proxy) { stream.close(promise: nil) }
+                    // Before the relay's first read, which releases frames the client sent ahead of our answer.
                     handler.established = true
+                    try accepted.relay(downstream: stream, upstream: upstream, context: handler.proxy) { stream.close(promise: nil) }
                     let ok = HTTP2Frame.FramePayload.headers(.init(headers: [":status": "200"]))
                     context.writeAndFlush(handler.wrapOutboundOut(ok), promise: nil)
                 } catch {

@@ -6,7 +6,8 @@ import NIOHTTP2
 ///
 /// Inbound: a DATA payload becomes its bytes; END_STREAM (on DATA or trailers) becomes `ChannelEvent.inputClosed`;
 /// RST_STREAM closes the channel. Outbound: bytes become DATA frames; `close(mode: .output)` sends an empty DATA
-/// frame with END_STREAM instead of resetting the stream (what a stream channel does for any close).
+/// frame with END_STREAM instead of resetting the stream (what a stream channel does for any close); once END_STREAM
+/// went both ways, a full close is left to HTTP/2, which closes the stream when ours has been sent.
 public final class HBONEStreamAdapter: ChannelDuplexHandler, RemovableChannelHandler {
     public typealias InboundIn = HTTP2Frame.FramePayload
     public typealias InboundOut = ByteBuffer
@@ -58,6 +59,10 @@ public final class HBONEStreamAdapter: ChannelDuplexHandler, RemovableChannelHan
             context.writeAndFlush(wrapOutboundOut(end), promise: promise)
         case .input:
             promise?.fail(ChannelError.operationUnsupported)
+        case .all where inputEnded && outputEnded:
+            // END_STREAM went both ways: HTTP/2 closes the stream once ours is sent. Closing now would reset it and
+            // drop what flow control still holds.
+            promise?.succeed()
         case .all:
             context.close(mode: .all, promise: promise)
         }

@@ -29,6 +29,7 @@ public final class RelayHandler: ChannelDuplexHandler {
     private var pendingRead = false
     private var inputClosed = false
     private var outputClosed = false
+    private var failed = false
     private let countsDownstream: Bool
     private let stats: RelayStatsBox
 
@@ -72,7 +73,15 @@ public final class RelayHandler: ChannelDuplexHandler {
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
-        partner?.partnerCloseFully()
+        if outputClosed && !inputClosed && !failed {
+            // A socket whose output we shut closes on its peer's FIN without an inputClosed event: that is the end
+            // of its input, to be passed on as a half-close (END_STREAM), not as a reset that would drop the data
+            // still queued on the partner.
+            inputClosed = true
+            partner?.partnerCloseOutput()
+        } else {
+            partner?.partnerCloseFully()
+        }
     }
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -86,6 +95,7 @@ public final class RelayHandler: ChannelDuplexHandler {
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        failed = true
         context.close(promise: nil)
     }
 
