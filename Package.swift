@@ -115,6 +115,7 @@ let package = Package(
             dependencies: [
                 "WeftCore", "WeftCapture", "WeftProxy", "WeftIdentity", "WeftAPI",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -212,6 +213,7 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
+        .testTarget(name: "WeftNodeTests", dependencies: ["WeftNode", "WeftCore"]),
         .testTarget(
             name: "WeftLabTests",
             dependencies: ["WeftLabSupport", "WeftCapture", "WeftCore"]

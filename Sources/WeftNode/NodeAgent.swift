@@ -122,6 +122,7 @@ public final class NodeAgent: Sendable {
 
         let status = Status()
         status.configVersion.withLockedValue { $0 = initial.state.config.version }
+        let telemetry = NIOLockedValueBox<TelemetrySettings?>(member?.cache.config?.telemetry)
         let captureEnabled = settings.captureEnabled
         let admin = NodeAdminServer(addresses: settings.adminAddresses, group: group) { path in
             switch path {
@@ -183,9 +184,12 @@ public final class NodeAgent: Sendable {
                 background.append(Task { await installed.reconcileContinuously() })
             }
             if let member {
+                let pusher = MetricsPusher(metrics: metrics, settings: telemetry, node: initial.nodeName, logger: logger)
+                background.append(Task { await pusher.run() })
                 let apply = ConfigApplier(
                     settings: settings, overrides: overrides, configStore: configStore, inboundRouter: inboundRouter,
                     resolver: resolver, controller: controller, certificates: member.certificates, status: status.configVersion,
+                    telemetry: telemetry,
                     stateDirectory: member.state, cache: member.cache, logger: logger)
                 let link = ControlPlaneLink(
                     address: member.address, certificates: member.certificates, cache: member.cache,
@@ -349,6 +353,7 @@ struct ConfigApplier: Sendable {
     let controller: CaptureController?
     let certificates: NodeCertificates
     let status: NIOLockedValueBox<UInt64>
+    let telemetry: NIOLockedValueBox<TelemetrySettings?>
     let stateDirectory: NodeStateDirectory
     let cache: ConfigCache
     let logger: Logger
@@ -360,6 +365,7 @@ struct ConfigApplier: Sendable {
         inboundRouter.update(ports: settings.inboundPorts(for: state, overrides: overrides))
         resolver?.update(names: state.meshNames)
         status.withLockedValue { $0 = config.version }
+        telemetry.withLockedValue { $0 = config.telemetry }
         if let controller {
             let capture = settings.captureConfiguration(for: state, overrides: overrides)
             do {

@@ -32,9 +32,9 @@ import WeftLabSupport
 
     /// Starts the mesh and waits until frontend reaches backend (its first call also obtains frontend's identity).
     func withMesh<T: Sendable>(
-        weftdArguments: [String] = [], nodeArguments: [String] = [], _ body: (Mesh) async throws -> T
+        weftdArguments: [String] = [], nodeArguments: [String] = [], extraHosts: [String] = [], _ body: (Mesh) async throws -> T
     ) async throws -> T {
-        try await Lab.withLab(hosts: ["cp", "a", "b"]) { lab in
+        try await Lab.withLab(hosts: ["cp", "a", "b"] + extraHosts) { lab in
             let cp = lab.host("cp"), a = lab.host("a"), b = lab.host("b")
             let dir = "/run/weft-lab/\(lab.name)"
             try "HTTP/1.0 200 OK\r\nContent-Length: 11\r\n\r\nbackend-ok\n".write(toFile: "\(dir)/response", atomically: true, encoding: .utf8)
@@ -294,6 +294,46 @@ import WeftLabSupport
             #expect(issued - issuedBefore >= 2, "frontend's certificate was renewed \(issued - issuedBefore) times in 65 s")
             #expect(try await stillTicking(stream), "the stream opened before the rotations must still carry bytes")
             #expect(try await mesh.get("http://backend.weft:8080/").stdout == "backend-ok\n", "new connections use the renewed certificate")
+        }
+    }
+
+    @Test func nodesPushMetricsToARealPrometheusOnceTheControlPlaneSaysSoWithNothingRestarted() async throws {
+        try await withMesh(extraHosts: ["m"]) { mesh in
+            let m = mesh.lab.host("m")
+            let dir = "/run/weft-lab/\(mesh.lab.name)"
+            try "global:\n  scrape_interval: 15s\n".write(toFile: "\(dir)/prometheus.yml", atomically: true, encoding: .utf8)
+            let prometheus = try await mesh.lab.spawn(
+                ["prometheus", "--config.file=\(dir)/prometheus.yml", "--storage.tsdb.path=\(dir)/prometheus",
+                 "--web.listen-address=\(m.ipv4):9090", "--web.enable-remote-write-receiver"],
+                on: m, name: "prometheus")
+            try await prometheus.waitForLog(containing: "Server is ready to receive web requests", timeout: .seconds(30))
+
+            let traffic = Task {
+                while !Task.isCancelled {
+                    _ = try? await mesh.get("http://backend.weft:8080/")
+                    try? await Task.sleep(for: .milliseconds(200))
+                }
+            }
+            defer { traffic.cancel() }
+            let switched = ContinuousClock.now
+            try await mesh.weftctl([
+                "telemetry", "set", "--metrics-push", "prometheus-remote-write",
+                "--metrics-endpoint", "http://\(m.ipv4):9090/api/v1/write", "--interval", "1",
+            ])
+            let query = #"sum(rate(weft_tcp_connections_opened_total{source_service="frontend",destination_service="backend",reporter="source"}[10s]))"#
+            var last = ""
+            let seen = try await waitUntil(.seconds(15), every: .milliseconds(500)) {
+                let answer = try await m.run(["curl", "-sS", "-m", "2", "http://\(m.ipv4):9090/api/v1/query", "--data-urlencode", "query=\(query)"])
+                last = answer.stdout
+                guard let object = try? JSONSerialization.jsonObject(with: Data(answer.stdout.utf8)) as? [String: Any],
+                      let data = object["data"] as? [String: Any], let result = data["result"] as? [[String: Any]],
+                      let value = (result.first?["value"] as? [Any])?.last as? String, let rate = Double(value)
+                else { return false }
+                return rate > 0
+            }
+            let took = try #require(seen, "Prometheus never showed frontend→backend traffic: \(last)\n\(mesh.nodeA.log().suffix(1500))")
+            #expect(took < .seconds(10), "frontend→backend rate visible in Prometheus \(ContinuousClock.now - switched) after the switch")
+            #expect(mesh.nodeA.log().contains("metrics push: pushing to http://\(m.ipv4):9090/api/v1/write"))
         }
     }
 }

@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+import WeftCore
+@testable import WeftNode
+
+@Suite struct NodeSettingsTOMLTests {
+    @Test func everySettingIsRead() throws {
+        let tokenFile = FileManager.default.temporaryDirectory.appendingPathComponent("weft-token-\(UUID().uuidString)").path
+        try "weftjoin.a.b.c\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: tokenFile) }
+        var settings = NodeSettings()
+        try settings.apply(toml: """
+            node_name = "host-a"
+            control_plane = "198.18.0.1:15012"
+            join_address = "198.18.0.1:25013"
+            join_token_file = "\(tokenFile)"
+            state_dir = "/tmp/weft-node-state"
+            node_addresses = ["198.18.0.11", "2001:2::11"]
+            admin_listen = "127.0.0.1:25020"
+            drain_timeout = "30s"
+            services_dir = "/tmp/services.d"
+            capture = false
+            dns = false
+            dns_upstreams = ["198.18.0.53:53"]
+            cleanup_on_exit = true
+            vip_ranges = ["240.0.0.0/4"]
+            outbound_ports = [8080, 9090]
+            excluded_ports = [22]
+            excluded_cidrs = ["198.18.0.1/32"]
+            """, path: "node.toml")
+        #expect(settings.nodeName == "host-a")
+        #expect(settings.controlPlaneAddress == IPSocketAddress("198.18.0.1:15012"))
+        #expect(settings.joinAddress == IPSocketAddress("198.18.0.1:25013"))
+        #expect(settings.joinToken == "weftjoin.a.b.c")
+        #expect(settings.stateDirectory == "/tmp/weft-node-state")
+        #expect(settings.nodeAddresses == [IPAddress("198.18.0.11")!, IPAddress("2001:2::11")!])
+        #expect(settings.adminAddresses == [IPSocketAddress("127.0.0.1:25020")!])
+        #expect(settings.drainTimeout == .seconds(30))
+        #expect(settings.servicesDirectory == "/tmp/services.d")
+        #expect(!settings.captureEnabled && !settings.dnsEnabled && settings.cleanupOnExit)
+        #expect(settings.dnsUpstreams == [IPSocketAddress("198.18.0.53:53")!])
+        #expect(settings.capture.outboundPorts == [8080, 9090])
+        #expect(settings.capture.excludedCIDRs.contains(try IPCIDR("198.18.0.1/32")))
+    }
+
+    @Test(arguments: [
+        ("contol_plane = \"198.18.0.1:15012\"", "line 1: contol_plane: unknown setting"),
+        ("control_plane = \"weftd:15012\"", "control_plane: 'weftd:15012' is not address:port"),
+        ("outbound_ports = [0]", "outbound_ports: must be a list of ports"),
+        ("capture = \"yes\"", "capture: must be true or false"),
+        ("drain_timeout = \"soon\"", "drain_timeout: 'soon' is not a duration"),
+        ("node_addresses = [\"host-a\"]", "node_addresses: 'host-a' is not an IP address"),
+        ("vip_ranges = [\"240.0.0.0/40\"]", "vip_ranges:"),
+        ("node_name = ", "node.toml"),
+    ])
+    func badSettingsAreRefusedNamingTheLine(text: String, expected: String) {
+        var settings = NodeSettings()
+        #expect {
+            try settings.apply(toml: text, path: "node.toml")
+        } throws: { error in
+            "\(error)".contains(expected) && "\(error)".contains("node.toml")
+        }
+    }
+}
