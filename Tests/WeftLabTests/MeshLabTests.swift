@@ -130,6 +130,9 @@ import WeftLabSupport
 
             let metrics = try await mesh.a.run(["curl", "-sS", "http://127.0.0.1:15020/metrics"])
             #expect(metrics.stdout.contains(#"weft_tcp_connections_closed_total{reporter="source",source_service="frontend",destination_service="backend"}"#))
+            #expect(metrics.stdout.contains(#"weft_http_requests_total{reporter="source",source_service="frontend",destination_service="backend"} 2"#), "\(metrics.stdout)")
+            let served = try await mesh.b.run(["curl", "-sS", "http://127.0.0.1:15020/metrics"])
+            #expect(served.stdout.contains(#"weft_http_requests_total{reporter="destination",source_service="frontend",destination_service="backend"}"#))
             let ready = try await mesh.b.run(["curl", "-sS", "http://127.0.0.1:15020/readyz"])
             #expect(ready.stdout == "ready\n", "\(ready)")
         }
@@ -320,7 +323,7 @@ import WeftLabSupport
                 "telemetry", "set", "--metrics-push", "prometheus-remote-write",
                 "--metrics-endpoint", "http://\(m.ipv4):9090/api/v1/write", "--interval", "1",
             ])
-            let query = #"sum(rate(weft_tcp_connections_opened_total{source_service="frontend",destination_service="backend",reporter="source"}[10s]))"#
+            let query = #"sum(rate(weft_http_requests_total{source_service="frontend",destination_service="backend",reporter="source"}[10s]))"#
             var last = ""
             let seen = try await waitUntil(.seconds(15), every: .milliseconds(500)) {
                 let answer = try await m.run(["curl", "-sS", "-m", "2", "http://\(m.ipv4):9090/api/v1/query", "--data-urlencode", "query=\(query)"])

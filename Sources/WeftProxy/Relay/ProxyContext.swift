@@ -59,6 +59,10 @@ struct ConnectionRecord: Sendable {
     func relay(downstream: any Channel, upstream: any Channel, context: ProxyContext, resetDownstream: @escaping @Sendable () -> Void) throws {
         let done = downstream.eventLoop.makePromise(of: RelayStats.self)
         let (downstreamHandler, upstreamHandler) = RelayHandler.matchedPair(completion: done)
+        if labels.destination != nil {
+            let (metrics, labels) = (context.metrics, labels)
+            try downstream.pipeline.syncOperations.addHandler(HTTPRequestCounterHandler { metrics.requested(labels) })
+        }
         try downstream.pipeline.syncOperations.addHandler(downstreamHandler)
         try upstream.pipeline.syncOperations.addHandler(upstreamHandler)
         let closedBecause = NIOLockedValueBox<String?>(nil)

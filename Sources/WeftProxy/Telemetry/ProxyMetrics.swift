@@ -50,6 +50,16 @@ public final class ProxyMetrics: Sendable {
     static var receivedName: MetricNameDescriptor { name("received_bytes", unit: "total", "Bytes from the callee to the caller, counted when a connection ends") }
     static var durationName: MetricNameDescriptor { name("connection_duration", unit: "seconds", "How long relayed TCP connections lasted") }
 
+    static var requestsName: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "weft", subsystem: "http", metricName: "requests", unitName: "total",
+            helpText: "HTTP/1 requests seen on relayed connections, counted as each request head passes")
+    }
+
+    public func requested(_ labels: Labels) {
+        registry.makeCounter(descriptor: Self.requestsName, labels: labels.pairs).increment()
+    }
+
     public func opened(_ labels: Labels) {
         registry.makeCounter(descriptor: Self.openedName, labels: labels.pairs).increment()
     }

@@ -1,0 +1,140 @@
+import Foundation
+import NIOCore
+
+/// Counts the HTTP/1.x requests in a client's byte stream without changing it, for request metrics on plain TCP
+/// relays: request heads are read (Content-Length and chunked bodies skipped), so keep-alive and pipelined
+/// requests each count once. A stream that does not start like an HTTP/1 request, a CONNECT or an upgrade, or a
+/// head over 64 KiB ends the counting.
+struct HTTP1RequestCounter {
+    private enum State {
+        case head
+        case body(remaining: Int)
+        case chunkSizeLine
+        case chunkData(remaining: Int)
+        case chunkDataEnd(remaining: Int)
+        case trailers
+        case stopped
+    }
+
+    private var state = State.head
+    private var line: [UInt8] = []
+    private var head: [UInt8] = []
+    private var sniffed = false
+
+    static let maximumHead = 64 << 10
+    private static let methods = ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "TRACE"].map { Array(($0 + " ").utf8) }
+
+    /// True once nothing more will be counted on this stream.
+    var isStopped: Bool {
+        if case .stopped = state { return true }
+        return false
+    }
+
+    /// Reads `bytes`; returns how many request heads they completed.
+    mutating func consume(_ bytes: ByteBuffer) -> Int {
+        var completed = 0
+        var view = bytes.readableBytesView[...]
+        while !view.isEmpty {
+            switch state {
+            case .stopped:
+                return completed
+            case .head:
+                let byte = view.removeFirst()
+                head.append(byte)
+                if !sniffed, !sniff() { return completed }
+                if head.count > Self.maximumHead {
+                    state = .stopped
+                } else if head.count >= 4, head.suffix(4).elementsEqual([13, 10, 13, 10]) {
+                    completed += 1
+                    state = Self.afterHead(head)
+                    head.removeAll(keepingCapacity: true)
+                    sniffed = false
+                }
+            case .body(let remaining):
+                let skipped = min(remaining, view.count)
+                view = view.dropFirst(skipped)
+                state = remaining == skipped ? .head : .body(remaining: remaining - skipped)
+            case .chunkSizeLine, .trailers:
+                let byte = view.removeFirst()
+                line.append(byte)
+                guard byte == 10 else {
+                    if line.count > 4096 { state = .stopped }
+                    continue
+                }
+                let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                line.removeAll(keepingCapacity: true)
+                if case .trailers = state {
+                    if text.isEmpty { state = .head }
+                } else {
+                    let size = text.split(separator: ";").first.flatMap { Int($0.trimmingCharacters(in: .whitespaces), radix: 16) }
+                    guard let size, size >= 0 else {
+                        state = .stopped
+                        continue
+                    }
+                    state = size == 0 ? .trailers : .chunkData(remaining: size)
+                }
+            case .chunkData(let remaining):
+                let skipped = min(remaining, view.count)
+                view = view.dropFirst(skipped)
+                state = remaining == skipped ? .chunkDataEnd(remaining: 2) : .chunkData(remaining: remaining - skipped)
+            case .chunkDataEnd(let remaining):
+                view = view.dropFirst(1)
+                state = remaining == 1 ? .chunkSizeLine : .chunkDataEnd(remaining: remaining - 1)
+            }
+        }
+        return completed
+    }
+
+    /// Checks the first bytes of a head against the request methods; stops counting when they cannot be one.
+    private mutating func sniff() -> Bool {
+        let candidates = Self.methods.filter { method in
+            head.count <= method.count ? method.starts(with: head) : head.starts(with: method)
+        }
+        if candidates.isEmpty {
+            state = .stopped
+            return false
+        }
+        if candidates.contains(where: { head.count >= $0.count }) { sniffed = true }
+        return true
+    }
+
+    /// What follows a complete head: its body, the next head, or the end of counting (upgrades).
+    private static func afterHead(_ head: [UInt8]) -> State {
+        let text = String(decoding: head, as: UTF8.self)
+        var contentLength = 0
+        var chunked = false
+        for line in text.split(separator: "\r\n").dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let name = line[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces).lowercased()
+            switch name {
+            case "content-length": contentLength = Int(value) ?? 0
+            case "transfer-encoding": chunked = value.hasSuffix("chunked")
+            case "upgrade": return .stopped
+            default: continue
+            }
+        }
+        if chunked { return .chunkSizeLine }
+        return contentLength > 0 ? .body(remaining: contentLength) : .head
+    }
+}
+
+/// Counts the requests passing through, inbound, without changing the bytes; removes itself once counting ends.
+final class HTTPRequestCounterHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private var counter = HTTP1RequestCounter()
+    private let onRequest: () -> Void
+
+    init(onRequest: @escaping () -> Void) {
+        self.onRequest = onRequest
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let requests = counter.consume(unwrapInboundIn(data))
+        for _ in 0..<requests { onRequest() }
+        context.fireChannelRead(data)
+        if counter.isStopped { context.pipeline.syncOperations.removeHandler(context: context, promise: nil) }
+    }
+}
