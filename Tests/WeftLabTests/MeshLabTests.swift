@@ -184,6 +184,22 @@ import WeftLabSupport
         }
     }
 
+    @Test func defaultDenyStopsFrontendWithinASecondAndAnAllowIntentionLetsItThrough() async throws {
+        try await withMesh { mesh in
+            // A new mesh allows all traffic (withMesh already called backend).
+            try await mesh.weftctl(["mesh", "default", "deny"])
+            let denied = try await waitUntil(.seconds(3), every: .milliseconds(100)) {
+                try await mesh.get("http://backend.weft:8080/", timeout: "0.5").stdout.isEmpty
+            }
+            #expect(try #require(denied, "default deny never took effect") < .seconds(1))
+            try await mesh.weftctl(["intention", "allow", "frontend", "backend"])
+            let allowed = try await waitUntil(.seconds(3), every: .milliseconds(100)) {
+                try await mesh.get("http://backend.weft:8080/", timeout: "0.5").stdout == "backend-ok\n"
+            }
+            #expect(try #require(allowed, "the allow intention never took effect: \(mesh.nodeA.log().suffix(1500))") < .seconds(1))
+        }
+    }
+
     @Test func aHostOutsideTheMeshIsRefusedInStrictModeAndPassesInPermissive() async throws {
         try await withMesh { mesh in
             let strict = try await mesh.cp.run(["curl", "-sS", "-m", "3", "http://\(mesh.b.ipv4):8080/"])

@@ -50,6 +50,10 @@ struct CompiledMesh: Sendable {
                 )
             }
         }
+        // Client-only workloads count as the node's too: it judges their calls, so it needs their intentions.
+        for (node, record) in state.nodes {
+            local[node, default: []].formUnion(record.clientWorkloads ?? [])
+        }
         localServices = local
 
         var shared = previous?.shared ?? [:]
