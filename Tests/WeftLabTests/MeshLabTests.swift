@@ -78,7 +78,8 @@ import WeftLabSupport
                 nodes.append(try await lab.spawn(nodeCommand(host) + join, on: host, name: "weft-node"))
             }
             _ = try await lab.spawn(
-                ["socat", "TCP-LISTEN:8080,fork,reuseaddr", "SYSTEM:cat \(dir)/response"], on: b, unit: "backend.service", name: "backend")
+                // -t 5: after the client's FIN, socat waits up to 5 s (not 0.5 s) for the answer before closing.
+                ["socat", "-t", "5", "TCP-LISTEN:8080,fork,reuseaddr", "SYSTEM:cat \(dir)/response"], on: b, unit: "backend.service", name: "backend")
             _ = try await lab.spawn(
                 ["socat", "TCP-LISTEN:9090,fork,reuseaddr", "SYSTEM:while true; do echo tick; sleep 0.2; done"],
                 on: b, unit: "stream.service", name: "stream")
@@ -197,6 +198,28 @@ import WeftLabSupport
                 try await mesh.get("http://backend.weft:8080/", timeout: "0.5").stdout == "backend-ok\n"
             }
             #expect(try #require(allowed, "the allow intention never took effect: \(mesh.nodeA.log().suffix(1500))") < .seconds(1))
+        }
+    }
+
+    @Test func clientsThatHalfCloseOrLeaveAtOnceAreServedAndLeaveNothingBehind() async throws {
+        try await withMesh { mesh in
+            // Request then FIN at once: the bytes and the FIN arrive while the tunnel stream is being opened.
+            for attempt in 1...10 {
+                let answer = try await mesh.a.run(
+                    ["sh", "-c", #"printf 'GET / HTTP/1.0\r\n\r\n' | socat -t 3 - TCP:backend.weft:8080"#],
+                    unit: "frontend.service", timeout: .seconds(10))
+                #expect(answer.stdout.hasSuffix("\r\n\r\nbackend-ok\n"), "half-closing client \(attempt): \(answer); node a: \(mesh.nodeA.log().suffix(800))")
+            }
+            // Connect and close at once.
+            for _ in 1...10 {
+                _ = try await mesh.a.run(["socat", "-u", "/dev/null", "TCP:backend.weft:8080"], unit: "frontend.service")
+            }
+            let leftOver = try await waitUntil(.seconds(5), every: .milliseconds(200)) {
+                let sockets = try await mesh.a.run(["ss", "-Htn", "state", "close-wait"])
+                return sockets.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+            }
+            let stuck = try await mesh.a.run(["ss", "-tn", "state", "close-wait"]).stdout
+            #expect(leftOver != nil, "captured sockets stuck in CLOSE-WAIT: \(stuck)")
         }
     }
 

@@ -79,6 +79,7 @@ public final class CaptureListener: Sendable {
     }
 
     private func handle(_ channel: any Channel) {
+        try? channel.pipeline.syncOperations.addHandler(EarlyInputBuffer())
         inspector.inspect(channel).whenComplete { result in
             switch result {
             case .success(let connection):

@@ -27,6 +27,12 @@ public struct ProxyContext: Sendable {
     }
 }
 
+enum RelayError: Error, CustomStringConvertible {
+    case clientGone
+
+    var description: String { "the client closed before the relay started" }
+}
+
 /// One connection's telemetry: the access-log line and metrics when it ends, attributed as `entry` says.
 struct ConnectionRecord: Sendable {
     var entry: AccessLogEntry
@@ -57,6 +63,7 @@ struct ConnectionRecord: Sendable {
     /// handlers in place, not reading yet), registers the pair with the live connections so a policy change can
     /// close it, and writes the record when both are closed.
     func relay(downstream: any Channel, upstream: any Channel, context: ProxyContext, resetDownstream: @escaping @Sendable () -> Void) throws {
+        guard downstream.isActive else { throw RelayError.clientGone }
         let done = downstream.eventLoop.makePromise(of: RelayStats.self)
         let (downstreamHandler, upstreamHandler) = RelayHandler.matchedPair(completion: done)
         if labels.destination != nil {
@@ -91,6 +98,7 @@ struct ConnectionRecord: Sendable {
                 duration: ContinuousClock.now - startedInstant)
             context.accessLog.record(entry)
         }
+        EarlyInputBuffer.release(in: downstream)
         for channel in [downstream, upstream] {
             channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in channel.read() }
         }
