@@ -1,4 +1,3 @@
-import Foundation
 import NIOCore
 
 /// Counts the HTTP/1.x requests in a client's byte stream without changing it, for request metrics on plain TCP
@@ -61,13 +60,13 @@ struct HTTP1RequestCounter {
                     if line.count > 4096 { state = .stopped }
                     continue
                 }
-                let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                let blank = line.allSatisfy { $0 == 13 || $0 == 10 || $0 == 32 || $0 == 9 }
+                let size = Self.chunkSize(line)
                 line.removeAll(keepingCapacity: true)
                 if case .trailers = state {
-                    if text.isEmpty { state = .head }
+                    if blank { state = .head }
                 } else {
-                    let size = text.split(separator: ";").first.flatMap { Int($0.trimmingCharacters(in: .whitespaces), radix: 16) }
-                    guard let size, size >= 0 else {
+                    guard let size else {
                         state = .stopped
                         continue
                     }
@@ -98,24 +97,62 @@ struct HTTP1RequestCounter {
         return true
     }
 
-    /// What follows a complete head: its body, the next head, or the end of counting (upgrades).
+    /// What follows a complete head: its body, the next head, or the end of counting (upgrades). Works on the bytes:
+    /// this runs for every request.
     private static func afterHead(_ head: [UInt8]) -> State {
-        let text = String(decoding: head, as: UTF8.self)
         var contentLength = 0
         var chunked = false
-        for line in text.split(separator: "\r\n").dropFirst() {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            let name = line[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
-            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces).lowercased()
-            switch name {
-            case "content-length": contentLength = Int(value) ?? 0
-            case "transfer-encoding": chunked = value.hasSuffix("chunked")
-            case "upgrade": return .stopped
-            default: continue
+        var lineStart = 0
+        while let lineEnd = head[lineStart...].firstIndex(of: 10) {
+            let line = head[lineStart..<lineEnd]
+            lineStart = lineEnd + 1
+            guard let colon = line.firstIndex(of: 58) else { continue }  // ':'
+            let name = line[line.startIndex..<colon]
+            var value = line[(colon + 1)...]
+            while let first = value.first, first == 32 || first == 9 { value = value.dropFirst() }
+            while let last = value.last, last == 32 || last == 9 || last == 13 { value = value.dropLast() }
+            if equalsIgnoringCase(name, "content-length") {
+                var length = 0
+                for digit in value {
+                    guard (48...57).contains(digit), length < Int.max / 10 - 9 else { return .stopped }
+                    length = length * 10 + Int(digit - 48)
+                }
+                contentLength = length
+            } else if equalsIgnoringCase(name, "transfer-encoding") {
+                chunked = value.count >= 7 && equalsIgnoringCase(value.suffix(7), "chunked")
+            } else if equalsIgnoringCase(name, "upgrade") {
+                return .stopped
             }
         }
         if chunked { return .chunkSizeLine }
         return contentLength > 0 ? .body(remaining: contentLength) : .head
+    }
+
+    private static func equalsIgnoringCase(_ bytes: ArraySlice<UInt8>, _ lowercase: StaticString) -> Bool {
+        guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
+        return lowercase.withUTF8Buffer { expected in
+            zip(bytes, expected).allSatisfy { byte, wanted in (byte | 0x20) == wanted || byte == wanted }
+        }
+    }
+
+    /// The chunk size at the start of a chunk-size line (hex digits, then optional `;extensions`); nil if none.
+    private static func chunkSize(_ line: [UInt8]) -> Int? {
+        var size = 0
+        var digits = 0
+        for byte in line {
+            let value: Int
+            switch byte {
+            case 48...57: value = Int(byte - 48)
+            case 97...102: value = Int(byte - 87)
+            case 65...70: value = Int(byte - 55)
+            default:
+                return digits > 0 ? size : nil
+            }
+            guard size < (Int.max >> 4) else { return nil }
+            size = size << 4 | value
+            digits += 1
+        }
+        return digits > 0 ? size : nil
     }
 }
 
