@@ -142,7 +142,7 @@ import WeftLabSupport
     @Test func theWireBetweenTheHostsCarriesNoPlaintext() async throws {
         try await withMesh { mesh in
             let capture = "/run/weft-lab/\(mesh.lab.name)/wire.pcap"
-            let dump = try await mesh.lab.spawn(["tcpdump", "-i", "eth0", "-U", "-w", capture, "tcp"], on: mesh.b, name: "tcpdump")
+            let dump = try await mesh.lab.spawn(["tcpdump", "--immediate-mode", "-i", "eth0", "-U", "-w", capture, "tcp"], on: mesh.b, name: "tcpdump")
             try await Task.sleep(for: .milliseconds(800))
             let marker = "weft-marker-\(UUID().uuidString)"
             let answer = try await mesh.get("http://backend.weft:8080/", header: "X-Marker: \(marker)")

@@ -14,6 +14,7 @@ public actor NodeCertificates {
     private let tls: MeshTLSStore
     private let stateDirectory: NodeStateDirectory
     private let logger: Logger
+    private var refreshing = false
 
     public init(credentials: NodeCredentials, stateDirectory: NodeStateDirectory, tls: MeshTLSStore, logger: Logger) {
         self.credentials = credentials
@@ -59,18 +60,26 @@ public actor NodeCertificates {
             credentials.trustBundlePEM = trustBundlePEM
             persistCredentials()
         }
-        try tls.update(MeshCredentials(
+        let credentials = MeshCredentials(
             trustDomain: credentials.trustDomain, trustBundlePEM: credentials.trustBundlePEM,
             node: TLSIdentity(
                 identity: SPIFFEID.node(trustDomain: credentials.trustDomain, name: credentials.nodeName),
                 certificateChainPEM: credentials.certificateChainPEM, privateKeyPEM: credentials.privateKeyPEM),
-            workloads: workloads))
+            workloads: workloads)
+        // Unchanged credentials keep the TLS generation, so pooled tunnels stay usable across config versions.
+        guard tls.current?.credentials != credentials else { return }
+        try tls.update(credentials)
     }
 
     /// Obtains certificates for local services that have none or are past half life, renews the node certificate
     /// past half life, and drops certificates of services no longer on this node. Returns true when anything changed.
     @discardableResult
     public func refresh(localServices: Set<ServiceName>, session: NodeSession, now: Date = Date()) async -> Bool {
+        // One refresh at a time (the actor is re-entered while a certificate request is out): a second caller
+        // leaves it to the running one, and the next tick sees anything still missing.
+        guard !refreshing else { return false }
+        refreshing = true
+        defer { refreshing = false }
         var changed = false
         if Self.dueForRenewal(credentials.certificateChainPEM, now: now) {
             let identity = SPIFFEID.node(trustDomain: credentials.trustDomain, name: credentials.nodeName)
