@@ -184,7 +184,8 @@ public final class NodeAgent: Sendable {
                 background.append(Task { await installed.reconcileContinuously() })
             }
             if let member {
-                let pusher = MetricsPusher(metrics: metrics, settings: telemetry, node: initial.nodeName, logger: logger)
+                let pusher = MetricsPusher(
+                    metrics: metrics, settings: telemetry, node: initial.nodeName, socketMark: capture.socketMark, logger: logger)
                 background.append(Task { await pusher.run() })
                 let apply = ConfigApplier(
                     settings: settings, overrides: overrides, configStore: configStore, inboundRouter: inboundRouter,

@@ -376,6 +376,8 @@ import WeftLabSupport
             let took = try #require(seen, "Prometheus never showed frontend→backend traffic: \(last)\n\(mesh.nodeA.log().suffix(1500))")
             #expect(took < .seconds(10), "frontend→backend rate visible in Prometheus \(ContinuousClock.now - switched) after the switch")
             #expect(mesh.nodeA.log().contains("metrics push: pushing to http://\(m.ipv4):9090/api/v1/write"))
+            // The push leaves on a marked socket: never captured, although 9090 is a mesh service port here.
+            #expect(!mesh.nodeA.log().contains(#""original_destination":"\#(m.ipv4):9090""#))
         }
     }
 }

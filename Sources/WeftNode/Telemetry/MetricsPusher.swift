@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
@@ -13,18 +12,20 @@ final class MetricsPusher: Sendable {
     private let metrics: ProxyMetrics
     private let settings: NIOLockedValueBox<TelemetrySettings?>
     private let node: String
+    private let socketMark: UInt32?
     private let logger: Logger
 
-    init(metrics: ProxyMetrics, settings: NIOLockedValueBox<TelemetrySettings?>, node: String, logger: Logger) {
+    /// `socketMark`: the capture's mark, put on the push connections so the node's rules let them pass.
+    init(metrics: ProxyMetrics, settings: NIOLockedValueBox<TelemetrySettings?>, node: String, socketMark: UInt32?, logger: Logger) {
         self.metrics = metrics
         self.settings = settings
         self.node = node
+        self.socketMark = socketMark
         self.logger = logger
     }
 
     /// Runs until cancelled.
     func run() async {
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
         var lastOutcome: String?
         func report(_ outcome: String, warning: Bool) {
             guard outcome != lastOutcome else { return }
@@ -40,7 +41,7 @@ final class MetricsPusher: Sendable {
             }
             if telemetry.metricsPush == .prometheusRemoteWrite {
                 do {
-                    try await push(to: endpoint, client: client)
+                    try await push(to: endpoint)
                     report("pushing to \(endpoint) every \(telemetry.pushInterval) s (Prometheus remote write)", warning: false)
                 } catch {
                     report("\(endpoint): \(error)", warning: true)
@@ -54,29 +55,26 @@ final class MetricsPusher: Sendable {
                 if Task.isCancelled || settings.withLockedValue({ $0 }) != current { break }
             }
         }
-        try? await client.shutdown()
     }
 
     struct PushError: Error, CustomStringConvertible {
         var description: String
     }
 
-    private func push(to endpoint: String, client: HTTPClient) async throws {
+    private func push(to endpoint: String) async throws {
         let samples = RemoteWrite.samples(
             fromExposition: metrics.exposition(), extra: [("instance", node), ("job", "weft-node")])
         guard !samples.isEmpty else { return }
-        var request = HTTPClientRequest(url: endpoint)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/x-protobuf")
-        request.headers.add(name: "Content-Encoding", value: "snappy")
-        request.headers.add(name: "X-Prometheus-Remote-Write-Version", value: "0.1.0")
-        request.headers.add(name: "User-Agent", value: "weft-node/\(WeftVersion.current)")
         let body = RemoteWrite.body(samples, timestampMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
-        request.body = .bytes(ByteBuffer(bytes: body))
-        let response = try await client.execute(request, timeout: .seconds(5))
-        let text = try await response.body.collect(upTo: 64 << 10)
-        guard (200..<300).contains(response.status.code) else {
-            throw PushError(description: "HTTP \(response.status.code): \(String(buffer: text).prefix(300))")
+        let (status, text) = try await MarkedHTTPPost.post(
+            url: endpoint,
+            headers: [
+                ("Content-Type", "application/x-protobuf"), ("Content-Encoding", "snappy"),
+                ("X-Prometheus-Remote-Write-Version", "0.1.0"), ("User-Agent", "weft-node/\(WeftVersion.current)"),
+            ],
+            body: body, mark: socketMark, timeout: .seconds(5))
+        guard (200..<300).contains(status) else {
+            throw PushError(description: "HTTP \(status): \(text.prefix(300))")
         }
     }
 }

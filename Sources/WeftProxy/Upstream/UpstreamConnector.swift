@@ -38,7 +38,7 @@ public struct UpstreamConnector: Sendable {
 
 extension ClientBootstrap {
     /// Puts SO_MARK `mark` on the socket (when given), so the capture rules let the proxy's own connections pass.
-    func marking(_ mark: UInt32?) -> ClientBootstrap {
+    public func marking(_ mark: UInt32?) -> ClientBootstrap {
         guard let mark else { return self }
         return channelOption(
             ChannelOptions.Types.SocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_MARK)),
