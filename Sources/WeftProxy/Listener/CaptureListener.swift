@@ -92,29 +92,34 @@ public final class CaptureListener: Sendable {
     }
 
     private func route(_ connection: CapturedConnection, channel: any Channel) {
-        let decision = router.decide(connection, config: context.config.current)
-        let labels: ProxyMetrics.Labels
-        switch decision {
-        case .forward(_, let source, let destination), .refuse(_, let source, let destination):
-            labels = ProxyMetrics.Labels(reporter: configuration.direction == "outbound" ? .source : .destination, source: source, destination: destination)
-        case .tunnel(let tunnel, let source):
-            labels = ProxyMetrics.Labels(reporter: .source, source: source, destination: tunnel.destination)
+        let config = context.config.current
+        let decision = router.decide(connection, config: config)
+        let reporter: ProxyMetrics.Reporter = configuration.direction == "outbound" ? .source : .destination
+        func record(source: ServiceName?, destination: ServiceName?, reporter: ProxyMetrics.Reporter) -> ConnectionRecord {
+            var record = ConnectionRecord(
+                direction: configuration.direction, client: connection.client.description,
+                destination: connection.originalDestination.description,
+                labels: ProxyMetrics.Labels(reporter: reporter, source: source, destination: destination))
+            record.entry.sourceCgroup = connection.source.cgroupPath
+            record.entry.sourceUID = connection.source.uid
+            return record
         }
-        var prepared = ConnectionRecord(
-            direction: configuration.direction, client: connection.client.description,
-            destination: connection.originalDestination.description, labels: labels)
-        prepared.entry.sourceCgroup = connection.source.cgroupPath
-        prepared.entry.sourceUID = connection.source.uid
-        if case .tunnel(let tunnel, _) = decision {
+        var prepared: ConnectionRecord
+        switch decision {
+        case .refuse(_, let source, let destination):
+            prepared = record(source: source, destination: destination, reporter: reporter)
+        case .forward(let upstream, let source, let destination):
+            prepared = record(source: source, destination: destination, reporter: reporter)
+            prepared.entry.upstream = upstream.description
+        case .tunnel(let tunnel, let source):
+            prepared = record(source: source, destination: tunnel.destination, reporter: .source)
+            prepared.entry.upstream = tunnel.authority.description
             prepared.entry.tunnelNode = tunnel.peer.node
             prepared.entry.sourceIdentity = SPIFFEID.workload(
-                trustDomain: context.config.current.trustDomain, namespace: tunnel.peer.source.namespace,
-                service: tunnel.peer.source.name
+                trustDomain: config.trustDomain, namespace: source.namespace, service: source.name
             ).description
             prepared.entry.requestID = UUID().uuidString.lowercased()
         }
-        if case .forward(let upstream, _, _) = decision { prepared.entry.upstream = upstream.description }
-        if case .tunnel(let tunnel, _) = decision { prepared.entry.upstream = tunnel.authority.description }
         let context = self.context
         let record = prepared
         switch decision {
