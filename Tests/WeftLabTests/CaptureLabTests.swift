@@ -27,8 +27,8 @@ import WeftLabSupport
                 """
             let configPath = "/run/weft-lab/\(lab.name)/node-a.json"
             try config.write(toFile: configPath, atomically: true, encoding: .utf8)
-            _ = try await lab.spawn(["socat", "TCP6-LISTEN:8080,ipv6only=0,fork,reuseaddr", "SYSTEM:echo web"], on: a, unit: "web.service", name: "web")
-            _ = try await lab.spawn(["socat", "TCP-LISTEN:8081,fork,reuseaddr", "SYSTEM:echo open"], on: a, unit: "open.service", name: "open")
+            _ = try await lab.spawn(["socat", "-t", "5", "TCP6-LISTEN:8080,ipv6only=0,fork,reuseaddr", "SYSTEM:echo web"], on: a, unit: "web.service", name: "web")
+            _ = try await lab.spawn(["socat", "-t", "5", "TCP-LISTEN:8081,fork,reuseaddr", "SYSTEM:echo open"], on: a, unit: "open.service", name: "open")
             let node = try await lab.spawn(
                 [try Lab.binary("weft-node"), "run", "--static-config", configPath, "--services-dir", "/nonexistent"] + extraArguments,
                 on: a, name: "weft-node")
@@ -125,8 +125,8 @@ import WeftLabSupport
             // A firewall of someone else's, as firewalld or docker would add: drops TCP to port 9000.
             try await Command.check(["ip", "netns", "exec", a.namespace, "nft",
                 "add table inet fw; add chain inet fw input { type filter hook input priority 0; }; add rule inet fw input tcp dport 9000 drop"])
-            _ = try await lab.spawn(["socat", "TCP-LISTEN:9000,fork,reuseaddr", "SYSTEM:echo nine"], on: a, unit: "nine.service", name: "nine")
-            _ = try await lab.spawn(["socat", "TCP-LISTEN:8080,fork,reuseaddr", "SYSTEM:echo web"], on: a, unit: "web.service", name: "web")
+            _ = try await lab.spawn(["socat", "-t", "5", "TCP-LISTEN:9000,fork,reuseaddr", "SYSTEM:echo nine"], on: a, unit: "nine.service", name: "nine")
+            _ = try await lab.spawn(["socat", "-t", "5", "TCP-LISTEN:8080,fork,reuseaddr", "SYSTEM:echo web"], on: a, unit: "web.service", name: "web")
             let before = try await a.run(["nft", "list", "ruleset"]).stdout
             let node = try Lab.binary("weft-node")
 
@@ -185,7 +185,7 @@ import WeftLabSupport
     @Test func discoveryFindsAListenerInItsOwnCgroup() async throws {
         try await Lab.withLab(hosts: ["a"]) { lab in
             let a = lab.host("a")
-            _ = try await lab.spawn(["socat", "TCP-LISTEN:7070,fork,reuseaddr", "SYSTEM:echo inv"], on: a, unit: "inventory.service", name: "inventory")
+            _ = try await lab.spawn(["socat", "-t", "5", "TCP-LISTEN:7070,fork,reuseaddr", "SYSTEM:echo inv"], on: a, unit: "inventory.service", name: "inventory")
             let node = try Lab.binary("weft-node")
             var found = ""
             for _ in 0..<50 {
