@@ -37,9 +37,10 @@ import WeftLabSupport
         }
     }
 
-    /// Connects with socat in `host` (optionally in a unit's cgroup) and returns what the server said.
+    /// Connects with socat in `host` (optionally in a unit's cgroup) and returns what the server said. Its input is
+    /// empty, so socat half-closes at once; `-t 3` lets it wait 3 s (not 0.5 s) for the answer after that.
     func fetch(_ target: String, from host: LabHost, unit: String? = nil) async throws -> CommandResult {
-        try await host.run(["socat", "-T3", "-", target], unit: unit, timeout: .seconds(10))
+        try await host.run(["socat", "-t", "3", "-T3", "-", target], unit: unit, timeout: .seconds(10))
     }
 
     func accessLogLines(_ node: LabProcess, containing text: String, timeout: Duration = .seconds(5)) async throws -> [AccessLine] {
