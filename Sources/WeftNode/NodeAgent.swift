@@ -58,9 +58,9 @@ public final class NodeAgent: Sendable {
         if let address = settings.controlPlaneAddress {
             let stateDirectory = try NodeStateDirectory(path: settings.stateDirectory)
             let credentials = try await credentials(stateDirectory: stateDirectory, controlPlane: address)
-            let cache = loadCache(stateDirectory, node: credentials.nodeName)
+            let cache = loadCache(stateDirectory)
             if let config = cache.config {
-                initial = ProxyConfig(state: NodeState(config: config.nodeConfig), policy: config.policy, trustDomain: config.trustDomain, hbonePort: settings.hbonePort)
+                initial = ProxyConfig(config, hbonePort: settings.hbonePort)
                 logger.info("starting from the last good config", metadata: ["version": "\(config.version)"])
             } else {
                 initial = ProxyConfig(state: NodeState(config: NodeConfig(version: 0, node: credentials.nodeName)), trustDomain: credentials.trustDomain, hbonePort: settings.hbonePort)
@@ -237,7 +237,7 @@ public final class NodeAgent: Sendable {
         return joined
     }
 
-    private func loadCache(_ stateDirectory: NodeStateDirectory, node: String) -> ConfigCache {
+    private func loadCache(_ stateDirectory: NodeStateDirectory) -> ConfigCache {
         do {
             guard let stored = try stateDirectory.loadConfig() else { return ConfigCache() }
             return try ConfigCache(
@@ -259,7 +259,7 @@ public final class NodeAgent: Sendable {
         let found = discovery.flatMap { try? $0.discover(overrides: overrides).services } ?? []
         var services = found.map { service in
             var registered = Weft_Node_V1_RegisteredService()
-            registered.name = service.namespace == "default" ? service.name : "\(service.namespace)/\(service.name)"
+            registered.name = ServiceName(namespace: service.namespace, name: service.name).description
             registered.protocol = service.protocol.rawValue
             registered.labels = service.labels
             var endpointAddresses: [IPAddress] = []
@@ -287,7 +287,7 @@ public final class NodeAgent: Sendable {
         let listed = Set(found.map { ServiceName(namespace: $0.namespace, name: $0.name) })
         for client in clients.subtracting(listed).sorted() {
             var registered = Weft_Node_V1_RegisteredService()
-            registered.name = client.namespace == "default" ? client.name : "\(client.namespace)/\(client.name)"
+            registered.name = client.description
             services.append(registered)
         }
         return (addresses, services)
@@ -323,8 +323,6 @@ public final class NodeAgent: Sendable {
     }
 
     static func configDump(_ config: ProxyConfig, live: Int, tunnels: Int) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         struct Dump: Encodable {
             var node: NodeConfig
             var policy: AuthorizationPolicy
@@ -332,11 +330,10 @@ public final class NodeAgent: Sendable {
             var open_connections: Int
             var tunnel_connections: Int
         }
-        let dump = Dump(node: config.state.config, policy: config.policy, trust_domain: config.trustDomain, open_connections: live, tunnel_connections: tunnels)
-        return (try? encoder.encode(dump)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        return json(Dump(node: config.state.config, policy: config.policy, trust_domain: config.trustDomain, open_connections: live, tunnel_connections: tunnels))
     }
 
-    static func json(_ value: [String: [[String: String]]]) -> String {
+    static func json(_ value: some Encodable) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
@@ -360,9 +357,9 @@ struct ConfigApplier: Sendable {
     let logger: Logger
 
     func apply(_ config: CompiledNodeConfig, summary: ConfigCache.UpdateSummary) async {
-        let state = NodeState(config: config.nodeConfig)
-        let closed = configStore.update(ProxyConfig(
-            state: state, policy: config.policy, trustDomain: config.trustDomain, hbonePort: settings.hbonePort))
+        let proxyConfig = ProxyConfig(config, hbonePort: settings.hbonePort)
+        let state = proxyConfig.state
+        let closed = configStore.update(proxyConfig)
         inboundRouter.update(ports: settings.inboundPorts(for: state, overrides: overrides))
         resolver?.update(names: state.meshNames)
         status.withLockedValue { $0 = config.version }
@@ -387,5 +384,12 @@ struct ConfigApplier: Sendable {
             "version": "\(config.version)", "changed": "\(summary.changed.count)", "removed": "\(summary.removed.count)",
             "closedConnections": "\(closed)",
         ])
+    }
+}
+
+extension ProxyConfig {
+    /// What the proxy decides with under a config version the control plane pushed.
+    init(_ config: CompiledNodeConfig, hbonePort: UInt16) {
+        self.init(state: NodeState(config: config.nodeConfig), policy: config.policy, trustDomain: config.trustDomain, hbonePort: hbonePort)
     }
 }

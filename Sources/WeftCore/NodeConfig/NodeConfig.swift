@@ -125,6 +125,8 @@ public struct MeshService: Sendable, Codable, Equatable {
     /// `namespace/name`.
     public var qualifiedName: String { "\(namespace)/\(name)" }
 
+    public var serviceName: ServiceName { ServiceName(namespace: namespace, name: name) }
+
     enum CodingKeys: String, CodingKey {
         case name, namespace, `protocol`, ports, vip, endpoints
         case meshMode = "mesh_mode"

@@ -3,6 +3,9 @@ public struct NodeState: Sendable {
     public let config: NodeConfig
     private let servicesByVIP: [IPAddress: Int]
     private let servicesByEndpoint: [IPSocketAddress: Int]
+    /// Services with at least one endpoint on this node.
+    public let localServices: [MeshService]
+    private let localServicesByName: [String: MeshService]
 
     public init(config: NodeConfig) {
         self.config = config
@@ -14,6 +17,13 @@ public struct NodeState: Sendable {
         }
         servicesByVIP = byVIP
         servicesByEndpoint = byEndpoint
+        localServices = config.services.filter { $0.endpoints.contains { $0.node == config.node } }
+        localServicesByName = Dictionary(localServices.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// The local service of that name (the name the capture found for a client process's unit).
+    public func localService(named name: String) -> MeshService? {
+        localServicesByName[name]
     }
 
     public var nodeName: String { config.node }
@@ -37,11 +47,6 @@ public struct NodeState: Sendable {
 
     public func isVIP(_ address: IPAddress) -> Bool {
         config.vipRanges.contains { $0.contains(address) }
-    }
-
-    /// Services with at least one endpoint on this node.
-    public var localServices: [MeshService] {
-        config.services.filter { $0.endpoints.contains { $0.node == config.node } }
     }
 
     /// Ports of this node's local endpoints, with the service each belongs to.
@@ -76,6 +81,6 @@ public struct NodeState: Sendable {
 
     /// Local service ports that take plaintext from other hosts, with the mode that applies to each.
     public var inboundPorts: [UInt16: (mode: MeshMode, service: ServiceName)] {
-        localEndpointPorts.mapValues { ($0.meshMode ?? config.meshMode, ServiceName(namespace: $0.namespace, name: $0.name)) }
+        localEndpointPorts.mapValues { ($0.meshMode ?? config.meshMode, $0.serviceName) }
     }
 }

@@ -39,11 +39,8 @@ public actor NodeCertificates {
 
     /// What /certs shows: every identity with its validity.
     public func summary() -> [[String: String]] {
-        let all = [(credentials.nodeName, TLSIdentity(
-            identity: SPIFFEID.node(trustDomain: credentials.trustDomain, name: credentials.nodeName),
-            certificateChainPEM: credentials.certificateChainPEM, privateKeyPEM: ""))]
-            + workloads.sorted { $0.key < $1.key }.map { ($0.key.description, $0.value) }
-        return all.map { _, identity in
+        let all = [nodeIdentity] + workloads.sorted { $0.key < $1.key }.map(\.value)
+        return all.map { identity in
             var row = ["identity": identity.identity.description]
             if let leaf = Self.leaf(identity.certificateChainPEM) {
                 row["not_before"] = ISO8601DateFormatter().string(from: leaf.notValidBefore)
@@ -54,6 +51,12 @@ public actor NodeCertificates {
         }
     }
 
+    private var nodeIdentity: TLSIdentity {
+        TLSIdentity(
+            identity: SPIFFEID.node(trustDomain: credentials.trustDomain, name: credentials.nodeName),
+            certificateChainPEM: credentials.certificateChainPEM, privateKeyPEM: credentials.privateKeyPEM)
+    }
+
     /// Makes the current credentials the proxy's, with `trustBundlePEM` when the config brings a newer bundle.
     public func publish(trustBundlePEM: String? = nil) throws(MeshTLSError) {
         if let trustBundlePEM, trustBundlePEM != credentials.trustBundlePEM {
@@ -61,10 +64,7 @@ public actor NodeCertificates {
             persistCredentials()
         }
         let credentials = MeshCredentials(
-            trustDomain: credentials.trustDomain, trustBundlePEM: credentials.trustBundlePEM,
-            node: TLSIdentity(
-                identity: SPIFFEID.node(trustDomain: credentials.trustDomain, name: credentials.nodeName),
-                certificateChainPEM: credentials.certificateChainPEM, privateKeyPEM: credentials.privateKeyPEM),
+            trustDomain: credentials.trustDomain, trustBundlePEM: credentials.trustBundlePEM, node: nodeIdentity,
             workloads: workloads)
         // Unchanged credentials keep the TLS generation, so pooled tunnels stay usable across config versions.
         guard tls.current?.credentials != credentials else { return }
@@ -129,14 +129,6 @@ public actor NodeCertificates {
         guard let leaf = leaf(chainPEM) else { return true }
         let half = leaf.notValidBefore.addingTimeInterval(leaf.notValidAfter.timeIntervalSince(leaf.notValidBefore) / 2)
         return now >= half
-    }
-
-    /// When the next certificate is due, for scheduling.
-    public func nextRenewal() -> Date {
-        let chains = [credentials.certificateChainPEM] + workloads.values.map(\.certificateChainPEM)
-        return chains.compactMap { chain in
-            Self.leaf(chain).map { $0.notValidBefore.addingTimeInterval($0.notValidAfter.timeIntervalSince($0.notValidBefore) / 2) }
-        }.min() ?? Date()
     }
 
     static func leaf(_ chainPEM: String) -> Certificate? {

@@ -21,8 +21,7 @@ public struct ProxyConfig: Sendable {
 
     /// The local service a process belongs to, by the name the capture found for it.
     public func localService(named name: String) -> ServiceName? {
-        state.localServices.first { $0.name == name }.map { ServiceName(namespace: $0.namespace, name: $0.name) }
-            ?? ServiceName(name: name)
+        state.localService(named: name)?.serviceName ?? ServiceName(name: name)
     }
 
     /// The service a workload SPIFFE ID names; nil for node identities and other trust domains.
@@ -32,10 +31,6 @@ public struct ProxyConfig: Sendable {
         }
         return ServiceName(namespace: namespace, name: service)
     }
-}
-
-extension MeshService {
-    public var serviceName: ServiceName { ServiceName(namespace: namespace, name: name) }
 }
 
 /// The proxy's current config, swapped whole on each new version; every connection reads it once when it starts.
