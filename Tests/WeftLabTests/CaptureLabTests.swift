@@ -99,7 +99,7 @@ import WeftLabSupport
     }
 
     @Test func deletedOrEditedTableIsRestoredWithinTwoSeconds() async throws {
-        try await withNode { _, a, _, _ in
+        try await withNode { _, a, _, node in
             let installed = try await a.run(["nft", "list", "table", "inet", "weft"]).stdout
             for tamper in [["delete", "table", "inet", "weft"], ["flush", "chain", "inet", "weft", "output"],
                            ["delete", "element", "inet", "weft", "vip4", "{ 240.0.0.0/4 }"]] {
@@ -115,7 +115,7 @@ import WeftLabSupport
                 }
                 #expect(restored, "nft \(tamper.joined(separator: " ")) was not undone within 2 s")
                 let after = try await fetch("TCP:240.0.0.7:80", from: a)
-                #expect(after.stdout == "web\n")
+                #expect(after.stdout == "web\n", "after nft \(tamper.joined(separator: " ")): \(after); node: \(node.log().suffix(1500))")
             }
         }
     }

@@ -245,6 +245,14 @@ import WeftLabSupport
 
     /// A long-running stream from frontend (a) to stream.service (b): a tick every 0.2 s.
     func openStream(_ mesh: Mesh, name: String = "long-stream") async throws -> LabProcess {
+        // stream.service may be registered a moment after backend (withMesh waited for backend only).
+        let reachable = try await waitUntil(.seconds(10), every: .milliseconds(200)) {
+            try await mesh.a.run(
+                ["timeout", "0.6", "socat", "-u", "TCP:stream.weft:9090,connect-timeout=0.5", "STDOUT"],
+                unit: "frontend.service", timeout: .seconds(5)
+            ).stdout.contains("tick")
+        }
+        try #require(reachable != nil, "stream.weft:9090 never answered")
         let stream = try await mesh.lab.spawn(
             ["socat", "-u", "TCP:stream.weft:9090", "STDOUT"], on: mesh.a, unit: "frontend.service", name: name)
         try await stream.waitForLog(containing: "tick\ntick\ntick", timeout: .seconds(10))
@@ -271,6 +279,7 @@ import WeftLabSupport
         try await withMesh { mesh in
             let local = try await mesh.b.run(["curl", "-sS", "-m", "3", "http://backend.weft:8080/"], unit: "reporter.service")
             #expect(local.stdout == "backend-ok\n", "\(local)")
+            try await mesh.nodeB.waitForLog(containing: #""source_service":"reporter""#, timeout: .seconds(3))
             let line = try #require(accessLines(mesh.nodeB).last { $0.direction == "outbound" && $0.source_service == "reporter" })
             #expect(line.result == "forwarded" && line.tunnel_node == nil && line.destination_service == "backend")
             let metrics = try await mesh.b.run(["curl", "-sS", "http://127.0.0.1:15020/metrics"])
