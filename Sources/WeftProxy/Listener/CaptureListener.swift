@@ -65,8 +65,10 @@ public final class CaptureListener: Sendable {
                 .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
                 .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { [self] channel in
-                    channel.eventLoop.execute { self.handle(channel) }
-                    return channel.eventLoop.makeSucceededVoidFuture()
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandlers(
+                            EarlyInputBuffer(), StartWhenActive { self.handle($0) })
+                    }
                 }
         }
         logger.info("listening", metadata: ["direction": "\(configuration.direction)", "addresses": "\(bound)"])
@@ -79,7 +81,6 @@ public final class CaptureListener: Sendable {
     }
 
     private func handle(_ channel: any Channel) {
-        try? channel.pipeline.syncOperations.addHandler(EarlyInputBuffer())
         inspector.inspect(channel).whenComplete { result in
             switch result {
             case .success(let connection):
@@ -178,5 +179,24 @@ public final class CaptureListener: Sendable {
             return
         }
         provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
+    }
+}
+
+/// Starts handling an accepted connection once it is registered and active. The child initializer runs before the
+/// server channel registers the connection, and a relay set up on a channel that is not active yet would find it
+/// "closed" (a fast upstream connect won that race for about one connection in five).
+private final class StartWhenActive: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let start: (any Channel) -> Void
+
+    init(_ start: @escaping (any Channel) -> Void) {
+        self.start = start
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.fireChannelActive()
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        start(context.channel)
     }
 }
