@@ -158,6 +158,29 @@ struct HBONELoopbackTests {
         }
     }
 
+    @Test func aConnectionTakesAtMostItsStreamLimitAndTheNextStreamOpensAnother() async throws {
+        var configuration = HBONEConnectionPool.Configuration()
+        configuration.maxStreamsPerConnection = 2
+        configuration.idleTimeout = .milliseconds(200)
+        try await LoopbackMesh.run(pool: configuration) { mesh in
+            let streams = [try await mesh.open(), try await mesh.open()]
+            #expect(mesh.pool.connectionCount == 1)
+            let third = try await mesh.open()
+            #expect(mesh.pool.connectionCount == 2, "a third stream over the limit of 2 opens a second connection")
+            for (index, stream) in (streams + [third]).enumerated() { try await stream.send("s\(index)") }
+            #expect(await eventually {
+                streams[0].collector.received == "s0" && streams[1].collector.received == "s1" && third.collector.received == "s2"
+            })
+            await streams[0].close()
+            let fourth = try await mesh.open()
+            #expect(mesh.pool.connectionCount == 2, "a freed slot is reused: \(mesh.pool.connectionCount) connections")
+            try await fourth.send("s3")
+            #expect(await eventually { fourth.collector.received == "s3" })
+            for stream in [streams[1], third, fourth] { await stream.close() }
+            #expect(await eventually { mesh.pool.connectionCount == 0 }, "both connections close once idle")
+        }
+    }
+
     @Test func aLiveConnectionIsClosedWithinASecondOfAPolicyThatDeniesIt() async throws {
         try await LoopbackMesh.run { mesh in
             let stream = try await mesh.open(requestID: "req-live")
