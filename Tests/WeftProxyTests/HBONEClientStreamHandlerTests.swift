@@ -51,6 +51,20 @@ private struct ClientStreamFixture {
         #expect(f.channel.isActive)
     }
 
+    /// A WINDOW_UPDATE can reach the stream before the answer and use up its one read: without asking again, the
+    /// 200 stayed buffered in the stream until something else read (under load, wrk connections hung on it).
+    @Test func aFrameBeforeTheAnswerDoesNotUseUpTheReadForTheAnswer() throws {
+        let f = try ClientStreamFixture()
+        #expect(f.recorder.reads == 1)
+        try f.channel.writeInbound(HTTP2Frame.FramePayload.windowUpdate(windowSizeIncrement: 1 << 20))
+        #expect(f.recorder.reads == 2, "it asks again for the answer")
+        #expect(outcome(of: f.established.futureResult) == nil)
+        try f.channel.writeInbound(Frame.headers([(":status", "200")]))
+        #expect(outcome(of: f.established.futureResult).map { (try? $0.get()) != nil } == true)
+        #expect(f.recorder.reads == 2, "once answered, the layer above decides when to read")
+        #expect(try f.channel.readInbound(as: HTTP2Frame.FramePayload.self) == nil, "the window update is not passed up")
+    }
+
     @Test func twoHundredWithEndStreamIsARefusal() throws {
         let f = try ClientStreamFixture()
         try f.channel.writeInbound(Frame.headers([(":status", "200")], endStream: true))

@@ -70,6 +70,13 @@ final class HBONEClientStreamHandler: ChannelDuplexHandler {
         }
     }
 
+    /// A frame before the answer (a WINDOW_UPDATE) may have used up the read asked for in `channelActive`: ask again,
+    /// or the answer waits in the stream until something else reads.
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if !answered { context.read() }
+        context.fireChannelReadComplete()
+    }
+
     func read(context: ChannelHandlerContext) {
         if answered { held.release(context: context) }
         context.read()
