@@ -154,6 +154,7 @@ public final class HBONEConnectionPool: Sendable {
                 }
                 let sync = channel.pipeline.syncOperations
                 try sync.addHandler(NIOSSLClientHandler(context: context, serverHostname: nil, customVerificationCallback: verification))
+                try sync.addHandler(FlushCoalescer())
                 let http2 = HBONEHTTP2.configurations(
                     maxConcurrentStreams: maxStreams, streamWindow: windows.stream, connectionWindow: windows.connection)
                 // The server never opens streams towards a client.

@@ -81,6 +81,7 @@ public final class HBONEServer: Sendable {
         }
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(NIOSSLServerHandler(context: tls.serverContext, customVerificationCallback: verification))
+        try sync.addHandler(FlushCoalescer())
         let http2 = HBONEHTTP2.configurations(
             maxConcurrentStreams: configuration.maxConcurrentStreams, streamWindow: configuration.streamWindow,
             connectionWindow: configuration.connectionWindow)
