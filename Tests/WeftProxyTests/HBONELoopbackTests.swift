@@ -22,6 +22,11 @@ struct HBONELoopbackTests {
             let stream = try await mesh.open(requestID: "req-loopback-1")
             try await stream.send("ping")
             #expect(await eventually { stream.collector.received == "ping" }, "echoed through the tunnel")
+            let labels = #"{reporter="destination",source_service="frontend",destination_service="backend"}"#
+            let whileOpen = mesh.serverContext.metrics.exposition()
+            #expect(whileOpen.contains("weft_tcp_sent_bytes_total\(labels) 4") && whileOpen.contains("weft_tcp_received_bytes_total\(labels) 4"),
+                    "bytes are counted while the connection lives, not only when it ends")
+            #expect(!whileOpen.contains("weft_tcp_connections_closed_total\(labels)"))
 
             try await stream.closeOutput()
             // The workload sees its input end, answers "bye" and closes: the reply still arrives after our half-close.
@@ -40,7 +45,6 @@ struct HBONELoopbackTests {
             #expect(mesh.serverEntries.count == 1)
 
             let metrics = mesh.serverContext.metrics.exposition()
-            let labels = #"{reporter="destination",source_service="frontend",destination_service="backend"}"#
             #expect(metrics.contains("weft_tcp_connections_opened_total\(labels) 1"))
             #expect(metrics.contains("weft_tcp_connections_closed_total\(labels) 1"))
             #expect(metrics.contains("weft_tcp_sent_bytes_total\(labels) 4"))

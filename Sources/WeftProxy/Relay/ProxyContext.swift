@@ -65,10 +65,12 @@ struct ConnectionRecord: Sendable {
     func relay(downstream: any Channel, upstream: any Channel, context: ProxyContext, resetDownstream: @escaping @Sendable () -> Void) throws {
         guard downstream.isActive else { throw RelayError.clientGone }
         let done = downstream.eventLoop.makePromise(of: RelayStats.self)
-        let (downstreamHandler, upstreamHandler) = RelayHandler.matchedPair(completion: done)
+        let meter = context.metrics.opened(labels)
+        let (downstreamHandler, upstreamHandler) = RelayHandler.matchedPair(completion: done) { count, fromDownstream in
+            meter.relayed(count, fromCaller: fromDownstream)
+        }
         if labels.destination != nil {
-            let (metrics, labels) = (context.metrics, labels)
-            try downstream.pipeline.syncOperations.addHandler(HTTPRequestCounterHandler { metrics.requested(labels) })
+            try downstream.pipeline.syncOperations.addHandler(HTTPRequestCounterHandler { meter.requested() })
         }
         try downstream.pipeline.syncOperations.addHandler(downstreamHandler)
         try upstream.pipeline.syncOperations.addHandler(upstreamHandler)
@@ -83,7 +85,6 @@ struct ConnectionRecord: Sendable {
         } else {
             remove = {}
         }
-        context.metrics.opened(labels)
         done.futureResult.whenSuccess { stats in
             remove()
             var entry = entry
@@ -93,9 +94,7 @@ struct ConnectionRecord: Sendable {
             entry.bytesSent = stats.bytesFromDownstream
             entry.bytesReceived = stats.bytesFromUpstream
             entry.durationMilliseconds = Self.milliseconds(since: started)
-            context.metrics.closed(
-                labels, sent: stats.bytesFromDownstream, received: stats.bytesFromUpstream,
-                duration: ContinuousClock.now - startedInstant)
+            context.metrics.closed(labels, duration: ContinuousClock.now - startedInstant)
             context.accessLog.record(entry)
         }
         EarlyInputBuffer.release(in: downstream)

@@ -39,11 +39,13 @@ public final class RelayHandler: ChannelDuplexHandler {
     }
 
     /// Makes the two handlers of one relay: add `.downstream` to the accepted channel, `.upstream` to the other.
-    /// `completion` succeeds with the byte counts when both channels are closed.
+    /// `completion` succeeds with the byte counts when both channels are closed; `relayed` hears of every read as it
+    /// passes (for live metrics).
     public static func matchedPair(
-        completion: EventLoopPromise<RelayStats>
+        completion: EventLoopPromise<RelayStats>,
+        relayed: @escaping (_ count: UInt64, _ fromDownstream: Bool) -> Void = { _, _ in }
     ) -> (downstream: RelayHandler, upstream: RelayHandler) {
-        let box = RelayStatsBox(completion: completion)
+        let box = RelayStatsBox(completion: completion, relayed: relayed)
         let downstream = RelayHandler(countsDownstream: true, stats: box)
         let upstream = RelayHandler(countsDownstream: false, stats: box)
         downstream.partner = upstream
@@ -156,12 +158,15 @@ private final class RelayStatsBox {
     private var stats = RelayStats()
     private var handlersAlive = 0
     private let completion: EventLoopPromise<RelayStats>
+    private let relayed: (UInt64, Bool) -> Void
 
-    init(completion: EventLoopPromise<RelayStats>) {
+    init(completion: EventLoopPromise<RelayStats>, relayed: @escaping (UInt64, Bool) -> Void) {
         self.completion = completion
+        self.relayed = relayed
     }
 
     func add(_ count: UInt64, downstream: Bool) {
+        relayed(count, downstream)
         if downstream {
             stats.bytesFromDownstream &+= count
         } else {

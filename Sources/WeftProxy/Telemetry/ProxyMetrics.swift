@@ -46,8 +46,8 @@ public final class ProxyMetrics: Sendable {
     static var openedName: MetricNameDescriptor { name("connections_opened", unit: "total", "TCP connections the proxy started relaying") }
     static var deniedName: MetricNameDescriptor { name("connections_denied", unit: "total", "TCP connections refused by authorization or policy") }
     static var closedName: MetricNameDescriptor { name("connections_closed", unit: "total", "TCP connections the proxy finished relaying") }
-    static var sentName: MetricNameDescriptor { name("sent_bytes", unit: "total", "Bytes from the caller to the callee, counted when a connection ends") }
-    static var receivedName: MetricNameDescriptor { name("received_bytes", unit: "total", "Bytes from the callee to the caller, counted when a connection ends") }
+    static var sentName: MetricNameDescriptor { name("sent_bytes", unit: "total", "Bytes from the caller to the callee, counted as they are relayed") }
+    static var receivedName: MetricNameDescriptor { name("received_bytes", unit: "total", "Bytes from the callee to the caller, counted as they are relayed") }
     static var durationName: MetricNameDescriptor { name("connection_duration", unit: "seconds", "How long relayed TCP connections lasted") }
 
     static var requestsName: MetricNameDescriptor {
@@ -56,23 +56,39 @@ public final class ProxyMetrics: Sendable {
             helpText: "HTTP/1 requests seen on relayed connections, counted as each request head passes")
     }
 
-    public func requested(_ labels: Labels) {
-        registry.makeCounter(descriptor: Self.requestsName, labels: labels.pairs).increment()
+    /// The counters one relayed connection moves while it lives, looked up once (a lookup validates and joins the
+    /// labels under the registry's lock: too slow for every request or read).
+    public struct ConnectionMeter: Sendable {
+        let requests: Counter
+        let sent: Counter
+        let received: Counter
+
+        /// One HTTP/1 request head passed.
+        public func requested() { requests.increment() }
+
+        /// `count` bytes relayed, from the caller (`fromCaller`) or from the callee.
+        public func relayed(_ count: UInt64, fromCaller: Bool) {
+            (fromCaller ? sent : received).increment(by: Int64(clamping: count))
+        }
     }
 
-    public func opened(_ labels: Labels) {
-        registry.makeCounter(descriptor: Self.openedName, labels: labels.pairs).increment()
+    /// Counts a connection as opened and returns its meter.
+    public func opened(_ labels: Labels) -> ConnectionMeter {
+        let pairs = labels.pairs
+        registry.makeCounter(descriptor: Self.openedName, labels: pairs).increment()
+        return ConnectionMeter(
+            requests: registry.makeCounter(descriptor: Self.requestsName, labels: pairs),
+            sent: registry.makeCounter(descriptor: Self.sentName, labels: pairs),
+            received: registry.makeCounter(descriptor: Self.receivedName, labels: pairs))
     }
 
     public func denied(_ labels: Labels) {
         registry.makeCounter(descriptor: Self.deniedName, labels: labels.pairs).increment()
     }
 
-    public func closed(_ labels: Labels, sent: UInt64, received: UInt64, duration: Duration) {
+    public func closed(_ labels: Labels, duration: Duration) {
         let pairs = labels.pairs
         registry.makeCounter(descriptor: Self.closedName, labels: pairs).increment()
-        registry.makeCounter(descriptor: Self.sentName, labels: pairs).increment(by: Int64(clamping: sent))
-        registry.makeCounter(descriptor: Self.receivedName, labels: pairs).increment(by: Int64(clamping: received))
         registry.makeDurationHistogram(descriptor: Self.durationName, labels: pairs, buckets: Self.durationBuckets)
             .record(duration)
     }
