@@ -30,8 +30,8 @@ private final class FlushCounter: ChannelOutboundHandler {
 
         channel.embeddedEventLoop.run()
         #expect(counter.flushes == 1)
-        let sent = try (0..<3).compactMap { _ in try channel.readOutbound(as: ByteBuffer.self).map { String(buffer: $0) } }
-        #expect(sent == ["a", "b", "c"])
+        #expect(try channel.readOutbound(as: ByteBuffer.self).map { String(buffer: $0) } == "abc", "small writes leave as one")
+        #expect(try channel.readOutbound(as: ByteBuffer.self) == nil)
 
         channel.writeAndFlush(ByteBuffer(string: "d"), promise: nil)
         channel.embeddedEventLoop.run()
@@ -46,5 +46,19 @@ private final class FlushCounter: ChannelOutboundHandler {
         #expect(try channel.readOutbound(as: ByteBuffer.self).map { String(buffer: $0) } == "last words")
         channel.embeddedEventLoop.run()
         #expect(counter.flushes == 1, "the deferred flush does nothing once the handler is gone")
+    }
+
+    @Test func largeWritesPassAsTheyAreAndOrderIsKept() throws {
+        let (channel, _) = try fixture()
+        let large = String(repeating: "x", count: FlushCoalescer.joinLimit)
+        let promises = (0..<4).map { _ in channel.eventLoop.makePromise(of: Void.self) }
+        channel.write(ByteBuffer(string: "1"), promise: promises[0])
+        channel.write(ByteBuffer(string: "2"), promise: promises[1])
+        channel.write(ByteBuffer(string: large), promise: promises[2])
+        channel.writeAndFlush(ByteBuffer(string: "3"), promise: promises[3])
+        channel.embeddedEventLoop.run()
+        let sent = try (0..<4).compactMap { _ in try channel.readOutbound(as: ByteBuffer.self).map { String(buffer: $0) } }
+        #expect(sent == ["12", large, "3"])
+        #expect(promises.allSatisfy { outcome(of: $0.futureResult).map { (try? $0.get()) != nil } == true }, "every write's promise completes")
     }
 }
