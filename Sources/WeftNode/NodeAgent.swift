@@ -194,6 +194,7 @@ public final class NodeAgent: Sendable {
                     stateDirectory: member.state, cache: member.cache, logger: logger)
                 let link = ControlPlaneLink(
                     address: member.address, certificates: member.certificates, cache: member.cache,
+                    socketMark: capture.socketMark,
                     registration: { [settings] in
                         Self.registration(
                             settings: settings, discovery: discovery, overrides: overrides,

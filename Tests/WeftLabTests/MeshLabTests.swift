@@ -136,6 +136,10 @@ import WeftLabSupport
             #expect(served.stdout.contains(#"weft_http_requests_total{reporter="destination",source_service="frontend",destination_service="backend"}"#))
             let ready = try await mesh.b.run(["curl", "-sS", "http://127.0.0.1:15020/readyz"])
             #expect(ready.stdout == "ready\n", "\(ready)")
+
+            // The node's own connection to weftd carries the capture's mark, so its rules never capture it.
+            let link = try await mesh.a.run(["ss", "-Htne", "state", "established", "dst", "\(mesh.cp.ipv4):15012"])
+            #expect(link.stdout.contains("fwmark:0x5745"), "\(link)")
         }
     }
 

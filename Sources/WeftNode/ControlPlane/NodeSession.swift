@@ -1,8 +1,10 @@
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import NIOCore
 import WeftAPI
 import WeftCore
+import WeftProxy
 
 /// A node's authenticated connection to the node listener: mTLS with the node certificate, the server verified
 /// against the trust bundle. One HTTP/2 connection carries every call.
@@ -11,13 +13,15 @@ public final class NodeSession: Sendable {
     let service: Weft_Node_V1_NodeService.Client<HTTP2ClientTransport.Posix>
     public let credentials: NodeCredentials
 
-    public init(address: IPSocketAddress, credentials: NodeCredentials) throws {
+    /// `socketMark`: the capture's mark, put on the connection so the node's own rules never capture it.
+    public init(address: IPSocketAddress, credentials: NodeCredentials, socketMark: UInt32? = nil) throws {
         let transport = try HTTP2ClientTransport.Posix(
             target: NodeAPIAddress.target(address),
             transportSecurity: .mTLS(
                 certificateChain: [.bytes(Array(credentials.certificateChainPEM.utf8), format: .pem)],
                 privateKey: .bytes(Array(credentials.privateKeyPEM.utf8), format: .pem)
-            ) { $0.trustRoots = .certificates([.bytes(Array(credentials.trustBundlePEM.utf8), format: .pem)]) }
+            ) { $0.trustRoots = .certificates([.bytes(Array(credentials.trustBundlePEM.utf8), format: .pem)]) },
+            config: .marking(socketMark)
         )
         client = GRPCClient(transport: transport)
         service = Weft_Node_V1_NodeService.Client(wrapping: client)
@@ -101,5 +105,18 @@ public final class NodeSession: Sendable {
         } catch {
             throw .from(error)
         }
+    }
+}
+
+extension HTTP2ClientTransport.Posix.Config {
+    /// The defaults, with SO_MARK `mark` (when given) put on each connection's socket before it connects.
+    static func marking(_ mark: UInt32?) -> Self {
+        var config = Self.defaults
+        if let mark {
+            config.channelDebuggingCallbacks.onCreateTCPConnection = { channel in
+                channel.setOption(SocketMark.option, value: SocketOptionValue(mark))
+            }
+        }
+        return config
     }
 }

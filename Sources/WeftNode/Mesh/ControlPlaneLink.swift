@@ -11,13 +11,14 @@ final class ControlPlaneLink: Sendable {
     private let address: IPSocketAddress
     private let certificates: NodeCertificates
     private let cache: ConfigCache
+    private let socketMark: UInt32?
     private let registration: @Sendable () -> (addresses: [IPAddress], services: [Weft_Node_V1_RegisteredService])
     private let localServices: @Sendable () -> Set<ServiceName>
     private let onConfig: @Sendable (CompiledNodeConfig, ConfigCache.UpdateSummary) async -> Void
     private let logger: Logger
 
     init(
-        address: IPSocketAddress, certificates: NodeCertificates, cache: ConfigCache,
+        address: IPSocketAddress, certificates: NodeCertificates, cache: ConfigCache, socketMark: UInt32?,
         registration: @escaping @Sendable () -> (addresses: [IPAddress], services: [Weft_Node_V1_RegisteredService]),
         localServices: @escaping @Sendable () -> Set<ServiceName>,
         onConfig: @escaping @Sendable (CompiledNodeConfig, ConfigCache.UpdateSummary) async -> Void,
@@ -26,6 +27,7 @@ final class ControlPlaneLink: Sendable {
         self.address = address
         self.certificates = certificates
         self.cache = cache
+        self.socketMark = socketMark
         self.registration = registration
         self.localServices = localServices
         self.onConfig = onConfig
@@ -56,7 +58,7 @@ final class ControlPlaneLink: Sendable {
     }
 
     private func connectOnce() async throws {
-        let session = try NodeSession(address: address, credentials: await certificates.nodeCredentials)
+        let session = try NodeSession(address: address, credentials: await certificates.nodeCredentials, socketMark: socketMark)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await session.run() }
             group.addTask { try await self.maintain(session) }
