@@ -38,12 +38,15 @@ struct HTTP1RequestCounter {
             case .stopped:
                 return completed
             case .head:
-                let byte = view.removeFirst()
-                head.append(byte)
+                // Up to the head's end (CR LF CR LF, which may begin in bytes read before) or all there is.
+                let headEnd = endOfHead(in: view)
+                let taken = headEnd.map { $0 + 1 } ?? view.endIndex
+                head.append(contentsOf: view[..<taken])
+                view = view[taken...]
                 if !sniffed, !sniff() { return completed }
                 if head.count > Self.maximumHead {
                     state = .stopped
-                } else if head.count >= 4, head.suffix(4).elementsEqual([13, 10, 13, 10]) {
+                } else if headEnd != nil {
                     completed += 1
                     state = Self.afterHead(head)
                     head.removeAll(keepingCapacity: true)
@@ -82,6 +85,22 @@ struct HTTP1RequestCounter {
             }
         }
         return completed
+    }
+
+    /// The index of the LF that ends the head in `view`, looking back into `head` for the CR LF CR before it.
+    private func endOfHead(in view: ByteBufferView.SubSequence) -> Int? {
+        let start = view.startIndex
+        func byte(at index: Int) -> UInt8? {
+            if index >= start { return view[index] }
+            let back = start - index
+            return back <= head.count ? head[head.count - back] : nil
+        }
+        var from = start
+        while let lf = view[from...].firstIndex(of: 10) {
+            if byte(at: lf - 1) == 13, byte(at: lf - 2) == 10, byte(at: lf - 3) == 13 { return lf }
+            from = lf + 1
+        }
+        return nil
     }
 
     /// Checks the first bytes of a head against the request methods; stops counting when they cannot be one.
