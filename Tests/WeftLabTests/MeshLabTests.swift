@@ -247,6 +247,34 @@ import WeftLabSupport
         }
     }
 
+    @Test func aNodesEgressPolicyPassesOrRefusesCallsToNoMeshServiceWithinASecond() async throws {
+        try await withMesh { mesh in
+            // Outside the mesh: a server on cp (no weft-node there) on 8080, a port the capture takes on a (backend's).
+            _ = try await mesh.lab.spawn(
+                ["socat", "-t", "5", "TCP-LISTEN:8080,fork,reuseaddr", "SYSTEM:echo HTTP/1.0 200 OK; echo; echo outside-ok"],
+                on: mesh.cp, unit: "outside.service", name: "outside")
+            let outside = "http://\(mesh.cp.ipv4):8080/"
+            let passed = try await waitUntil(.seconds(5), every: .milliseconds(100)) {
+                try await mesh.get(outside, timeout: "1").stdout == "outside-ok\n"
+            }
+            #expect(passed != nil, "the mesh default (passthrough) relays it unmeshed: \(mesh.nodeA.log().suffix(800))")
+
+            try await mesh.weftctl(["nodes", "egress", "a", "refuse"])
+            let refused = try await waitUntil(.seconds(3), every: .milliseconds(50)) {
+                try await mesh.get(outside, timeout: "1").stdout.isEmpty
+            }
+            #expect(try #require(refused, "egress refuse never took effect") < .seconds(1))
+            try await mesh.nodeA.waitForLog(containing: "is not a mesh service and egress is refused on this node")
+            #expect(try await mesh.get("http://backend.weft:8080/").stdout == "backend-ok\n", "mesh services are not egress")
+
+            try await mesh.weftctl(["nodes", "egress", "a", "mesh"])
+            let restored = try await waitUntil(.seconds(3), every: .milliseconds(50)) {
+                try await mesh.get(outside, timeout: "1").stdout == "outside-ok\n"
+            }
+            #expect(try #require(restored, "following the mesh default again never took effect") < .seconds(1))
+        }
+    }
+
     /// A long-running stream from frontend (a) to stream.service (b): a tick every 0.2 s.
     func openStream(_ mesh: Mesh, name: String = "long-stream") async throws -> LabProcess {
         // stream.service may be registered a moment after backend (withMesh waited for backend only).
