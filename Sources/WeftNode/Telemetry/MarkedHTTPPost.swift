@@ -12,6 +12,9 @@ enum MarkedHTTPPost {
         var description: String
     }
 
+    /// Made once (it reads the system's trust roots), shared by every push.
+    private static let clientTLS = Result { try NIOSSLContext(configuration: .makeClientConfiguration()) }
+
     static func post(
         url text: String, headers: [(String, String)], body: [UInt8], mark: UInt32?, timeout: Duration
     ) async throws -> (status: Int, body: String) {
@@ -23,7 +26,7 @@ enum MarkedHTTPPost {
         let path = url.path.isEmpty ? "/" : url.path
         let target = url.query.map { path + "?" + $0 } ?? path
         let hostHeader = url.port.map { "\(host):\($0)" } ?? host
-        let tls = secure ? try NIOSSLContext(configuration: .makeClientConfiguration()) : nil
+        let tls = secure ? try clientTLS.get() : nil
         let hostIsAddress = host.contains(":") || host.allSatisfy { $0.isNumber || $0 == "." }
 
         return try await withThrowingTaskGroup(of: (status: Int, body: String).self) { group in
