@@ -105,15 +105,16 @@ struct HTTP1RequestCounter {
 
     /// Checks the first bytes of a head against the request methods; stops counting when they cannot be one.
     private mutating func sniff() -> Bool {
-        let candidates = Self.methods.filter { method in
-            head.count <= method.count ? method.starts(with: head) : head.starts(with: method)
+        var possible = false
+        for method in Self.methods where head.count <= method.count ? method.starts(with: head) : head.starts(with: method) {
+            possible = true
+            if head.count >= method.count {
+                sniffed = true
+                break
+            }
         }
-        if candidates.isEmpty {
-            state = .stopped
-            return false
-        }
-        if candidates.contains(where: { head.count >= $0.count }) { sniffed = true }
-        return true
+        if !possible { state = .stopped }
+        return possible
     }
 
     /// What follows a complete head: its body, the next head, or the end of counting (upgrades). Works on the bytes:
