@@ -275,6 +275,32 @@ import WeftLabSupport
         }
     }
 
+    /// An impostor with a certificate that names frontend but comes from another CA (openssl, on the non-mesh host cp)
+    /// gets no tunnel: node b refuses the handshake and says why in its access log.
+    @Test func aCertificateFromAnotherCAIsRefusedAtTheHBONEPort() async throws {
+        try await withMesh { mesh in
+            let dir = "/run/weft-lab/\(mesh.lab.name)/impostor"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+            try await Command.check(["openssl", "req", "-x509"] + ec + ["-keyout", "\(dir)/ca.key", "-out", "\(dir)/ca.pem",
+                "-subj", "/CN=not the mesh CA", "-days", "1"])
+            try await Command.check(["openssl", "req"] + ec + ["-keyout", "\(dir)/leaf.key", "-out", "\(dir)/leaf.csr", "-subj", "/CN=frontend"])
+            try "subjectAltName=URI:spiffe://weft.local/ns/default/svc/frontend\n".write(toFile: "\(dir)/ext", atomically: true, encoding: .utf8)
+            try await Command.check(["openssl", "x509", "-req", "-in", "\(dir)/leaf.csr", "-CA", "\(dir)/ca.pem", "-CAkey", "\(dir)/ca.key",
+                "-CAcreateserial", "-out", "\(dir)/leaf.pem", "-days", "1", "-extfile", "\(dir)/ext"])
+
+            let attempt = try await mesh.cp.run(
+                ["timeout", "5", "openssl", "s_client", "-connect", "\(mesh.b.ipv4):15008", "-tls1_3", "-alpn", "h2",
+                 "-cert", "\(dir)/leaf.pem", "-key", "\(dir)/leaf.key", "-ign_eof"], timeout: .seconds(10))
+            #expect(attempt.stdout.contains("Verify return code") || attempt.stderr.contains("alert"), "\(attempt)")
+            try await mesh.nodeB.waitForLog(containing: "mTLS: ")
+            let refusal = try #require(accessLines(mesh.nodeB).first { $0.reason?.hasPrefix("mTLS: ") == true })
+            #expect(refusal.direction == "inbound" && refusal.result == "refused", "\(refusal)")
+            #expect(refusal.reason?.contains("spiffe://weft.local/ns/default/svc/frontend' is not trusted") == true, "\(refusal)")
+            #expect(!accessLines(mesh.nodeB).contains { $0.direction == "inbound" && $0.result == "forwarded" && $0.source_identity == nil })
+        }
+    }
+
     /// A long-running stream from frontend (a) to stream.service (b): a tick every 0.2 s.
     func openStream(_ mesh: Mesh, name: String = "long-stream") async throws -> LabProcess {
         // stream.service may be registered a moment after backend (withMesh waited for backend only).
