@@ -65,7 +65,7 @@ struct ConnectionRecord: Sendable {
     func relay(downstream: any Channel, upstream: any Channel, context: ProxyContext, resetDownstream: @escaping @Sendable () -> Void) throws {
         guard downstream.isActive else { throw RelayError.clientGone }
         let done = downstream.eventLoop.makePromise(of: RelayStats.self)
-        let meter = context.metrics.opened(labels)
+        let meter = context.metrics.meter(labels)
         let (downstreamHandler, upstreamHandler) = RelayHandler.matchedPair(completion: done) { count, fromDownstream in
             meter.relayed(count, fromCaller: fromDownstream)
         }
@@ -85,6 +85,7 @@ struct ConnectionRecord: Sendable {
         } else {
             remove = {}
         }
+        meter.started()
         done.futureResult.whenSuccess { stats in
             remove()
             var entry = entry

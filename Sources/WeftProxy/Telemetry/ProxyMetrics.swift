@@ -59,9 +59,13 @@ public final class ProxyMetrics: Sendable {
     /// The counters one relayed connection moves while it lives, looked up once (a lookup validates and joins the
     /// labels under the registry's lock: too slow for every request or read).
     public struct ConnectionMeter: Sendable {
+        let opened: Counter
         let requests: Counter
         let sent: Counter
         let received: Counter
+
+        /// The connection's relay started.
+        public func started() { opened.increment() }
 
         /// One HTTP/1 request head passed.
         public func requested() { requests.increment() }
@@ -72,11 +76,11 @@ public final class ProxyMetrics: Sendable {
         }
     }
 
-    /// Counts a connection as opened and returns its meter.
-    public func opened(_ labels: Labels) -> ConnectionMeter {
+    /// The meter of one connection with `labels`.
+    public func meter(_ labels: Labels) -> ConnectionMeter {
         let pairs = labels.pairs
-        registry.makeCounter(descriptor: Self.openedName, labels: pairs).increment()
         return ConnectionMeter(
+            opened: registry.makeCounter(descriptor: Self.openedName, labels: pairs),
             requests: registry.makeCounter(descriptor: Self.requestsName, labels: pairs),
             sent: registry.makeCounter(descriptor: Self.sentName, labels: pairs),
             received: registry.makeCounter(descriptor: Self.receivedName, labels: pairs))
