@@ -140,6 +140,10 @@ import WeftLabSupport
             // The node's own connection to weftd carries the capture's mark, so its rules never capture it.
             let link = try await mesh.a.run(["ss", "-Htne", "state", "established", "dst", "\(mesh.cp.ipv4):15012"])
             #expect(link.stdout.contains("fwmark:0x5745"), "\(link)")
+            // Both ends of the tunnel connection probe an idle peer, so a vanished node is noticed.
+            let tunnelA = try await mesh.a.run(["ss", "-Htno", "state", "established", "dport", "= :15008"])
+            let tunnelB = try await mesh.b.run(["ss", "-Htno", "state", "established", "sport", "= :15008"])
+            #expect(tunnelA.stdout.contains("timer:(keepalive") && tunnelB.stdout.contains("timer:(keepalive"), "\(tunnelA)\n\(tunnelB)")
         }
     }
 

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOPosix
 import Testing
 import WeftCore
 @testable import WeftProxy
@@ -182,6 +183,27 @@ struct HBONELoopbackTests {
             #expect(await eventually { fourth.collector.received == "s3" })
             for stream in [streams[1], third, fourth] { await stream.close() }
             #expect(await eventually { mesh.pool.connectionCount == 0 }, "both connections close once idle")
+        }
+    }
+
+    @Test func aPeerThatNeverAnswersFailsTheStreamInTimeAndLeavesThePool() async throws {
+        var configuration = HBONEConnectionPool.Configuration()
+        configuration.answerTimeout = .milliseconds(300)
+        try await LoopbackMesh.run(pool: configuration) { mesh in
+            // Accepts TCP, reads, never says a word: the TLS handshake never ends.
+            let silent = try await ServerBootstrap(group: mesh.group).bind(host: "127.0.0.1", port: 0).get()
+            let address = try #require(silent.localAddress.flatMap(IPSocketAddress.init(nio:)))
+            let started = ContinuousClock.now
+            let error = await refusal { try await mesh.open(peer: HBONEPeer(node: "b", address: address, source: Mesh.frontend)) }
+            #expect(error as? HBONEError == .noAnswer(within: .milliseconds(300)), "\(String(describing: error))")
+            #expect(ContinuousClock.now - started < .seconds(3))
+            #expect(await eventually { mesh.pool.connectionCount == 0 }, "a connection that never answered is given up")
+            try await silent.close()
+
+            let stream = try await mesh.open()
+            try await stream.send("still")
+            #expect(await eventually { stream.collector.received == "still" }, "a peer that answers is unaffected")
+            await stream.close()
         }
     }
 

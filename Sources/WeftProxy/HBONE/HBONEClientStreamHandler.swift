@@ -10,14 +10,16 @@ public enum HBONEError: Error, CustomStringConvertible, Equatable {
     case closedBeforeResponse
     /// The TLS handshake failed or the peer's certificate was refused.
     case handshake(String)
-    case noCapacity
+    /// The destination node did not answer the CONNECT in time (a peer that accepts TCP but never completes TLS,
+    /// or one that stopped answering).
+    case noAnswer(within: TimeAmount)
 
     public var description: String {
         switch self {
         case .refused(let status, let reason): "the destination node refused the tunnel (\(status))\(reason.map { ": \($0)" } ?? "")"
         case .closedBeforeResponse: "the tunnel stream closed before the destination node answered"
         case .handshake(let reason): "mTLS with the destination node failed: \(reason)"
-        case .noCapacity: "no tunnel connection could take another stream"
+        case .noAnswer(let timeout): "the destination node did not answer the tunnel request within \(timeout.nanoseconds / 1_000_000) ms"
         }
     }
 

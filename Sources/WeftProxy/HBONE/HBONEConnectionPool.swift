@@ -34,6 +34,9 @@ public final class HBONEConnectionPool: Sendable {
         public var maxStreamsPerConnection = 100
         public var idleTimeout: TimeAmount = .seconds(60)
         public var connectTimeout: TimeAmount = .seconds(5)
+        /// How long a CONNECT may wait for the destination node's answer (which itself waits up to 5 s for the
+        /// workload). A connection that has never answered is given up with the stream.
+        public var answerTimeout: TimeAmount = .seconds(10)
         /// SO_MARK on the proxy's sockets, which the capture skips.
         public var socketMark: UInt32?
         /// HTTP/2 flow-control windows: large enough for bulk transfers on a LAN.
@@ -89,6 +92,15 @@ public final class HBONEConnectionPool: Sendable {
         }
         connection.streamStarted()
         let established = eventLoop.makePromise(of: Void.self)
+        let answerTimeout = configuration.answerTimeout
+        let noAnswer = eventLoop.scheduleTask(in: answerTimeout) {
+            established.fail(HBONEError.noAnswer(within: answerTimeout))
+            connection.giveUpIfNeverAnswered(HBONEError.noAnswer(within: answerTimeout))
+        }
+        established.futureResult.whenComplete { result in
+            noAnswer.cancel()
+            if case .success = result { connection.answered() }
+        }
         // Every path completes `established` (a second completion is ignored) and ends the stream's count once.
         @Sendable func failed<T>(_ error: any Error, streamCounted: Bool) -> EventLoopFuture<T> {
             let error = connection.failure ?? error
@@ -145,6 +157,9 @@ public final class HBONEConnectionPool: Sendable {
             .connectTimeout(configuration.connectTimeout)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .marking(configuration.socketMark)
+        for (option, value) in HBONEHTTP2.deadPeerDetection {
+            bootstrap = bootstrap.channelOption(option, value: value)
+        }
         let windows = (stream: configuration.streamWindow, connection: configuration.connectionWindow)
         let maxStreams = configuration.maxStreamsPerConnection
         bootstrap = bootstrap.channelInitializer { channel in
@@ -199,6 +214,7 @@ private final class PooledConnection: @unchecked Sendable {
     private var closed = false
     private var idleTimer: Scheduled<Void>?
     private(set) var failure: (any Error)?
+    private var everAnswered = false
 
     init(generation: UInt64, idleTimeout: TimeAmount, eventLoop: any EventLoop) {
         self.generation = generation
@@ -237,6 +253,17 @@ private final class PooledConnection: @unchecked Sendable {
                 self.closedPromise.succeed()
             }
         }
+    }
+
+    /// A stream on this connection was answered: the peer speaks TLS and HBONE.
+    func answered() {
+        everAnswered = true
+    }
+
+    /// A stream got no answer in time: if no stream ever did, the connection is no use (a TLS handshake that never
+    /// ends, a peer that accepts and says nothing) and new streams must not wait on it.
+    func giveUpIfNeverAnswered(_ error: any Error) {
+        if !everAnswered { fail(error) }
     }
 
     func streamStarted() {

@@ -46,11 +46,13 @@ public final class HBONEServer: Sendable {
     @discardableResult
     public func start() async throws -> [SocketAddress] {
         let bound = try await sockets.bind(configuration.bindAddresses, group: group, backlog: configuration.backlog) { bootstrap in
-            bootstrap
-                .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-                .childChannelInitializer { [self] channel in
-                    channel.eventLoop.makeCompletedFuture { try initialize(channel) }
-                }
+            var bootstrap = bootstrap.childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            for (option, value) in HBONEHTTP2.deadPeerDetection {
+                bootstrap = bootstrap.childChannelOption(option, value: value)
+            }
+            return bootstrap.childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture { try initialize(channel) }
+            }
         }
         logger.info("listening", metadata: ["direction": "hbone", "addresses": "\(bound)"])
         return bound
