@@ -15,6 +15,8 @@ public actor NodeCertificates {
     private let stateDirectory: NodeStateDirectory
     private let logger: Logger
     private var refreshing = false
+    /// When each held chain reaches half its life, so the refresh that runs every second parses a certificate once.
+    private var halfLives: [String: Date] = [:]
 
     public init(credentials: NodeCredentials, stateDirectory: NodeStateDirectory, tls: MeshTLSStore, logger: Logger) {
         self.credentials = credentials
@@ -81,7 +83,7 @@ public actor NodeCertificates {
         refreshing = true
         defer { refreshing = false }
         var changed = false
-        if Self.dueForRenewal(credentials.certificateChainPEM, now: now) {
+        if isDue(credentials.certificateChainPEM, now: now) {
             let identity = SPIFFEID.node(trustDomain: credentials.trustDomain, name: credentials.nodeName)
             if let renewed = await issue(identity, session: session) {
                 credentials.certificateChainPEM = renewed.certificateChainPEM
@@ -91,7 +93,7 @@ public actor NodeCertificates {
             }
         }
         for service in localServices.sorted() {
-            if let held = workloads[service], !Self.dueForRenewal(held.certificateChainPEM, now: now) { continue }
+            if let held = workloads[service], !isDue(held.certificateChainPEM, now: now) { continue }
             let identity = SPIFFEID.workload(trustDomain: credentials.trustDomain, namespace: service.namespace, service: service.name)
             if let issued = await issue(identity, session: session) {
                 workloads[service] = issued
@@ -103,6 +105,8 @@ public actor NodeCertificates {
             changed = true
         }
         guard changed else { return false }
+        let held = Set([credentials.certificateChainPEM] + workloads.values.map(\.certificateChainPEM))
+        halfLives = halfLives.filter { held.contains($0.key) }
         do { try stateDirectory.saveWorkloads(workloads) } catch { logger.error("\(error)") }
         do { try publish() } catch { logger.error("renewed certificates are unusable: \(error)") }
         return true
@@ -125,9 +129,11 @@ public actor NodeCertificates {
     }
 
     /// True when the leaf is past half its lifetime (or unreadable).
-    static func dueForRenewal(_ chainPEM: String, now: Date) -> Bool {
-        guard let leaf = leaf(chainPEM) else { return true }
+    private func isDue(_ chainPEM: String, now: Date) -> Bool {
+        if let half = halfLives[chainPEM] { return now >= half }
+        guard let leaf = Self.leaf(chainPEM) else { return true }
         let half = leaf.notValidBefore.addingTimeInterval(leaf.notValidAfter.timeIntervalSince(leaf.notValidBefore) / 2)
+        halfLives[chainPEM] = half
         return now >= half
     }
 
