@@ -392,6 +392,29 @@ import WeftLabSupport
         }
     }
 
+    /// Node b falls silent on its HBONE port (as a power cut or a severed link would: no FIN, no RST). The tunnel
+    /// connection's keepalive and user timeout end the open stream on a within about half a minute instead of
+    /// leaving it hanging; once b is back, new calls work on a new connection.
+    @Test func aTunnelToANodeThatFallsSilentEndsWithinHalfAMinute() async throws {
+        try await withMesh { mesh in
+            let stream = try await openStream(mesh)
+            let cut = "add table inet cut; "
+                + "add chain inet cut in { type filter hook input priority -300; }; add rule inet cut in tcp dport 15008 drop; "
+                + "add chain inet cut out { type filter hook output priority -300; }; add rule inet cut out tcp sport 15008 drop"
+            try await Command.check(["ip", "netns", "exec", mesh.b.namespace, "nft", cut])
+            let started = ContinuousClock.now
+            try await stream.waitForExit(timeout: .seconds(50))
+            let took = ContinuousClock.now - started
+            #expect(took < .seconds(40), "the stream to a silent node ended after \(took)")
+
+            try await Command.check(["ip", "netns", "exec", mesh.b.namespace, "nft", "delete table inet cut"])
+            let back = try await waitUntil(.seconds(15), every: .milliseconds(250)) {
+                try await mesh.get("http://backend.weft:8080/", timeout: "2").stdout == "backend-ok\n"
+            }
+            #expect(back != nil, "calls never worked again once b answered: \(mesh.nodeA.log().suffix(1500))")
+        }
+    }
+
     @Test func sigtermDrainsOpenConnectionsUpToTheDrainTimeout() async throws {
         try await withMesh(nodeArguments: ["--drain-timeout", "2s"]) { mesh in
             let stream = try await openStream(mesh)
