@@ -134,13 +134,7 @@ public final class CaptureListener: Sendable {
                     Self.reset(channel)
                     record.refused("failed", reason: "connect to \(upstream): \(error)", context: context)
                 case .success(let upstreamChannel):
-                    do {
-                        try record.relay(downstream: channel, upstream: upstreamChannel, context: context) { Self.reset(channel) }
-                    } catch {
-                        Self.reset(channel)
-                        upstreamChannel.close(promise: nil)
-                        record.refused("failed", reason: "cannot relay: \(error)", context: context)
-                    }
+                    Self.relay(channel, to: upstreamChannel, record: record, context: context)
                 }
             }
         case .tunnel(let tunnel, _):
@@ -160,15 +154,21 @@ public final class CaptureListener: Sendable {
                     if case HBONEError.refused(let status, _) = error { refused = status == 403 } else { refused = false }
                     record.refused(refused ? "refused" : "failed", reason: "tunnel to node \(tunnel.peer.node): \(error)", context: context)
                 case .success(let stream):
-                    do {
-                        try record.relay(downstream: channel, upstream: stream, context: context) { Self.reset(channel) }
-                    } catch {
-                        Self.reset(channel)
-                        stream.close(promise: nil)
-                        record.refused("failed", reason: "cannot relay: \(error)", context: context)
-                    }
+                    Self.relay(channel, to: stream, record: record, context: context)
                 }
             }
+        }
+    }
+
+    /// Relays the client `channel` to `upstream` (a socket or a tunnel stream); when the relay cannot start, resets
+    /// the client, closes `upstream` and records why.
+    private static func relay(_ channel: any Channel, to upstream: any Channel, record: ConnectionRecord, context: ProxyContext) {
+        do {
+            try record.relay(downstream: channel, upstream: upstream, context: context) { reset(channel) }
+        } catch {
+            reset(channel)
+            upstream.close(promise: nil)
+            record.refused("failed", reason: "cannot relay: \(error)", context: context)
         }
     }
 
