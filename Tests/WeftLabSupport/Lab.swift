@@ -141,6 +141,31 @@ public struct LabHost: Sendable {
         if let unit { args += ["--unit", unit] }
         return try await Command.run(args + ["--"] + arguments, timeout: timeout)
     }
+
+    /// Connects from this host (optionally in a unit's cgroup) `times` times in a row; each time it sends `request`,
+    /// half-closes at once and collects what the server said before its end of stream. A small python3 client, not
+    /// socat: socat with its input already at EOF may close before sending, or time out on its own terms.
+    public func halfClosingCall(
+        _ address: String, _ port: Int, sending request: String = "", unit: String? = nil,
+        connectTimeout: Double = 3, readTimeout: Double = 5, times: Int = 1, timeout: Duration = .seconds(30)
+    ) async throws -> CommandResult {
+        let client = """
+            import socket, sys
+            address, port, request = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
+            connect_timeout, read_timeout, times = float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
+            for _ in range(times):
+                s = socket.create_connection((address, port), timeout=connect_timeout)
+                s.settimeout(read_timeout)
+                s.sendall(request)
+                s.shutdown(socket.SHUT_WR)
+                while chunk := s.recv(4096):
+                    sys.stdout.write(chunk.decode())
+                s.close()
+            """
+        return try await run(
+            ["python3", "-c", client, address, "\(port)", request, "\(connectTimeout)", "\(readTimeout)", "\(times)"],
+            unit: unit, timeout: timeout)
+    }
 }
 
 /// A process started in a test host.

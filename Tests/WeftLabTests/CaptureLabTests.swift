@@ -37,25 +37,11 @@ import WeftLabSupport
         }
     }
 
-    /// Connects from `host` (optionally in a unit's cgroup) `times` times in a row; each time it half-closes at once
-    /// without sending anything and collects what the server said before its end of stream. A small python3 client,
-    /// not socat: socat with its input already at EOF may close or time out on its own terms.
+    /// A client that half-closes at once without sending anything (see `LabHost.halfClosingCall`).
     func fetch(
         _ address: String, _ port: Int, from host: LabHost, unit: String? = nil, connectTimeout: Double = 3, times: Int = 1
     ) async throws -> CommandResult {
-        let client = """
-            import socket, sys
-            address, port, timeout, times = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
-            for _ in range(times):
-                s = socket.create_connection((address, port), timeout=timeout)
-                s.settimeout(5)
-                s.shutdown(socket.SHUT_WR)
-                while chunk := s.recv(4096):
-                    sys.stdout.write(chunk.decode())
-                s.close()
-            """
-        return try await host.run(
-            ["python3", "-c", client, address, "\(port)", "\(connectTimeout)", "\(times)"], unit: unit, timeout: .seconds(30))
+        try await host.halfClosingCall(address, port, unit: unit, connectTimeout: connectTimeout, times: times)
     }
 
     func accessLogLines(_ node: LabProcess, containing text: String, timeout: Duration = .seconds(5)) async throws -> [AccessLine] {

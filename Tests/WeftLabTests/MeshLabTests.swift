@@ -213,18 +213,9 @@ import WeftLabSupport
         try await withMesh { mesh in
             // Request then FIN at once: the bytes and the FIN arrive while the tunnel stream is being opened.
             for attempt in 1...10 {
-                // Not socat: with its input already at EOF it may close before sending anything.
-                let client = """
-                    import socket, sys
-                    s = socket.create_connection(("backend.weft", 8080), timeout=3)
-                    s.sendall(b"GET / HTTP/1.0\\r\\n\\r\\n")
-                    s.shutdown(socket.SHUT_WR)
-                    data = b""
-                    while chunk := s.recv(4096):
-                        data += chunk
-                    sys.stdout.write(data.decode())
-                    """
-                let answer = try await mesh.a.run(["python3", "-c", client], unit: "frontend.service", timeout: .seconds(10))
+                let answer = try await mesh.a.halfClosingCall(
+                    "backend.weft", 8080, sending: "GET / HTTP/1.0\r\n\r\n", unit: "frontend.service", readTimeout: 3,
+                    timeout: .seconds(10))
                 #expect(answer.stdout.hasSuffix("\r\n\r\nbackend-ok\n"), "half-closing client \(attempt): \(answer); node a: \(mesh.nodeA.log().suffix(800))")
             }
             // Connect and close at once.
