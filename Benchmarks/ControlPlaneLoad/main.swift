@@ -62,7 +62,9 @@ func admin(_ method: HTTPMethod, _ path: String, _ json: String) async throws ->
     request.body = .bytes(ByteBuffer(string: json))
     let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
     let body = try await response.body.collect(upTo: 1 << 20)
-    guard response.status.code < 300 else { throw BenchError("\(method) \(path): \(response.status) \(String(buffer: body))") }
+    guard response.status.code < 300 else {
+        throw BenchError("\(method) \(path): \(response.status) \(String(buffer: body))")
+    }
     return (try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]) ?? [:]
 }
 
@@ -154,7 +156,10 @@ func simulateNode(_ index: Int, client: GRPCClient<HTTP2ClientTransport.Posix>) 
                     for try await update in response.messages {
                         receipts.record(update.resources.map(\.name), at: clock.now)
                         ackContinuation.yield(.with { $0.kind = .ack(.with { $0.version = update.version }) })
-                        if counted.withLock({ counted in defer { counted = true }; return !counted }) {
+                        if counted.withLock({ counted in
+                            defer { counted = true }
+                            return !counted
+                        }) {
                             receipts.firstConfig()
                         }
                     }
@@ -196,18 +201,24 @@ let watchers = Task.detached {
 }
 var lastReport = clock.now
 while receipts.nodesWithConfig < options.nodes {
-    if clock.now - watchStart > .seconds(600) { throw BenchError("only \(receipts.nodesWithConfig) nodes got a config in 600 s") }
+    if clock.now - watchStart > .seconds(600) {
+        throw BenchError("only \(receipts.nodesWithConfig) nodes got a config in 600 s")
+    }
     if let failure = watchFailure.withLock({ $0 }) { throw BenchError("a node's stream failed: \(failure)") }
     if clock.now - lastReport > .seconds(10) {
-        say(String(format: "  %d nodes have their config after %.0f s", receipts.nodesWithConfig, (clock.now - watchStart).seconds))
+        say(
+            String(
+                format: "  %d nodes have their config after %.0f s", receipts.nodesWithConfig,
+                (clock.now - watchStart).seconds))
         lastReport = clock.now
     }
     try await Task.sleep(for: .milliseconds(100))
 }
-say(String(
-    format: "all %d nodes watching with their first config after %.1f s (%d calls retried after a reset)",
-    options.nodes, (clock.now - watchStart).seconds, receipts.retryCount
-))
+say(
+    String(
+        format: "all %d nodes watching with their first config after %.1f s (%d calls retried after a reset)",
+        options.nodes, (clock.now - watchStart).seconds, receipts.retryCount
+    ))
 try await Task.sleep(for: .seconds(2))
 
 // 3. Timed writes: an intention from `*` reaches every node.
@@ -218,16 +229,19 @@ for write in 1...options.writes {
     _ = try await admin(.PUT, "/v1/intentions", #"{"source": "*", "destination": "bench-\#(write)", "action": "deny"}"#)
     let written = clock.now
     while receipts.count(name) < options.nodes {
-        if clock.now - start > .seconds(60) { throw BenchError("write \(write): only \(receipts.count(name)) nodes in 60 s") }
+        if clock.now - start > .seconds(60) {
+            throw BenchError("write \(write): only \(receipts.count(name)) nodes in 60 s")
+        }
         try await Task.sleep(for: .milliseconds(2))
     }
     let latencies = receipts.instants(name).map { ($0 - start).seconds * 1000 }.sorted()
     lastLatencies = latencies
     func percentile(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
-    say(String(
-        format: "write %d: admin call %.1f ms; node receipt+ACK p50 %.1f ms, p99 %.1f ms, last node %.1f ms",
-        write, (written - start).seconds * 1000, percentile(0.5), percentile(0.99), latencies.last!
-    ))
+    say(
+        String(
+            format: "write %d: admin call %.1f ms; node receipt+ACK p50 %.1f ms, p99 %.1f ms, last node %.1f ms",
+            write, (written - start).seconds * 1000, percentile(0.5), percentile(0.99), latencies.last!
+        ))
     try await Task.sleep(for: .milliseconds(500))
 }
 say("RESULT nodes=\(options.nodes) last_write_last_node_ms=\(String(format: "%.1f", lastLatencies.last ?? -1))")

@@ -30,7 +30,9 @@ extension AdminClient {
 
     /// Sets a node's egress policy; nil follows the mesh's.
     @discardableResult
-    public func setNodeEgress(_ name: String, egress: EgressPolicy?, ifMatch: Int64? = nil) async throws -> Revisioned<NodeRecord> {
+    public func setNodeEgress(_ name: String, egress: EgressPolicy?, ifMatch: Int64? = nil) async throws -> Revisioned<
+        NodeRecord
+    > {
         let (value, revision) = try await call(
             NodeRecord.self, .PUT, "/v1/nodes/\(Self.segment(name))/egress", body: EgressRequest(egress: egress),
             ifMatch: ifMatch
@@ -94,7 +96,8 @@ extension AdminClient {
     /// Creates or replaces the intention for its source and destination.
     @discardableResult
     public func putIntention(_ intention: Intention, ifMatch: Int64? = nil) async throws -> Revisioned<Intention> {
-        let (value, revision) = try await call(Intention.self, .PUT, "/v1/intentions", body: intention, ifMatch: ifMatch)
+        let (value, revision) = try await call(
+            Intention.self, .PUT, "/v1/intentions", body: intention, ifMatch: ifMatch)
         return Revisioned(value: value, revision: revision ?? 0)
     }
 
@@ -103,7 +106,9 @@ extension AdminClient {
         return Revisioned(value: value, revision: revision ?? 0)
     }
 
-    public func deleteIntention(source: ServiceSelector, destination: ServiceSelector, ifMatch: Int64? = nil) async throws {
+    public func deleteIntention(source: ServiceSelector, destination: ServiceSelector, ifMatch: Int64? = nil)
+        async throws
+    {
         try await callNoContent(.DELETE, Self.intentionPath(source, destination), ifMatch: ifMatch)
     }
 
@@ -148,13 +153,15 @@ extension AdminClient {
 
     @discardableResult
     public func setDefaultAction(_ action: IntentionAction) async throws -> Revisioned<MeshSettings> {
-        let (value, revision) = try await call(MeshSettings.self, .PUT, "/v1/mesh/default", body: DefaultActionRequest(action: action))
+        let (value, revision) = try await call(
+            MeshSettings.self, .PUT, "/v1/mesh/default", body: DefaultActionRequest(action: action))
         return Revisioned(value: value, revision: revision ?? 0)
     }
 
     @discardableResult
     public func setMeshMode(_ mode: MeshMode) async throws -> Revisioned<MeshSettings> {
-        let (value, revision) = try await call(MeshSettings.self, .PUT, "/v1/mesh/mode", body: MeshModeRequest(mode: mode))
+        let (value, revision) = try await call(
+            MeshSettings.self, .PUT, "/v1/mesh/mode", body: MeshModeRequest(mode: mode))
         return Revisioned(value: value, revision: revision ?? 0)
     }
 
@@ -171,8 +178,11 @@ extension AdminClient {
     }
 
     @discardableResult
-    public func putTelemetry(_ telemetry: TelemetrySettings, ifMatch: Int64? = nil) async throws -> Revisioned<TelemetrySettings> {
-        let (value, revision) = try await call(TelemetrySettings.self, .PUT, "/v1/telemetry", body: telemetry, ifMatch: ifMatch)
+    public func putTelemetry(_ telemetry: TelemetrySettings, ifMatch: Int64? = nil) async throws -> Revisioned<
+        TelemetrySettings
+    > {
+        let (value, revision) = try await call(
+            TelemetrySettings.self, .PUT, "/v1/telemetry", body: telemetry, ifMatch: ifMatch)
         return Revisioned(value: value, revision: revision ?? 0)
     }
 
@@ -197,7 +207,8 @@ extension AdminClient {
 
     /// Creates an admin token; its text is in the answer's `token`, and nowhere else, ever.
     public func createAdminToken(name: String, scope: AdminTokenScope) async throws -> AdminToken {
-        try await call(AdminToken.self, .POST, "/v1/admin-tokens", body: AdminTokenRequest(name: name, scope: scope)).value
+        try await call(AdminToken.self, .POST, "/v1/admin-tokens", body: AdminTokenRequest(name: name, scope: scope))
+            .value
     }
 
     public func adminTokens() async throws -> [AdminToken] {

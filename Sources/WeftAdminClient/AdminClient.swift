@@ -71,7 +71,8 @@ public final class AdminClient: Sendable {
     public init(baseURL: String, token: String?, trustedCAPEM: String? = nil, timeout: Duration = .seconds(30)) throws {
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
-        guard let url = URL(string: base), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+        guard let url = URL(string: base), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil
+        else {
             throw AdminClientError.configuration("'\(baseURL)' is not an admin API address: use https://host:port")
         }
         var tls = TLSConfiguration.makeClientConfiguration()
@@ -167,22 +168,27 @@ public final class AdminClient: Sendable {
         if text.contains("WRONG_VERSION_NUMBER") {
             return .tls(
                 address: address,
-                reason: "the server there does not speak TLS; if weftd serves plaintext on loopback (--admin-plaintext), use http://host:port"
+                reason:
+                    "the server there does not speak TLS; if weftd serves plaintext on loopback (--admin-plaintext), use http://host:port"
             )
         }
         if text.contains("CERTIFICATE_VERIFY_FAILED") || text.contains("unableToValidateCertificate") {
             return .tls(
                 address: address,
-                reason: "weftd's certificate is not trusted: pass the mesh trust bundle with --ca-file (weftd writes trust-bundle.pem to its data directory; GET /v1/trust-bundle serves it)"
+                reason:
+                    "weftd's certificate is not trusted: pass the mesh trust bundle with --ca-file (weftd writes trust-bundle.pem to its data directory; GET /v1/trust-bundle serves it)"
             )
         }
         if error is NIOSSLError || error is BoringSSLError || text.contains("handshakeFailed") {
-            return .tls(address: address, reason: "\(text) (is --ca-file the mesh trust bundle, and does the address name weftd?)")
+            return .tls(
+                address: address,
+                reason: "\(text) (is --ca-file the mesh trust bundle, and does the address name weftd?)")
         }
         if text.contains("connectionRefused") || text.contains("Connection refused") || text.contains("ECONNREFUSED")
             || text.contains("connect(descriptor:addr:size:)")
         {
-            return .unreachable(address: address, reason: "connection refused: is weftd running there, and is the address right?")
+            return .unreachable(
+                address: address, reason: "connection refused: is weftd running there, and is the address right?")
         }
         if let error = error as? HTTPClientError, error == .deadlineExceeded || error == .connectTimeout {
             return .unreachable(address: address, reason: "timed out")
@@ -192,7 +198,8 @@ public final class AdminClient: Sendable {
 
     /// Sends a request and decodes a successful answer as `T`; an error answer throws ``AdminClientError/server``.
     func call<T: Decodable>(
-        _ type: T.Type, _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: (some Encodable)? = nil as Never?,
+        _ type: T.Type, _ method: HTTPMethod, _ path: String, query: [(String, String)] = [],
+        body: (some Encodable)? = nil as Never?,
         ifMatch: Int64? = nil
     ) async throws -> (value: T, revision: Int64?) {
         let data = try body.map { try Self.encoder.encode($0) }
@@ -211,7 +218,8 @@ public final class AdminClient: Sendable {
         guard (200..<300).contains(response.status) else {
             let body = response.error
             throw AdminClientError.server(
-                status: response.status, message: body?.error ?? "HTTP \(response.status): \(response.text.prefix(200))",
+                status: response.status,
+                message: body?.error ?? "HTTP \(response.status): \(response.text.prefix(200))",
                 field: body?.field, currentRevision: body?.currentRevision
             )
         }

@@ -38,33 +38,44 @@ public enum CSRRejection: Error, Equatable, CustomStringConvertible {
         case .unparsableCSR(let reason):
             return "the certificate request could not be parsed (\(reason)); send a DER or PEM PKCS#10 CSR"
         case .invalidSignature:
-            return "the certificate request's signature does not verify with its public key; sign the CSR with the key it carries"
+            return
+                "the certificate request's signature does not verify with its public key; sign the CSR with the key it carries"
         case .unsupportedKey(let found):
             return "the certificate request carries a \(found) key; only ECDSA P-256 keys are accepted"
         case .missingSubjectAlternativeName:
             return "the certificate request names no identity; request exactly one URI SAN with the SPIFFE ID"
         case .multipleURIs(let uris):
-            return "the certificate request asks for \(uris.count) URIs (\(uris.joined(separator: ", "))); request exactly one, the SPIFFE ID"
+            return
+                "the certificate request asks for \(uris.count) URIs (\(uris.joined(separator: ", "))); request exactly one, the SPIFFE ID"
         case .identityMismatch(let requested, let allowed):
             return "the certificate request asks for '\(requested)' but only '\(allowed)' may be issued here"
         case .wildcardURI(let uri):
-            return "the certificate request asks for the wildcard '\(uri)'; wildcards are never issued, request one exact SPIFFE ID"
+            return
+                "the certificate request asks for the wildcard '\(uri)'; wildcards are never issued, request one exact SPIFFE ID"
         case .dnsNameNotAllowed(let name):
-            return "the certificate request asks for the DNS name '\(name)'; workload certificates carry only the SPIFFE ID URI"
+            return
+                "the certificate request asks for the DNS name '\(name)'; workload certificates carry only the SPIFFE ID URI"
         case .ipAddressNotAllowed(let address):
-            return "the certificate request asks for the IP address \(address); workload certificates carry only the SPIFFE ID URI"
+            return
+                "the certificate request asks for the IP address \(address); workload certificates carry only the SPIFFE ID URI"
         case .emailAddressNotAllowed(let address):
-            return "the certificate request asks for the email address '\(address)'; workload certificates carry only the SPIFFE ID URI"
+            return
+                "the certificate request asks for the email address '\(address)'; workload certificates carry only the SPIFFE ID URI"
         case .unsupportedName(let name):
-            return "the certificate request asks for the name \(name); workload certificates carry only the SPIFFE ID URI"
+            return
+                "the certificate request asks for the name \(name); workload certificates carry only the SPIFFE ID URI"
         case .foreignTrustDomain(let identity, let trustDomain):
-            return "'\(identity)' is outside this CA's trust domain '\(trustDomain)'; only spiffe://\(trustDomain)/... identities are issued"
+            return
+                "'\(identity)' is outside this CA's trust domain '\(trustDomain)'; only spiffe://\(trustDomain)/... identities are issued"
         case .invalidIdentity(let identity):
-            return "'\(identity)' is not a valid Weft SPIFFE ID (spiffe://<td>/ns/<namespace>/svc/<service> or spiffe://<td>/node/<node>)"
+            return
+                "'\(identity)' is not a valid Weft SPIFFE ID (spiffe://<td>/ns/<namespace>/svc/<service> or spiffe://<td>/node/<node>)"
         case .ttlOutOfRange(let requested, let minimum, let maximum):
-            return "a certificate lifetime of \(requested.weftDescription) was asked; allowed are \(minimum.weftDescription) to \(maximum.weftDescription)"
+            return
+                "a certificate lifetime of \(requested.weftDescription) was asked; allowed are \(minimum.weftDescription) to \(maximum.weftDescription)"
         case .authorityExpiresTooSoon(let notAfter):
-            return "the CA certificate expires at \(IdentityError.format(notAfter)), too soon to issue certificates; the operator must install a renewed CA"
+            return
+                "the CA certificate expires at \(IdentityError.format(notAfter)), too soon to issue certificates; the operator must install a renewed CA"
         case .signingFailed(let reason):
             return "the CA could not sign the certificate: \(reason)"
         }

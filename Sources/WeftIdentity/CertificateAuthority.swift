@@ -112,7 +112,8 @@ public struct CertificateAuthority: Sendable {
         } catch {
             throw .encodingFailed("\(error)")
         }
-        return CertificateAuthority(trustDomain: trustDomain, certificate: root, intermediates: [], root: root, privateKey: key)
+        return CertificateAuthority(
+            trustDomain: trustDomain, certificate: root, intermediates: [], root: root, privateKey: key)
     }
 
     // MARK: - Loading the user's own CA
@@ -171,7 +172,8 @@ public struct CertificateAuthority: Sendable {
             guard !sameName.isEmpty else {
                 throw .incompleteChain(subject: top.displayName, issuer: top.issuer.description)
             }
-            guard let index = sameName.first(where: { pool[$0].publicKey.isValidSignature(top.signature, for: top) }) else {
+            guard let index = sameName.first(where: { pool[$0].publicKey.isValidSignature(top.signature, for: top) })
+            else {
                 throw .chainSignatureInvalid(subject: top.displayName, issuer: top.issuer.description)
             }
             let issuer = pool.remove(at: index)
@@ -193,7 +195,9 @@ public struct CertificateAuthority: Sendable {
 
     /// Checks what every certificate on the CA's path needs: valid now, basic constraints cA, keyCertSign, and a path
     /// length that allows the CAs below it (`caCertificatesBelow`: 0 for the signing certificate).
-    private static func checkIsUsableCA(_ certificate: Certificate, caCertificatesBelow: Int, now: Date) throws(IdentityError) {
+    private static func checkIsUsableCA(_ certificate: Certificate, caCertificatesBelow: Int, now: Date)
+        throws(IdentityError)
+    {
         let subject = certificate.displayName
         if now < certificate.notValidBefore {
             throw .certificateNotYetValid(subject: subject, notBefore: certificate.notValidBefore)
@@ -215,7 +219,8 @@ public struct CertificateAuthority: Sendable {
         guard keyUsage?.keyCertSign == true else { throw .missingKeyCertSign(subject: subject) }
         // A self-signed root is not counted by pathLenConstraint for itself; only the CAs below it are.
         if let maxPathLength, caCertificatesBelow > maxPathLength {
-            throw .pathLengthExceeded(subject: subject, maxPathLength: maxPathLength, caCertificatesBelow: caCertificatesBelow)
+            throw .pathLengthExceeded(
+                subject: subject, maxPathLength: maxPathLength, caCertificatesBelow: caCertificatesBelow)
         }
     }
 
@@ -229,7 +234,8 @@ public struct CertificateAuthority: Sendable {
     var signingKey: Certificate.PrivateKey { Certificate.PrivateKey(privateKey) }
 
     var authorityKeyIdentifier: AuthorityKeyIdentifier {
-        let ski = (try? certificate.extensions.subjectKeyIdentifier) ?? SubjectKeyIdentifier(hash: certificate.publicKey)
+        let ski =
+            (try? certificate.extensions.subjectKeyIdentifier) ?? SubjectKeyIdentifier(hash: certificate.publicKey)
         return AuthorityKeyIdentifier(keyIdentifier: ski.keyIdentifier)
     }
 }

@@ -9,7 +9,9 @@ public enum CertificateRequestFactory {
     /// holding the SPIFFE ID as its only URI, signed with the new key.
     ///
     /// - Returns: the key as PKCS#8 PEM (keep it on this host), and the CSR as PEM and as DER (send either).
-    public static func make(for identity: SPIFFEID) throws(IdentityError) -> (privateKeyPEM: String, csrPEM: String, csrDER: [UInt8]) {
+    public static func make(for identity: SPIFFEID) throws(IdentityError) -> (
+        privateKeyPEM: String, csrPEM: String, csrDER: [UInt8]
+    ) {
         let key = P256.Signing.PrivateKey()
         let csrDER = try csr(for: identity, privateKey: key)
         let csrPEM = PEMDocument(type: "CERTIFICATE REQUEST", derBytes: csrDER).pemString + "\n"
@@ -17,13 +19,14 @@ public enum CertificateRequestFactory {
     }
 
     /// A DER CSR for `identity`, signed by `privateKey`.
-    public static func csr(for identity: SPIFFEID, privateKey: P256.Signing.PrivateKey) throws(IdentityError) -> [UInt8] {
+    public static func csr(for identity: SPIFFEID, privateKey: P256.Signing.PrivateKey) throws(IdentityError) -> [UInt8]
+    {
         do {
             let extensions = try Certificate.Extensions {
                 Critical(SubjectAlternativeNames([.uniformResourceIdentifier(identity.description)]))
             }
             let attributes = CertificateSigningRequest.Attributes([
-                try CertificateSigningRequest.Attribute(ExtensionRequest(extensions: extensions)),
+                try CertificateSigningRequest.Attribute(ExtensionRequest(extensions: extensions))
             ])
             let csr = try CertificateSigningRequest(
                 version: .v1,

@@ -54,19 +54,25 @@ public enum IdentityError: Error, Equatable, CustomStringConvertible {
         case .unparsablePEM(let source, let reason):
             return "\(source) could not be parsed: \(reason)"
         case .unexpectedPEMBlock(let source, let found, let expected):
-            return "\(source) holds a '\(found)' PEM block where '\(expected)' was expected; check that the files are not swapped"
+            return
+                "\(source) holds a '\(found)' PEM block where '\(expected)' was expected; check that the files are not swapped"
         case .multiplePrivateKeys(let source):
             return "\(source) holds more than one private key; give exactly one"
         case .encryptedPrivateKey(let source):
-            return "\(source) is encrypted; Weft needs an unencrypted key (e.g. 'openssl pkcs8 -topk8 -nocrypt -in key.pem'), protected by file permissions"
+            return
+                "\(source) is encrypted; Weft needs an unencrypted key (e.g. 'openssl pkcs8 -topk8 -nocrypt -in key.pem'), protected by file permissions"
         case .unsupportedKeyAlgorithm(let source, let found):
-            return "\(source) uses a \(found) key; Weft CAs sign with ECDSA P-256 only (e.g. 'openssl ecparam -name prime256v1 -genkey')"
+            return
+                "\(source) uses a \(found) key; Weft CAs sign with ECDSA P-256 only (e.g. 'openssl ecparam -name prime256v1 -genkey')"
         case .keyDoesNotMatchCertificate(let subject):
-            return "the private key does not belong to the CA certificate '\(subject)'; give the key the certificate was issued for"
+            return
+                "the private key does not belong to the CA certificate '\(subject)'; give the key the certificate was issued for"
         case .notACertificateAuthority(let subject):
-            return "'\(subject)' is not a CA certificate (basic constraints cA is not true); give a root or intermediate CA certificate"
+            return
+                "'\(subject)' is not a CA certificate (basic constraints cA is not true); give a root or intermediate CA certificate"
         case .missingKeyCertSign(let subject):
-            return "'\(subject)' may not sign certificates (key usage lacks keyCertSign); give a CA certificate issued for certificate signing"
+            return
+                "'\(subject)' may not sign certificates (key usage lacks keyCertSign); give a CA certificate issued for certificate signing"
         case .certificateExpired(let subject, let notAfter):
             return "'\(subject)' expired at \(Self.format(notAfter)); renew it"
         case .certificateNotYetValid(let subject, let notBefore):
@@ -74,27 +80,36 @@ public enum IdentityError: Error, Equatable, CustomStringConvertible {
         case .invalidExtension(let subject, let reason):
             return "'\(subject)' has a malformed extension: \(reason)"
         case .incompleteChain(let subject, let issuer):
-            return "the chain stops at '\(subject)': its issuer '\(issuer)' was not given; add the issuing certificates up to the self-signed root to the intermediates"
+            return
+                "the chain stops at '\(subject)': its issuer '\(issuer)' was not given; add the issuing certificates up to the self-signed root to the intermediates"
         case .chainSignatureInvalid(let subject, let issuer):
-            return "'\(subject)' was not signed by the given '\(issuer)' (same name, different key); give the certificate that actually issued it"
+            return
+                "'\(subject)' was not signed by the given '\(issuer)' (same name, different key); give the certificate that actually issued it"
         case .unrelatedCertificate(let subject):
-            return "'\(subject)' among the intermediates is not on the path from the CA certificate to its root; remove it"
+            return
+                "'\(subject)' among the intermediates is not on the path from the CA certificate to its root; remove it"
         case .pathLengthExceeded(let subject, let maxPathLength, let below):
-            return "'\(subject)' allows \(maxPathLength) CA certificate(s) below it (pathLenConstraint) but the chain has \(below); use a CA closer to the root"
+            return
+                "'\(subject)' allows \(maxPathLength) CA certificate(s) below it (pathLenConstraint) but the chain has \(below); use a CA closer to the root"
         case .invalidTrustDomain(let domain):
-            return "'\(domain)' is not a valid trust domain; use lowercase letters, digits, '-', '.' and '_' (e.g. 'weft.local')"
+            return
+                "'\(domain)' is not a valid trust domain; use lowercase letters, digits, '-', '.' and '_' (e.g. 'weft.local')"
         case .trustDomainMismatch(let certificateTrustDomain, let configured):
-            return "the CA certificate names trust domain '\(certificateTrustDomain)' but Weft is configured for '\(configured)'; make them agree"
+            return
+                "the CA certificate names trust domain '\(certificateTrustDomain)' but Weft is configured for '\(configured)'; make them agree"
         case .invalidValidity(let requested):
             return "a CA validity of \(requested.weftDescription) is not possible; give a positive duration"
         case .ttlOutOfRange(let requested, let minimum, let maximum):
-            return "a lifetime of \(requested.weftDescription) is outside the allowed \(minimum.weftDescription) to \(maximum.weftDescription)"
+            return
+                "a lifetime of \(requested.weftDescription) is outside the allowed \(minimum.weftDescription) to \(maximum.weftDescription)"
         case .noServerNames:
             return "a server certificate needs at least one DNS name or IP address"
         case .invalidDNSName(let name):
-            return "'\(name)' is not a valid DNS name for a server certificate (letters, digits and '-' in dot-separated labels; no wildcards)"
+            return
+                "'\(name)' is not a valid DNS name for a server certificate (letters, digits and '-' in dot-separated labels; no wildcards)"
         case .authorityExpiresTooSoon(let notAfter):
-            return "the CA certificate expires at \(Self.format(notAfter)), too soon to issue certificates; install a renewed CA"
+            return
+                "the CA certificate expires at \(Self.format(notAfter)), too soon to issue certificates; install a renewed CA"
         case .encodingFailed(let reason):
             return "could not build the certificate: \(reason)"
         }

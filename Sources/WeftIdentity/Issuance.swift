@@ -31,7 +31,8 @@ extension CertificateAuthority {
         } catch {
             throw .unparsableCSR(reason: "not a single PEM block: \(error)")
         }
-        guard document.discriminator == "CERTIFICATE REQUEST" || document.discriminator == "NEW CERTIFICATE REQUEST" else {
+        guard document.discriminator == "CERTIFICATE REQUEST" || document.discriminator == "NEW CERTIFICATE REQUEST"
+        else {
             throw .unparsableCSR(reason: "PEM block is '\(document.discriminator)', not 'CERTIFICATE REQUEST'")
         }
         return try issueWorkloadCertificate(csrDER: document.derBytes, for: identity, ttl: ttl, now: now)
@@ -229,7 +230,8 @@ extension CertificateAuthority {
         guard !bytes.isEmpty, bytes.count <= 253 else { return false }
         return bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false).allSatisfy { label in
             guard !label.isEmpty, label.count <= 63,
-                  label.first != UInt8(ascii: "-"), label.last != UInt8(ascii: "-") else { return false }
+                label.first != UInt8(ascii: "-"), label.last != UInt8(ascii: "-")
+            else { return false }
             return label.allSatisfy { byte in
                 (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
                     || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))

@@ -11,7 +11,9 @@ public enum PEM {
     /// Every `CERTIFICATE` block of `pem`, in order. Text between blocks is ignored; blocks of any other kind are an
     /// error, so that a key pasted where a certificate belongs is caught.
     /// - Parameter source: names the input in error messages, e.g. "the trust bundle".
-    public static func certificates(fromPEM pem: String, source: String = "the PEM input") throws(IdentityError) -> [Certificate] {
+    public static func certificates(fromPEM pem: String, source: String = "the PEM input") throws(IdentityError)
+        -> [Certificate]
+    {
         let documents = try self.documents(in: pem, source: source, expected: certificateLabel)
         var certificates: [Certificate] = []
         for document in documents {
@@ -28,7 +30,9 @@ public enum PEM {
     }
 
     /// Exactly one `CERTIFICATE` block.
-    public static func certificate(fromPEM pem: String, source: String = "the PEM input") throws(IdentityError) -> Certificate {
+    public static func certificate(fromPEM pem: String, source: String = "the PEM input") throws(IdentityError)
+        -> Certificate
+    {
         let certificates = try certificates(fromPEM: pem, source: source)
         guard certificates.count == 1 else {
             throw .unparsablePEM(source: source, reason: "expected one certificate, found \(certificates.count)")

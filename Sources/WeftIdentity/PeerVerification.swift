@@ -8,7 +8,7 @@ extension SPIFFEID {
     /// The SPIFFE ID in the certificate's URI SAN; nil unless there is exactly one URI and it is a Weft SPIFFE ID.
     public init?(certificate: Certificate) {
         guard let uris = certificate.uriSubjectAlternativeNames, uris.count == 1,
-              let id = try? SPIFFEID(parsing: uris[0])
+            let id = try? SPIFFEID(parsing: uris[0])
         else { return nil }
         self = id
     }
@@ -74,7 +74,8 @@ public func verifyChain(
         return identity
     case .couldNotValidate(let failures):
         let reasons = Set(failures.map { $0.policyFailureReason.description }).sorted()
-        let reason = reasons.isEmpty
+        let reason =
+            reasons.isEmpty
             ? "no chain to the trust bundle (unknown issuer, bad signature, or an unhandled critical extension)"
             : reasons.joined(separator: "; ")
         throw .untrusted(identity: identity.description, reason: reason)

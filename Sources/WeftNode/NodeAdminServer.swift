@@ -27,7 +27,9 @@ final class NodeAdminServer: Sendable {
     private let respond: @Sendable (_ path: String) async -> Response
     private let channels = NIOLockedValueBox<[any Channel]>([])
 
-    init(addresses: [IPSocketAddress], group: any EventLoopGroup, respond: @escaping @Sendable (String) async -> Response) {
+    init(
+        addresses: [IPSocketAddress], group: any EventLoopGroup, respond: @escaping @Sendable (String) async -> Response
+    ) {
         self.addresses = addresses
         self.group = group
         self.respond = respond
@@ -96,9 +98,13 @@ private final class AdminRequestHandler: ChannelInboundHandler {
     }
 
     private func write(_ response: NodeAdminServer.Response, keepAlive: Bool, context: ChannelHandlerContext) {
-        var headers = HTTPHeaders([("Content-Type", response.contentType), ("Content-Length", String(response.body.utf8.count))])
+        var headers = HTTPHeaders([
+            ("Content-Type", response.contentType), ("Content-Length", String(response.body.utf8.count)),
+        ])
         if !keepAlive { headers.add(name: "Connection", value: "close") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))), promise: nil)
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))),
+            promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: response.body)))), promise: nil)
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in

@@ -49,7 +49,8 @@ public final class NodeAgent: Sendable {
         try plan.capture.validate()
 
         // Mesh membership: credentials (joining first if needed), the last good config, certificates.
-        let member: (state: NodeStateDirectory, certificates: NodeCertificates, cache: ConfigCache, address: IPSocketAddress)?
+        let member:
+            (state: NodeStateDirectory, certificates: NodeCertificates, cache: ConfigCache, address: IPSocketAddress)?
         // Local processes that called out before their service had a certificate (clients listen on nothing, so
         // discovery cannot know them): registered as workloads of this node, certificates obtained for them.
         let clientWorkloads = NIOLockedValueBox<Set<ServiceName>>([])
@@ -63,9 +64,12 @@ public final class NodeAgent: Sendable {
                 initial = ProxyConfig(config, hbonePort: settings.hbonePort)
                 logger.info("starting from the last good config", metadata: ["version": "\(config.version)"])
             } else {
-                initial = ProxyConfig(state: NodeState(config: NodeConfig(version: 0, node: credentials.nodeName)), trustDomain: credentials.trustDomain, hbonePort: settings.hbonePort)
+                initial = ProxyConfig(
+                    state: NodeState(config: NodeConfig(version: 0, node: credentials.nodeName)),
+                    trustDomain: credentials.trustDomain, hbonePort: settings.hbonePort)
             }
-            let certificates = NodeCertificates(credentials: credentials, stateDirectory: stateDirectory, tls: tls, logger: logger)
+            let certificates = NodeCertificates(
+                credentials: credentials, stateDirectory: stateDirectory, tls: tls, logger: logger)
             try await certificates.publish(trustBundlePEM: cache.config?.trustBundlePEM)
             member = (stateDirectory, certificates, cache, address)
         } else {
@@ -97,28 +101,37 @@ public final class NodeAgent: Sendable {
             config: configStore, live: live, accessLog: AccessLog.standardOutput(), metrics: metrics,
             connector: UpstreamConnector(socketMark: capture.socketMark),
             tunnels: member == nil ? nil : HBONEConnectionPool(configuration: pool, tls: tls, logger: logger))
-        let loopback4 = IPAddress.v4(0x7F00_0001), loopback6 = IPAddress.v6(0, 1)
+        let loopback4 = IPAddress.v4(0x7F00_0001)
+        let loopback6 = IPAddress.v6(0, 1)
         let outbound = CaptureListener(
-            configuration: .init(direction: "outbound", bindAddresses: [
-                IPSocketAddress(address: loopback4, port: capture.outboundListenerPort),
-                IPSocketAddress(address: loopback6, port: capture.outboundListenerPort),
-            ]),
+            configuration: .init(
+                direction: "outbound",
+                bindAddresses: [
+                    IPSocketAddress(address: loopback4, port: capture.outboundListenerPort),
+                    IPSocketAddress(address: loopback6, port: capture.outboundListenerPort),
+                ]),
             group: group, inspector: NodeConnectionInspector(identities: identities),
             router: OutboundRouter(), context: proxy, logger: logger)
-        let inboundRouter = InboundPlaintextRouter(ports: settings.inboundPorts(for: initial.state, overrides: overrides))
+        let inboundRouter = InboundPlaintextRouter(
+            ports: settings.inboundPorts(for: initial.state, overrides: overrides))
         let inbound = CaptureListener(
-            configuration: .init(direction: "inbound_plaintext", bindAddresses: [
-                IPSocketAddress(address: .v4(0), port: capture.inboundListenerPort),
-                IPSocketAddress(address: .v6(0, 0), port: capture.inboundListenerPort),
-            ]),
+            configuration: .init(
+                direction: "inbound_plaintext",
+                bindAddresses: [
+                    IPSocketAddress(address: .v4(0), port: capture.inboundListenerPort),
+                    IPSocketAddress(address: .v6(0, 0), port: capture.inboundListenerPort),
+                ]),
             group: group, inspector: NodeConnectionInspector(identities: nil),
             router: inboundRouter, context: proxy, logger: logger)
-        let hbone = member == nil ? nil : HBONEServer(
-            configuration: .init(bindAddresses: [
-                IPSocketAddress(address: .v4(0), port: settings.hbonePort),
-                IPSocketAddress(address: .v6(0, 0), port: settings.hbonePort),
-            ]),
-            group: group, tls: tls, context: proxy, logger: logger)
+        let hbone =
+            member == nil
+            ? nil
+            : HBONEServer(
+                configuration: .init(bindAddresses: [
+                    IPSocketAddress(address: .v4(0), port: settings.hbonePort),
+                    IPSocketAddress(address: .v6(0, 0), port: settings.hbonePort),
+                ]),
+                group: group, tls: tls, context: proxy, logger: logger)
 
         let status = Status()
         status.configVersion.withLockedValue { $0 = initial.state.config.version }
@@ -139,9 +152,13 @@ public final class NodeAgent: Sendable {
                     let held = await member.certificates.services
                     if tls.current == nil || !local.isSubset(of: held) { missing.append("certificates") }
                 }
-                return missing.isEmpty ? .text("ready\n") : .text("not ready: waiting for \(missing.joined(separator: ", "))\n", status: .serviceUnavailable)
+                return missing.isEmpty
+                    ? .text("ready\n")
+                    : .text("not ready: waiting for \(missing.joined(separator: ", "))\n", status: .serviceUnavailable)
             case "/config_dump":
-                return .json(Self.configDump(configStore.current, live: live.count, tunnels: proxy.tunnels?.connectionCount ?? 0))
+                return .json(
+                    Self.configDump(configStore.current, live: live.count, tunnels: proxy.tunnels?.connectionCount ?? 0)
+                )
             case "/certs":
                 let rows = await member?.certificates.summary() ?? []
                 return .json(Self.json(["certificates": rows]))
@@ -164,7 +181,8 @@ public final class NodeAgent: Sendable {
                     IPSocketAddress(address: loopback4, port: capture.dnsPort),
                     IPSocketAddress(address: loopback6, port: capture.dnsPort),
                 ]
-                dns.upstreams = settings.dnsUpstreams
+                dns.upstreams =
+                    settings.dnsUpstreams
                     ?? ResolvConf.load(logger: logger).upstreams(excluding: dns.listenAddresses)
                 let started = try DNSResolver(configuration: dns, eventLoopGroup: group, logger: logger)
                 started.update(names: initial.state.meshNames)
@@ -172,24 +190,29 @@ public final class NodeAgent: Sendable {
                 resolver = started
             }
             if settings.captureEnabled {
-                let installed = try CaptureController(configuration: capture, connection: try NftablesConnection(), logger: logger)
+                let installed = try CaptureController(
+                    configuration: capture, connection: try NftablesConnection(), logger: logger)
                 let took = try installed.install().duration
                 controller = installed
                 status.captureInstalled.withLockedValue { $0 = true }
-                logger.info("capture installed", metadata: [
-                    "table": "inet \(capture.tableName)", "took": "\(took)",
-                    "vips": "\(capture.vipRanges)", "outboundPorts": "\(capture.outboundPorts)",
-                    "inboundPorts": "\(capture.inboundPorts)",
-                ])
+                logger.info(
+                    "capture installed",
+                    metadata: [
+                        "table": "inet \(capture.tableName)", "took": "\(took)",
+                        "vips": "\(capture.vipRanges)", "outboundPorts": "\(capture.outboundPorts)",
+                        "inboundPorts": "\(capture.inboundPorts)",
+                    ])
                 background.append(Task { await installed.reconcileContinuously() })
             }
             if let member {
                 let pusher = MetricsPusher(
-                    metrics: metrics, settings: telemetry, node: initial.nodeName, socketMark: capture.socketMark, logger: logger)
+                    metrics: metrics, settings: telemetry, node: initial.nodeName, socketMark: capture.socketMark,
+                    logger: logger)
                 background.append(Task { await pusher.run() })
                 let apply = ConfigApplier(
                     settings: settings, overrides: overrides, configStore: configStore, inboundRouter: inboundRouter,
-                    resolver: resolver, controller: controller, certificates: member.certificates, status: status.configVersion,
+                    resolver: resolver, controller: controller, certificates: member.certificates,
+                    status: status.configVersion,
                     telemetry: telemetry,
                     stateDirectory: member.state, cache: member.cache, logger: logger)
                 let link = ControlPlaneLink(
@@ -201,29 +224,38 @@ public final class NodeAgent: Sendable {
                             clients: clientWorkloads.withLockedValue { $0 })
                     },
                     localServices: {
-                        Set(configStore.current.state.localServices.map(\.serviceName)).union(clientWorkloads.withLockedValue { $0 })
+                        Set(configStore.current.state.localServices.map(\.serviceName)).union(
+                            clientWorkloads.withLockedValue { $0 })
                     },
                     onConfig: { config, summary in await apply.apply(config, summary: summary) },
                     logger: logger)
                 background.append(Task { await link.run() })
             }
-            logger.info("weft-node ready", metadata: [
-                "node": "\(initial.nodeName)", "configVersion": "\(initial.state.config.version)",
-                "services": "\(initial.state.config.services.count)",
-                "controlPlane": "\(settings.controlPlaneAddress.map { "\($0)" } ?? "none (static mesh)")",
-            ])
+            logger.info(
+                "weft-node ready",
+                metadata: [
+                    "node": "\(initial.nodeName)", "configVersion": "\(initial.state.config.version)",
+                    "services": "\(initial.state.config.services.count)",
+                    "controlPlane": "\(settings.controlPlaneAddress.map { "\($0)" } ?? "none (static mesh)")",
+                ])
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(3600))
             }
         } catch {
             logger.error("weft-node failed: \(error)")
-            await stop(listeners: (outbound, inbound, hbone), admin: admin, resolver, controller, background, live: live, drain: false)
+            await stop(
+                listeners: (outbound, inbound, hbone), admin: admin, resolver, controller, background, live: live,
+                drain: false)
             throw error
         }
-        await stop(listeners: (outbound, inbound, hbone), admin: admin, resolver, controller, background, live: live, drain: true)
+        await stop(
+            listeners: (outbound, inbound, hbone), admin: admin, resolver, controller, background, live: live,
+            drain: true)
     }
 
-    private func credentials(stateDirectory: NodeStateDirectory, controlPlane: IPSocketAddress) async throws -> NodeCredentials {
+    private func credentials(stateDirectory: NodeStateDirectory, controlPlane: IPSocketAddress) async throws
+        -> NodeCredentials
+    {
         if let stored = try stateDirectory.loadCredentials() { return stored }
         guard let token = settings.joinToken else { throw Error.noCredentials(stateDirectory: stateDirectory.path) }
         let joinAddress = settings.joinAddress ?? IPSocketAddress(address: controlPlane.address, port: 15013)
@@ -234,7 +266,8 @@ public final class NodeAgent: Sendable {
             throw Error.join(error)
         }
         try stateDirectory.save(joined)
-        logger.info("joined the mesh", metadata: ["node": "\(joined.nodeName)", "trustDomain": "\(joined.trustDomain)"])
+        logger.info(
+            "joined the mesh", metadata: ["node": "\(joined.nodeName)", "trustDomain": "\(joined.trustDomain)"])
         return joined
     }
 
@@ -254,7 +287,8 @@ public final class NodeAgent: Sendable {
     /// this node's addresses, and client workloads (no endpoints). Listeners on loopback only are not reachable from
     /// other nodes: they count as workloads without endpoints.
     static func registration(
-        settings: NodeSettings, discovery: LocalServiceDiscovery?, overrides: [ServiceOverride], clients: Set<ServiceName>
+        settings: NodeSettings, discovery: LocalServiceDiscovery?, overrides: [ServiceOverride],
+        clients: Set<ServiceName>
     ) -> (addresses: [IPAddress], services: [Weft_Node_V1_RegisteredService]) {
         let addresses = settings.nodeAddresses ?? LocalAddresses.all().filter { !$0.isLoopback }
         let found = discovery.flatMap { try? $0.discover(overrides: overrides).services } ?? []
@@ -296,7 +330,8 @@ public final class NodeAgent: Sendable {
 
     private func stop(
         listeners: (outbound: CaptureListener, inbound: CaptureListener, hbone: HBONEServer?), admin: NodeAdminServer,
-        _ resolver: DNSResolver?, _ controller: CaptureController?, _ background: [Task<Void, Never>], live: LiveConnections,
+        _ resolver: DNSResolver?, _ controller: CaptureController?, _ background: [Task<Void, Never>],
+        live: LiveConnections,
         drain: Bool
     ) async {
         // Stop accepting, let open connections finish up to the drain timeout, then close what is left.
@@ -305,7 +340,8 @@ public final class NodeAgent: Sendable {
         await listeners.hbone?.shutdown()
         if drain && live.count > 0 {
             logger.info("draining", metadata: ["connections": "\(live.count)", "timeout": "\(settings.drainTimeout)"])
-            let drained = await live.drain(timeout: settings.drainTimeout, reason: "the node stopped (drain timeout \(settings.drainTimeout))")
+            let drained = await live.drain(
+                timeout: settings.drainTimeout, reason: "the node stopped (drain timeout \(settings.drainTimeout))")
             if !drained { logger.warning("drain timeout: closed the connections still open") }
         }
         for task in background { task.cancel() }
@@ -331,7 +367,10 @@ public final class NodeAgent: Sendable {
             var open_connections: Int
             var tunnel_connections: Int
         }
-        return json(Dump(node: config.state.config, policy: config.policy, trust_domain: config.trustDomain, open_connections: live, tunnel_connections: tunnels))
+        return json(
+            Dump(
+                node: config.state.config, policy: config.policy, trust_domain: config.trustDomain,
+                open_connections: live, tunnel_connections: tunnels))
     }
 
     static func json(_ value: some Encodable) -> String {
@@ -369,7 +408,12 @@ struct ConfigApplier: Sendable {
             let capture = settings.captureConfiguration(for: state, overrides: overrides)
             do {
                 if try await NIOThreadPool.singleton.runIfActive({ try controller.update(capture) }) {
-                    logger.info("capture updated", metadata: ["vips": "\(capture.vipRanges)", "outboundPorts": "\(capture.outboundPorts)", "inboundPorts": "\(capture.inboundPorts)"])
+                    logger.info(
+                        "capture updated",
+                        metadata: [
+                            "vips": "\(capture.vipRanges)", "outboundPorts": "\(capture.outboundPorts)",
+                            "inboundPorts": "\(capture.inboundPorts)",
+                        ])
                 }
             } catch {
                 logger.error("cannot update the capture for config \(config.version): \(error)")
@@ -381,16 +425,21 @@ struct ConfigApplier: Sendable {
         do { try stateDirectory.saveConfig(version: config.version, resources: cache.resources) } catch {
             logger.error("\(error)")
         }
-        logger.info("config applied", metadata: [
-            "version": "\(config.version)", "changed": "\(summary.changed.count)", "removed": "\(summary.removed.count)",
-            "closedConnections": "\(closed)",
-        ])
+        logger.info(
+            "config applied",
+            metadata: [
+                "version": "\(config.version)", "changed": "\(summary.changed.count)",
+                "removed": "\(summary.removed.count)",
+                "closedConnections": "\(closed)",
+            ])
     }
 }
 
 extension ProxyConfig {
     /// What the proxy decides with under a config version the control plane pushed.
     init(_ config: CompiledNodeConfig, hbonePort: UInt16) {
-        self.init(state: NodeState(config: config.nodeConfig), policy: config.policy, trustDomain: config.trustDomain, hbonePort: hbonePort)
+        self.init(
+            state: NodeState(config: config.nodeConfig), policy: config.policy, trustDomain: config.trustDomain,
+            hbonePort: hbonePort)
     }
 }

@@ -37,8 +37,11 @@ final class NodeConnectionInspector: CapturedConnectionInspector {
             // A client that dialled the listener itself: relaying it to its "original" destination would loop.
             if IPSocketAddress(nio: local) == destination { throw OriginalDestination.Error.notRedirected }
             var source = ConnectionSource()
-            if let identities = self.identities, let workload = try identities.workload(client: remote, originalDestination: destination) {
-                source = ConnectionSource(service: workload.serviceName, cgroupPath: workload.cgroupPath, uid: workload.uid)
+            if let identities = self.identities,
+                let workload = try identities.workload(client: remote, originalDestination: destination)
+            {
+                source = ConnectionSource(
+                    service: workload.serviceName, cgroupPath: workload.cgroupPath, uid: workload.uid)
             }
             return CapturedConnection(client: remote, originalDestination: destination, source: source)
         }

@@ -28,12 +28,14 @@ extension NodeSettings {
             return value
         }
         func address(_ key: String, _ text: String) throws(Error) -> IPSocketAddress {
-            guard let parsed = IPSocketAddress(text) else { throw fail(key, "'\(text)' is not address:port or [address]:port") }
+            guard let parsed = IPSocketAddress(text) else {
+                throw fail(key, "'\(text)' is not address:port or [address]:port")
+            }
             return parsed
         }
         func ports(_ key: String) throws(Error) -> [UInt16] {
             guard let values = table[key]?.array?.compactMap(\.integer), values.count == table[key]?.array?.count,
-                  values.allSatisfy({ (1...65535).contains($0) })
+                values.allSatisfy({ (1...65535).contains($0) })
             else { throw fail(key, "must be a list of ports (1-65535)") }
             return values.map { UInt16($0) }
         }
@@ -52,7 +54,8 @@ extension NodeSettings {
             case "join_token_file":
                 let file = try string(key)
                 do {
-                    joinToken = try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                    joinToken = try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(
+                        in: .whitespacesAndNewlines)
                 } catch {
                     // Needed only until the node has joined: a removed token file is fine once credentials exist.
                     joinToken = nil
@@ -65,7 +68,8 @@ extension NodeSettings {
                 }
             case "admin_listen": adminAddresses = [try address(key, try string(key))]
             case "drain_timeout":
-                do { drainTimeout = try DurationText.parse(try string(key)) } catch let error as DurationText.ParseError {
+                do { drainTimeout = try DurationText.parse(try string(key)) } catch let error as DurationText.ParseError
+                {
                     throw fail(key, error.description)
                 } catch { throw error as! Error }
             case "services_dir": servicesDirectory = try string(key)

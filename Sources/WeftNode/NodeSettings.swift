@@ -8,7 +8,8 @@ public struct NodeSettings: Sendable {
     /// A node config JSON file (a static mesh); nil runs with an empty mesh.
     public var nodeConfigPath: String?
     /// The node's name when no node config file gives one.
-    public var nodeName: String = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "node"
+    public var nodeName: String =
+        ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "node"
     public var servicesDirectory = ServiceOverrideLoader.defaultDirectory
     /// Capture settings; its VIP ranges and ports are merged with what the node config declares.
     public var capture = CaptureConfiguration()
@@ -107,18 +108,22 @@ public struct NodeSettings: Sendable {
         configuration.outboundPorts = Self.unique(
             capture.outboundPorts + state.remoteServicePorts.sorted().filter { !nodePorts.contains($0) })
         configuration.inboundPorts = Self.unique(
-            capture.inboundPorts + inboundPorts(for: state, overrides: overrides).keys.sorted().filter { !nodePorts.contains($0) })
+            capture.inboundPorts
+                + inboundPorts(for: state, overrides: overrides).keys.sorted().filter { !nodePorts.contains($0) })
         return configuration
     }
 
     /// Inbound plaintext ports and how each is treated: local endpoints of the node config, and ports that
     /// services.d files declare (under the node's mode).
-    public func inboundPorts(for state: NodeState, overrides: [ServiceOverride]) -> [UInt16: InboundPlaintextRouter.Port] {
+    public func inboundPorts(for state: NodeState, overrides: [ServiceOverride]) -> [UInt16: InboundPlaintextRouter
+        .Port]
+    {
         var ports = state.inboundPorts.mapValues { InboundPlaintextRouter.Port(mode: $0.mode, service: $0.service) }
         for override in overrides {
             for port in override.ports ?? [] where ports[port] == nil {
                 ports[port] = InboundPlaintextRouter.Port(
-                    mode: state.config.meshMode, service: ServiceName(namespace: override.namespace, name: override.name))
+                    mode: state.config.meshMode,
+                    service: ServiceName(namespace: override.namespace, name: override.name))
             }
         }
         return ports

@@ -8,7 +8,8 @@ public enum NodeTools {
     /// Installs the capture for the settings' node config and returns a one-line summary.
     public static func installCapture(_ settings: NodeSettings, logger: Logger) throws -> String {
         let capture = try settings.loadPlan().capture
-        let controller = try CaptureController(configuration: capture, connection: try NftablesConnection(), logger: logger)
+        let controller = try CaptureController(
+            configuration: capture, connection: try NftablesConnection(), logger: logger)
         let installation = try controller.install()
         let table = installation.table
         let took = installation.duration
@@ -28,7 +29,8 @@ public enum NodeTools {
     }
 
     /// Services listening on this host, and services.d problems.
-    public static func discover(servicesDirectory: String) throws -> (services: [DiscoveredService], problems: [String]) {
+    public static func discover(servicesDirectory: String) throws -> (services: [DiscoveredService], problems: [String])
+    {
         let (overrides, errors) = ServiceOverrideLoader.load(directory: servicesDirectory)
         let discovery = LocalServiceDiscovery(diagnostics: try SocketDiagnostics(), cgroups: try CgroupResolver())
         let (services, skipped) = try discovery.discover(overrides: overrides)

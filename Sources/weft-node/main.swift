@@ -35,7 +35,8 @@ struct NodeOptions: ParsableArguments {
     @Option(name: .customLong("exclude-port"), help: "Never capture this port (repeatable; default 22).")
     var excludedPorts: [UInt16] = []
 
-    @Option(name: .customLong("exclude-cidr"), help: "Never capture outbound to this range (repeatable; loopback always).")
+    @Option(
+        name: .customLong("exclude-cidr"), help: "Never capture outbound to this range (repeatable; loopback always).")
     var excludedCIDRs: [String] = []
 
     @Flag(name: .customLong("no-dns-capture"), help: "Leave port 53 alone.")
@@ -43,7 +44,9 @@ struct NodeOptions: ParsableArguments {
 
     func settings() throws -> NodeSettings {
         var settings = NodeSettings()
-        let defaultPath = FileManager.default.fileExists(atPath: NodeSettings.defaultConfigPath) ? NodeSettings.defaultConfigPath : nil
+        let defaultPath =
+            FileManager.default.fileExists(atPath: NodeSettings.defaultConfigPath)
+            ? NodeSettings.defaultConfigPath : nil
         if let path = config ?? defaultPath {
             let text: String
             do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
@@ -69,14 +72,17 @@ struct NodeOptions: ParsableArguments {
 }
 
 struct Run: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the node: proxy listeners, DNS, capture (needs root).")
+    static let configuration = CommandConfiguration(
+        abstract: "Run the node: proxy listeners, DNS, capture (needs root).")
 
     @OptionGroup var node: NodeOptions
 
     @Option(name: .customLong("node-name"), help: "This node's name when the config gives none (default: host name).")
     var nodeName: String?
 
-    @Option(name: .customLong("dns-upstream"), help: "Forward non-mesh DNS here instead of /etc/resolv.conf's servers (repeatable, ADDRESS:PORT).")
+    @Option(
+        name: .customLong("dns-upstream"),
+        help: "Forward non-mesh DNS here instead of /etc/resolv.conf's servers (repeatable, ADDRESS:PORT).")
     var dnsUpstreams: [String] = []
 
     @Flag(name: .customLong("no-capture"), help: "Do not install nftables capture (listeners and DNS only).")
@@ -88,28 +94,44 @@ struct Run: AsyncParsableCommand {
     @Flag(name: .customLong("cleanup-on-exit"), help: "Remove the capture table when stopping.")
     var cleanupOnExit = false
 
-    @Option(name: .customLong("control-plane"), help: "weftd's node API, ADDRESS:PORT (its :15012). Without it the node runs a static mesh from --config.")
+    @Option(
+        name: .customLong("control-plane"),
+        help: "weftd's node API, ADDRESS:PORT (its :15012). Without it the node runs a static mesh from --config.")
     var controlPlane: String?
 
-    @Option(name: .customLong("join-address"), help: "weftd's join listener, ADDRESS:PORT (default: the control plane's address, port 15013).")
+    @Option(
+        name: .customLong("join-address"),
+        help: "weftd's join listener, ADDRESS:PORT (default: the control plane's address, port 15013).")
     var joinAddress: String?
 
-    @Option(name: .customLong("join-token"), help: "One-time join token (weftctl node token create --name <node>); needed on the first start only.")
+    @Option(
+        name: .customLong("join-token"),
+        help: "One-time join token (weftctl node token create --name <node>); needed on the first start only.")
     var joinToken: String?
 
     @Option(name: .customLong("join-token-file"), help: "Read the join token from this file.")
     var joinTokenFile: String?
 
-    @Option(name: .customLong("state-dir"), help: "Where the node keeps its credentials, last good config and certificates, mode 0700 (default: /var/lib/weft/node).")
+    @Option(
+        name: .customLong("state-dir"),
+        help:
+            "Where the node keeps its credentials, last good config and certificates, mode 0700 (default: /var/lib/weft/node)."
+    )
     var stateDir: String?
 
-    @Option(name: .customLong("node-address"), help: "Register endpoints at this address (repeatable; default: the host's interface addresses).")
+    @Option(
+        name: .customLong("node-address"),
+        help: "Register endpoints at this address (repeatable; default: the host's interface addresses).")
     var nodeAddresses: [String] = []
 
-    @Option(name: .customLong("admin-listen"), help: "Serve /metrics, /healthz, /readyz, /config_dump, /certs here, ADDRESS:PORT (default: 127.0.0.1:15020).")
+    @Option(
+        name: .customLong("admin-listen"),
+        help: "Serve /metrics, /healthz, /readyz, /config_dump, /certs here, ADDRESS:PORT (default: 127.0.0.1:15020).")
     var adminListen: String?
 
-    @Option(name: .customLong("drain-timeout"), help: "On SIGTERM, let open connections finish for this long, e.g. 5s, 1m (default: 5s).")
+    @Option(
+        name: .customLong("drain-timeout"),
+        help: "On SIGTERM, let open connections finish for this long, e.g. 5s, 1m (default: 5s).")
     var drainTimeout: String?
 
     func run() async throws {
@@ -118,7 +140,8 @@ struct Run: AsyncParsableCommand {
         if !dnsUpstreams.isEmpty {
             settings.dnsUpstreams = try dnsUpstreams.map { text in
                 guard let address = IPSocketAddress(text) else {
-                    throw ValidationError("--dns-upstream \(text): give ADDRESS:PORT, e.g. 198.18.1.2:53 or [2001:2::1]:53")
+                    throw ValidationError(
+                        "--dns-upstream \(text): give ADDRESS:PORT, e.g. 198.18.1.2:53 or [2001:2::1]:53")
                 }
                 return address
             }
@@ -142,7 +165,8 @@ struct Run: AsyncParsableCommand {
         if let joinToken { settings.joinToken = joinToken }
         if let joinTokenFile {
             do {
-                settings.joinToken = try String(contentsOfFile: joinTokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                settings.joinToken = try String(contentsOfFile: joinTokenFile, encoding: .utf8).trimmingCharacters(
+                    in: .whitespacesAndNewlines)
             } catch {
                 throw ValidationError("--join-token-file \(joinTokenFile): \(error.localizedDescription)")
             }
@@ -150,7 +174,9 @@ struct Run: AsyncParsableCommand {
         if let stateDir { settings.stateDirectory = stateDir }
         if !nodeAddresses.isEmpty {
             settings.nodeAddresses = try nodeAddresses.map { text in
-                guard let address = IPAddress(text) else { throw ValidationError("--node-address \(text): not an IP address") }
+                guard let address = IPAddress(text) else {
+                    throw ValidationError("--node-address \(text): not an IP address")
+                }
                 return address
             }
         }
@@ -178,7 +204,8 @@ struct Capture: AsyncParsableCommand {
         subcommands: [Install.self, Uninstall.self, Show.self])
 
     struct Install: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Install the capture table once (no reconcile) and exit.")
+        static let configuration = CommandConfiguration(
+            abstract: "Install the capture table once (no reconcile) and exit.")
         @OptionGroup var node: NodeOptions
 
         func run() async throws {
@@ -191,7 +218,9 @@ struct Capture: AsyncParsableCommand {
         @Option(help: "The table's name.") var table = "weft"
 
         func run() async throws {
-            print(try NodeTools.uninstallCapture(tableName: table) ? "removed table inet \(table)" : "table inet \(table) was not installed")
+            print(
+                try NodeTools.uninstallCapture(tableName: table)
+                    ? "removed table inet \(table)" : "table inet \(table) was not installed")
         }
     }
 
@@ -230,7 +259,9 @@ struct Discover: AsyncParsableCommand {
                 print(String(decoding: data, as: UTF8.self))
             } else {
                 let ports = service.ports.map(String.init).joined(separator: ",")
-                print("\(service.namespace)/\(service.name)\tports=\(ports)\tprotocol=\(service.protocol.rawValue)\tuid=\(service.uid.map(String.init) ?? "-")\tcgroup=\(service.cgroupPath ?? "-")")
+                print(
+                    "\(service.namespace)/\(service.name)\tports=\(ports)\tprotocol=\(service.protocol.rawValue)\tuid=\(service.uid.map(String.init) ?? "-")\tcgroup=\(service.cgroupPath ?? "-")"
+                )
             }
         }
         for problem in problems { FileHandle.standardError.write(Data("weft-node discover: \(problem)\n".utf8)) }

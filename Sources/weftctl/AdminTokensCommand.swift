@@ -11,18 +11,22 @@ struct AdminTokensCommand: AsyncParsableCommand {
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Make an admin token.", discussion: "Prints the token (on stdout, alone) once; it is never shown again."
+            abstract: "Make an admin token.",
+            discussion: "Prints the token (on stdout, alone) once; it is never shown again."
         )
         @OptionGroup var connection: ConnectionOptions
         @Option(help: "A name for it (a DNS label); the audit log names its changes token:<name>.") var name: String
         @Option(help: "read (GET only) or write.") var scope: String = "read"
 
         func run() async throws {
-            guard let value = AdminTokenScope(rawValue: scope) else { throw ValidationError("--scope '\(scope)': use read or write") }
+            guard let value = AdminTokenScope(rawValue: scope) else {
+                throw ValidationError("--scope '\(scope)': use read or write")
+            }
             let token = try await connection.withClient { try await $0.createAdminToken(name: name, scope: value) }
             if connection.output == .json { return Output.json(token) }
             print(token.token ?? "")
-            FileHandle.standardError.write(Data("\(token.scope.rawValue) token \(token.name) (id \(token.id)); shown only now\n".utf8))
+            FileHandle.standardError.write(
+                Data("\(token.scope.rawValue) token \(token.name) (id \(token.id)); shown only now\n".utf8))
         }
     }
 
@@ -34,7 +38,8 @@ struct AdminTokensCommand: AsyncParsableCommand {
             let tokens = try await connection.withClient { try await $0.adminTokens() }
             if connection.output == .json { return Output.json(tokens) }
             Output.table(
-                ["ID", "NAME", "SCOPE", "CREATED"], tokens.map { [$0.id, $0.name, $0.scope.rawValue, Output.date($0.createdAt)] },
+                ["ID", "NAME", "SCOPE", "CREATED"],
+                tokens.map { [$0.id, $0.name, $0.scope.rawValue, Output.date($0.createdAt)] },
                 empty: "no admin tokens"
             )
         }

@@ -3,7 +3,6 @@ import Foundation
 import WeftAdminClient
 import WeftCore
 
-
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case table
     case json
@@ -17,7 +16,9 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "Admin API token (WEFT_TOKEN).")
     var token: String?
 
-    @Option(name: .customLong("ca-file"), help: "PEM file of the CA that signed weftd's certificate: the mesh trust bundle (WEFT_CA_FILE).")
+    @Option(
+        name: .customLong("ca-file"),
+        help: "PEM file of the CA that signed weftd's certificate: the mesh trust bundle (WEFT_CA_FILE).")
     var caFile: String?
 
     @Option(name: [.customShort("o"), .long], help: "Output: table or json.")
@@ -50,7 +51,9 @@ struct ConnectionOptions: ParsableArguments {
         func pick(_ flag: String?, _ flagName: String, _ variable: String, _ key: String) -> Setting? {
             if let flag, !flag.isEmpty { return Setting(value: flag, source: flagName) }
             if let value = environment[variable], !value.isEmpty { return Setting(value: value, source: variable) }
-            if let value = file[key], !value.isEmpty { return Setting(value: value, source: "\(key) in \(Self.configPath)") }
+            if let value = file[key], !value.isEmpty {
+                return Setting(value: value, source: "\(key) in \(Self.configPath)")
+            }
             return nil
         }
         let address = pick(addr, "--addr", "WEFT_ADDR", "addr")?.value ?? Self.defaultAddress
@@ -66,7 +69,7 @@ struct ConnectionOptions: ParsableArguments {
         var text = address.trimmingCharacters(in: .whitespaces)
         if !text.contains("://") { text = "https://" + text }
         guard let url = URLComponents(string: text), let scheme = url.scheme, ["http", "https"].contains(scheme),
-              let host = url.host, !host.isEmpty
+            let host = url.host, !host.isEmpty
         else {
             throw CLIError("'\(address)' is not an address: use host:port or https://host:port")
         }

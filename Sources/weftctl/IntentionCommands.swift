@@ -19,12 +19,15 @@ struct IntentionCommand: AsyncParsableCommand {
         @Argument(help: "The caller: *, name or namespace/name.") var source: String
         @Argument(help: "The callee: *, name or namespace/name.") var destination: String
         @Option(help: "Why this intention exists.") var description: String?
-        @Option(name: .customLong("if-match"), help: "Only if the intention is still at this revision (0: only if it does not exist).")
+        @Option(
+            name: .customLong("if-match"),
+            help: "Only if the intention is still at this revision (0: only if it does not exist).")
         var ifMatch: Int64?
 
         func put(_ action: IntentionAction) async throws {
             let intention = Intention(
-                source: try parseSelector(source, what: "source"), destination: try parseSelector(destination, what: "destination"),
+                source: try parseSelector(source, what: "source"),
+                destination: try parseSelector(destination, what: "destination"),
                 action: action, description: description
             )
             let stored = try await connection.withClient { try await $0.putIntention(intention, ifMatch: ifMatch) }
@@ -34,13 +37,15 @@ struct IntentionCommand: AsyncParsableCommand {
     }
 
     struct Allow: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Allow SRC to call DST (replaces an intention for the same pair).")
+        static let configuration = CommandConfiguration(
+            abstract: "Allow SRC to call DST (replaces an intention for the same pair).")
         @OptionGroup var options: Put
         func run() async throws { try await options.put(.allow) }
     }
 
     struct Deny: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Deny SRC calling DST (replaces an intention for the same pair).")
+        static let configuration = CommandConfiguration(
+            abstract: "Deny SRC calling DST (replaces an intention for the same pair).")
         @OptionGroup var options: Put
         func run() async throws { try await options.put(.deny) }
     }
@@ -58,7 +63,8 @@ struct IntentionCommand: AsyncParsableCommand {
                     let intention = item.value
                     return [
                         intention.source.description, intention.destination.description, intention.action.rawValue,
-                        intention.permissions.isEmpty ? "-" : "\(intention.permissions.count)", intention.description ?? "-",
+                        intention.permissions.isEmpty ? "-" : "\(intention.permissions.count)",
+                        intention.description ?? "-",
                         "\(item.revision)",
                     ]
                 },
@@ -72,11 +78,15 @@ struct IntentionCommand: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
         @Argument(help: "The caller: *, name or namespace/name.") var source: String
         @Argument(help: "The callee: *, name or namespace/name.") var destination: String
-        @Option(name: .customLong("if-match"), help: "Only if the intention is still at this revision.") var ifMatch: Int64?
+        @Option(name: .customLong("if-match"), help: "Only if the intention is still at this revision.") var ifMatch:
+            Int64?
 
         func run() async throws {
-            let from = try parseSelector(source, what: "source"), to = try parseSelector(destination, what: "destination")
-            try await connection.withClient { try await $0.deleteIntention(source: from, destination: to, ifMatch: ifMatch) }
+            let from = try parseSelector(source, what: "source")
+            let to = try parseSelector(destination, what: "destination")
+            try await connection.withClient {
+                try await $0.deleteIntention(source: from, destination: to, ifMatch: ifMatch)
+            }
             if connection.output == .json { return Output.json(["deleted": "\(from)>\(to)"]) }
             print("intention \(from) → \(to) deleted")
         }
@@ -85,7 +95,8 @@ struct IntentionCommand: AsyncParsableCommand {
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "How the mesh judges a call from SRC to DST right now.",
-            discussion: "SRC - stands for a caller without workload identity. With --method (and --path), an HTTP request."
+            discussion:
+                "SRC - stands for a caller without workload identity. With --method (and --path), an HTTP request."
         )
         @OptionGroup var connection: ConnectionOptions
         @Argument(help: "The caller: name or namespace/name, or - for none.") var source: String

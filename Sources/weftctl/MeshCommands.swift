@@ -20,7 +20,8 @@ struct MeshCommand: AsyncParsableCommand {
     }
 
     struct StopAll: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "stop-all", abstract: "Deny all traffic in the mesh until resume.")
+        static let configuration = CommandConfiguration(
+            commandName: "stop-all", abstract: "Deny all traffic in the mesh until resume.")
         @OptionGroup var connection: ConnectionOptions
         func run() async throws { try await MeshCommand.setStopAll(true, connection) }
     }
@@ -32,12 +33,15 @@ struct MeshCommand: AsyncParsableCommand {
     }
 
     struct Default: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "What happens when no intention matches: allow or deny.")
+        static let configuration = CommandConfiguration(
+            abstract: "What happens when no intention matches: allow or deny.")
         @OptionGroup var connection: ConnectionOptions
         @Argument(help: "allow or deny.") var action: String
 
         func run() async throws {
-            guard let value = IntentionAction(rawValue: action) else { throw ValidationError("'\(action)': use allow or deny") }
+            guard let value = IntentionAction(rawValue: action) else {
+                throw ValidationError("'\(action)': use allow or deny")
+            }
             let settings = try await connection.withClient { try await $0.setDefaultAction(value) }
             MeshCommand.print(settings, connection)
         }
@@ -51,7 +55,9 @@ struct MeshCommand: AsyncParsableCommand {
         @Argument(help: "strict or permissive.") var mode: String
 
         func run() async throws {
-            guard let value = MeshMode(rawValue: mode) else { throw ValidationError("'\(mode)': use strict or permissive") }
+            guard let value = MeshMode(rawValue: mode) else {
+                throw ValidationError("'\(mode)': use strict or permissive")
+            }
             let settings = try await connection.withClient { try await $0.setMeshMode(value) }
             MeshCommand.print(settings, connection)
         }

@@ -22,7 +22,8 @@ struct NodesCommand: AsyncParsableCommand {
                     let record = node.record
                     return [
                         record.name, record.status.rawValue, Output.list(record.addresses.map(\.description)),
-                        record.version.isEmpty ? "-" : record.version, "\(node.endpoints.count)", Output.date(node.lastSeen),
+                        record.version.isEmpty ? "-" : record.version, "\(node.endpoints.count)",
+                        Output.date(node.lastSeen),
                         NodesCommand.config(node.stream),
                     ]
                 },
@@ -41,7 +42,8 @@ struct NodesCommand: AsyncParsableCommand {
             if connection.output == .json { return Output.json(node) }
             let record = node.record
             Output.fields([
-                ("name", record.name), ("status", record.status.rawValue), ("addresses", Output.list(record.addresses.map(\.description))),
+                ("name", record.name), ("status", record.status.rawValue),
+                ("addresses", Output.list(record.addresses.map(\.description))),
                 ("version", record.version), ("egress", record.egress?.rawValue ?? "mesh default"),
                 ("joined", Output.date(record.joinedAt)), ("last seen", Output.date(node.lastSeen)),
                 ("certificate serial", record.certificateSerial ?? "-"), ("config", NodesCommand.config(node.stream)),
@@ -50,7 +52,9 @@ struct NodesCommand: AsyncParsableCommand {
             print("")
             Output.table(
                 ["SERVICE", "ADDRESS", "PORT", "HEALTHY"],
-                node.endpoints.map { [$0.service.description, $0.address.description, "\($0.port)", $0.healthy ? "yes" : "no"] },
+                node.endpoints.map {
+                    [$0.service.description, $0.address.description, "\($0.port)", $0.healthy ? "yes" : "no"]
+                },
                 empty: "no endpoints"
             )
         }
@@ -76,9 +80,12 @@ struct NodesCommand: AsyncParsableCommand {
                 }
                 egress = value
             }
-            let node = try await connection.withClient { try await $0.setNodeEgress(name, egress: egress, ifMatch: ifMatch) }
+            let node = try await connection.withClient {
+                try await $0.setNodeEgress(name, egress: egress, ifMatch: ifMatch)
+            }
             if connection.output == .json { return Output.json(node.value) }
-            print("node \(name): egress \(node.value.egress?.rawValue ?? "follows the mesh") (revision \(node.revision))")
+            print(
+                "node \(name): egress \(node.value.egress?.rawValue ?? "follows the mesh") (revision \(node.revision))")
         }
     }
 
@@ -129,12 +136,16 @@ struct NodeCommand: AsyncParsableCommand {
                 guard let seconds = parseDuration(ttl) else {
                     throw ValidationError("--ttl '\(ttl)': use a duration like 90s, 30m, 1h or 2d")
                 }
-                let token = try await connection.withClient { try await $0.createJoinToken(node: name, ttlSeconds: seconds) }
+                let token = try await connection.withClient {
+                    try await $0.createJoinToken(node: name, ttlSeconds: seconds)
+                }
                 if connection.output == .json { return Output.json(token) }
                 print(token.token)
-                FileHandle.standardError.write(Data(
-                    "join token \(token.id) for node \(token.node), valid until \(Output.date(token.expiresAt)); shown only now\n".utf8
-                ))
+                FileHandle.standardError.write(
+                    Data(
+                        "join token \(token.id) for node \(token.node), valid until \(Output.date(token.expiresAt)); shown only now\n"
+                            .utf8
+                    ))
             }
         }
 

@@ -20,7 +20,9 @@ enum Output {
         }
         var widths = header.map(\.count)
         for row in rows {
-            for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) }
+            for (index, cell) in row.enumerated() where index < widths.count {
+                widths[index] = max(widths[index], cell.count)
+            }
         }
         func line(_ cells: [String]) -> String {
             cells.enumerated().map { index, cell in
@@ -34,7 +36,9 @@ enum Output {
     /// `key: value` lines, keys aligned.
     static func fields(_ pairs: [(String, String)]) {
         let width = pairs.map(\.0.count).max() ?? 0
-        for (key, value) in pairs { print("\(key):".padding(toLength: width + 1, withPad: " ", startingAt: 0) + " \(value)") }
+        for (key, value) in pairs {
+            print("\(key):".padding(toLength: width + 1, withPad: " ", startingAt: 0) + " \(value)")
+        }
     }
 
     static func date(_ date: Date?) -> String {

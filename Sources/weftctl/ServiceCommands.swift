@@ -10,7 +10,8 @@ struct ServicesCommand: AsyncParsableCommand {
     )
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Every service: discovered, admin-defined and external.")
+        static let configuration = CommandConfiguration(
+            abstract: "Every service: discovered, admin-defined and external.")
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
@@ -53,11 +54,16 @@ struct ServicesCommand: AsyncParsableCommand {
         @Argument(help: "name or namespace/name.") var name: String
         @Option(name: .customLong("port"), help: "A port (repeat for several).") var ports: [UInt16] = []
         @Option(name: .customLong("protocol"), help: "tcp, http, http2 or grpc.") var serviceProtocol: String = "tcp"
-        @Option(name: .customLong("external"), help: "ADDR:PORT outside the mesh (repeat for several); makes it an external service.")
+        @Option(
+            name: .customLong("external"),
+            help: "ADDR:PORT outside the mesh (repeat for several); makes it an external service.")
         var external: [String] = []
         @Option(name: .customLong("label"), help: "key=value (repeat for several).") var labels: [String] = []
-        @Option(name: .customLong("mesh-mode"), help: "strict or permissive for this service's ports.") var meshMode: String?
-        @Option(name: .customLong("if-match"), help: "Only if the service is still at this revision (0: only if it does not exist).")
+        @Option(name: .customLong("mesh-mode"), help: "strict or permissive for this service's ports.") var meshMode:
+            String?
+        @Option(
+            name: .customLong("if-match"),
+            help: "Only if the service is still at this revision (0: only if it does not exist).")
         var ifMatch: Int64?
 
         func run() async throws {
@@ -68,23 +74,29 @@ struct ServicesCommand: AsyncParsableCommand {
             var addresses: [IPSocketAddress] = []
             for text in external {
                 guard let address = IPSocketAddress(text) else {
-                    throw ValidationError("--external '\(text)': use address:port, e.g. 198.18.0.20:5432 or [2001:2::1]:443")
+                    throw ValidationError(
+                        "--external '\(text)': use address:port, e.g. 198.18.0.20:5432 or [2001:2::1]:443")
                 }
                 addresses.append(address)
             }
             var labelMap: [String: String] = [:]
             for text in labels {
                 let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
-                guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--label '\(text)': use key=value") }
+                guard parts.count == 2, !parts[0].isEmpty else {
+                    throw ValidationError("--label '\(text)': use key=value")
+                }
                 labelMap[parts[0]] = parts[1]
             }
             var mode: MeshMode?
             if let meshMode {
-                guard let value = MeshMode(rawValue: meshMode) else { throw ValidationError("--mesh-mode '\(meshMode)': use strict or permissive") }
+                guard let value = MeshMode(rawValue: meshMode) else {
+                    throw ValidationError("--mesh-mode '\(meshMode)': use strict or permissive")
+                }
                 mode = value
             }
             let record = ServiceRecord(
-                name: serviceName, protocol: proto, ports: ports, labels: labelMap, origin: addresses.isEmpty ? .admin : .external,
+                name: serviceName, protocol: proto, ports: ports, labels: labelMap,
+                origin: addresses.isEmpty ? .admin : .external,
                 externalAddresses: addresses, meshMode: mode
             )
             let stored = try await connection.withClient { try await $0.putService(record, ifMatch: ifMatch) }
@@ -97,7 +109,8 @@ struct ServicesCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete a service and free its VIP.")
         @OptionGroup var connection: ConnectionOptions
         @Argument(help: "name or namespace/name.") var name: String
-        @Option(name: .customLong("if-match"), help: "Only if the service is still at this revision.") var ifMatch: Int64?
+        @Option(name: .customLong("if-match"), help: "Only if the service is still at this revision.") var ifMatch:
+            Int64?
 
         func run() async throws {
             let serviceName = try parseServiceName(name)
@@ -112,7 +125,8 @@ struct ServicesCommand: AsyncParsableCommand {
         Output.fields([
             ("name", service.name.description), ("protocol", service.protocol.rawValue),
             ("ports", Output.list(service.ports.map { "\($0)" })), ("vip", service.vip?.description ?? "-"),
-            ("origin", service.origin.rawValue), ("external", Output.list(service.externalAddresses.map(\.description))),
+            ("origin", service.origin.rawValue),
+            ("external", Output.list(service.externalAddresses.map(\.description))),
             ("labels", Output.list(service.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })),
             ("mesh mode", service.meshMode?.rawValue ?? "mesh default"), ("revision", "\(item.revision)"),
         ])

@@ -21,16 +21,22 @@ struct TelemetryCommand: AsyncParsableCommand {
 
     struct Set: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Change telemetry settings; what is not given stays as it is.", discussion: "Nodes follow within a second."
+            abstract: "Change telemetry settings; what is not given stays as it is.",
+            discussion: "Nodes follow within a second."
         )
         @OptionGroup var connection: ConnectionOptions
-        @Option(name: .customLong("metrics-push"), help: "none, prometheus-remote-write, otlp-http or statsd.") var metricsPush: String?
-        @Option(name: .customLong("metrics-endpoint"), help: "URL, or host:port for StatsD.") var metricsEndpoint: String?
+        @Option(name: .customLong("metrics-push"), help: "none, prometheus-remote-write, otlp-http or statsd.")
+        var metricsPush: String?
+        @Option(name: .customLong("metrics-endpoint"), help: "URL, or host:port for StatsD.") var metricsEndpoint:
+            String?
         @Option(help: "Seconds between pushes (or 10s, 1m).") var interval: String?
-        @Option(name: .customLong("traces-endpoint"), help: "OTLP/HTTP traces endpoint; empty switches tracing off.") var tracesEndpoint: String?
-        @Option(name: .customLong("trace-sampling"), help: "Fraction of requests traced, 0-1.") var traceSampling: Double?
+        @Option(name: .customLong("traces-endpoint"), help: "OTLP/HTTP traces endpoint; empty switches tracing off.")
+        var tracesEndpoint: String?
+        @Option(name: .customLong("trace-sampling"), help: "Fraction of requests traced, 0-1.") var traceSampling:
+            Double?
         @Option(name: .customLong("access-log"), help: "on or off.") var accessLog: String?
-        @Option(name: .customLong("if-match"), help: "Only if the settings are still at this revision.") var ifMatch: Int64?
+        @Option(name: .customLong("if-match"), help: "Only if the settings are still at this revision.") var ifMatch:
+            Int64?
 
         func run() async throws {
             var push: TelemetrySettings.MetricsPush?
@@ -43,12 +49,16 @@ struct TelemetryCommand: AsyncParsableCommand {
             }
             var seconds: Int?
             if let interval {
-                guard let value = parseDuration(interval) else { throw ValidationError("--interval '\(interval)': use seconds, or 10s, 1m") }
+                guard let value = parseDuration(interval) else {
+                    throw ValidationError("--interval '\(interval)': use seconds, or 10s, 1m")
+                }
                 seconds = value
             }
             var log: Bool?
             if let accessLog {
-                guard ["on", "off"].contains(accessLog) else { throw ValidationError("--access-log '\(accessLog)': use on or off") }
+                guard ["on", "off"].contains(accessLog) else {
+                    throw ValidationError("--access-log '\(accessLog)': use on or off")
+                }
                 log = accessLog == "on"
             }
             let stored = try await connection.withClient { client in
@@ -67,7 +77,8 @@ struct TelemetryCommand: AsyncParsableCommand {
     }
 
     struct Off: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Stop pushing metrics and traces (access logs stay as they are).")
+        static let configuration = CommandConfiguration(
+            abstract: "Stop pushing metrics and traces (access logs stay as they are).")
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {

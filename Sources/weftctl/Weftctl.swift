@@ -16,7 +16,8 @@ struct Weftctl: AsyncParsableCommand {
         version: WeftVersion.current,
         subcommands: [
             StatusCommand.self, NodesCommand.self, NodeCommand.self, ServicesCommand.self, IntentionCommand.self,
-            MeshCommand.self, TelemetryCommand.self, CertificatesCommand.self, AdminTokensCommand.self, AuditCommand.self,
+            MeshCommand.self, TelemetryCommand.self, CertificatesCommand.self, AdminTokensCommand.self,
+            AuditCommand.self,
         ]
     )
 }

@@ -19,7 +19,8 @@ struct Weftd: AsyncParsableCommand {
     )
 
     @Option(help: "weftd.toml to read (default: /etc/weft/weftd.toml when it exists).") var config: String?
-    @Option(help: "Directory for the SQLite database, the bootstrap admin token and the trust bundle.") var dataDir: String?
+    @Option(help: "Directory for the SQLite database, the bootstrap admin token and the trust bundle.") var dataDir:
+        String?
     @Option(help: "PostgreSQL URL, e.g. postgres://weft@db:5432/weft; replaces SQLite.") var postgresURL: String?
     @Option(help: "SPIFFE trust domain (fixed after the first start).") var trustDomain: String?
     @Option(help: "Node API listener (mTLS), address:port.") var nodeListen: String?
@@ -33,7 +34,9 @@ struct Weftd: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error.") var logLevel: String = "info"
 
     func run() async throws {
-        guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("--log-level: unknown level '\(logLevel)'") }
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("--log-level: unknown level '\(logLevel)'")
+        }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
@@ -44,7 +47,8 @@ struct Weftd: AsyncParsableCommand {
         let server = Task {
             try await ControlPlane.run(configuration: settings, logger: logger) { ready in
                 let scheme = ready.adminTLS ? "https" : "http"
-                var line = "weftd ready node=\(ready.nodeListener) join=\(ready.joinListener) admin=\(scheme)://\(ready.adminListener)"
+                var line =
+                    "weftd ready node=\(ready.nodeListener) join=\(ready.joinListener) admin=\(scheme)://\(ready.adminListener)"
                 line += " trust_domain=\(ready.trustDomain) trust_bundle=\(ready.trustBundleFile)"
                 if let token = ready.bootstrapTokenFile { line += " bootstrap_token=\(token)" }
                 // Unbuffered: scripts wait for this line on a pipe.
@@ -80,7 +84,9 @@ struct Weftd: AsyncParsableCommand {
         }
         func address(_ text: String?, _ flag: String) throws -> IPSocketAddress? {
             guard let text else { return nil }
-            guard let parsed = IPSocketAddress(text) else { throw ValidationError("\(flag): '\(text)' is not address:port or [address]:port") }
+            guard let parsed = IPSocketAddress(text) else {
+                throw ValidationError("\(flag): '\(text)' is not address:port or [address]:port")
+            }
             return parsed
         }
         func duration(_ text: String?, _ flag: String) throws -> Duration? {
@@ -95,7 +101,9 @@ struct Weftd: AsyncParsableCommand {
         if let value = try address(adminListen, "--admin-listen") { settings.adminListen = value }
         if adminPlaintext { settings.adminPlaintext = true }
         settings.serverNames += serverName
-        if let value = try duration(workloadCertificateTTL, "--workload-certificate-ttl") { settings.registry.workloadCertificateTTL = value }
+        if let value = try duration(workloadCertificateTTL, "--workload-certificate-ttl") {
+            settings.registry.workloadCertificateTTL = value
+        }
         if let value = try duration(nodeTimeout, "--node-timeout") { settings.registry.nodeTimeout = value }
         if let value = try duration(heartbeatInterval, "--heartbeat-interval") { settings.heartbeatInterval = value }
         do { try settings.validate() } catch { throw ValidationError(error.description) }

@@ -25,7 +25,8 @@ import X509
         #expect(loaded.trustBundleFingerprint == generated.trustBundleFingerprint)
         #expect(loaded.privateKeyPEM == generated.privateKeyPEM)
         let request = try CertificateRequestFactory.make(for: Fixture.cart)
-        let issued = try loaded.issueWorkloadCertificate(csrDER: request.csrDER, for: Fixture.cart, ttl: .seconds(600), now: now)
+        let issued = try loaded.issueWorkloadCertificate(
+            csrDER: request.csrDER, for: Fixture.cart, ttl: .seconds(600), now: now)
         let peer = try await verifyChain(
             leafAndIntermediates: try PEM.certificates(fromPEM: issued.certificateChainPEM),
             trustBundle: generated.trustBundle,
@@ -56,17 +57,21 @@ import X509
         #expect(ca.intermediatesPEM == root.certificatePEM)
 
         let request = try CertificateRequestFactory.make(for: Fixture.cart)
-        let issued = try ca.issueWorkloadCertificate(csrPEM: request.csrPEM, for: Fixture.cart, ttl: .seconds(600), now: now)
+        let issued = try ca.issueWorkloadCertificate(
+            csrPEM: request.csrPEM, for: Fixture.cart, ttl: .seconds(600), now: now)
         let presented = try PEM.certificates(fromPEM: issued.certificateChainPEM)
         #expect(presented == [issued.leaf, intermediate.certificate])
         #expect(issued.leaf.issuer == intermediate.certificate.subject)
 
-        let peer = try await verifyChain(leafAndIntermediates: presented, trustBundle: root.trustBundle, trustDomain: Fixture.trustDomain, now: now)
+        let peer = try await verifyChain(
+            leafAndIntermediates: presented, trustBundle: root.trustBundle, trustDomain: Fixture.trustDomain, now: now)
         #expect(peer == Fixture.cart)
 
         // Without the intermediate the leaf does not chain to the root.
         await #expect(throws: PeerVerificationError.self) {
-            try await verifyChain(leafAndIntermediates: [issued.leaf], trustBundle: root.trustBundle, trustDomain: Fixture.trustDomain, now: now)
+            try await verifyChain(
+                leafAndIntermediates: [issued.leaf], trustBundle: root.trustBundle, trustDomain: Fixture.trustDomain,
+                now: now)
         }
     }
 
@@ -103,7 +108,8 @@ import X509
             #expect(ca.trustBundle == [root.certificate])
             #expect(try PEM.certificates(fromPEM: ca.chainPEM) == [lower.certificate, upper.certificate])
             let request = try CertificateRequestFactory.make(for: Fixture.payments)
-            let issued = try ca.issueWorkloadCertificate(csrDER: request.csrDER, for: Fixture.payments, ttl: .seconds(600), now: now)
+            let issued = try ca.issueWorkloadCertificate(
+                csrDER: request.csrDER, for: Fixture.payments, ttl: .seconds(600), now: now)
             let peer = try await verifyChain(
                 leafAndIntermediates: try PEM.certificates(fromPEM: issued.certificateChainPEM),
                 trustBundle: root.trustBundle,
@@ -138,7 +144,8 @@ import X509
     @Test func refusesACertificateThatIsNotACA() throws {
         let root = try CertificateAuthority.generateRoot(trustDomain: Fixture.trustDomain, now: now)
         let request = try CertificateRequestFactory.make(for: Fixture.cart)
-        let leaf = try root.issueWorkloadCertificate(csrDER: request.csrDER, for: Fixture.cart, ttl: .seconds(600), now: now)
+        let leaf = try root.issueWorkloadCertificate(
+            csrDER: request.csrDER, for: Fixture.cart, ttl: .seconds(600), now: now)
         #expect(throws: IdentityError.notACertificateAuthority(subject: Fixture.cart.description)) {
             try CertificateAuthority(
                 certificatePEM: leaf.certificateChainPEM,
@@ -152,9 +159,12 @@ import X509
 
     @Test func refusesACAThatMayNotSignCertificates() throws {
         let key = P256.Signing.PrivateKey()
-        let certificate = try Fixture.certificate(commonName: "Signing only", key: .init(key), keyUsage: KeyUsage(digitalSignature: true))
+        let certificate = try Fixture.certificate(
+            commonName: "Signing only", key: .init(key), keyUsage: KeyUsage(digitalSignature: true))
         #expect(throws: IdentityError.missingKeyCertSign(subject: "CN=Signing only,O=Example Corp")) {
-            try CertificateAuthority(certificatePEM: Fixture.pem(certificate), privateKeyPEM: key.pemRepresentation, trustDomain: Fixture.trustDomain, now: now)
+            try CertificateAuthority(
+                certificatePEM: Fixture.pem(certificate), privateKeyPEM: key.pemRepresentation,
+                trustDomain: Fixture.trustDomain, now: now)
         }
     }
 
@@ -162,7 +172,9 @@ import X509
         let p384 = P384.Signing.PrivateKey()
         let p384CA = try Fixture.certificate(commonName: "P-384 root", key: .init(p384))
         #expect(throws: IdentityError.unsupportedKeyAlgorithm(source: "the CA certificate", found: "ECDSA P-384")) {
-            try CertificateAuthority(certificatePEM: Fixture.pem(p384CA), privateKeyPEM: p384.pemRepresentation, trustDomain: Fixture.trustDomain, now: now)
+            try CertificateAuthority(
+                certificatePEM: Fixture.pem(p384CA), privateKeyPEM: p384.pemRepresentation,
+                trustDomain: Fixture.trustDomain, now: now)
         }
 
         let root = try CertificateAuthority.generateRoot(trustDomain: Fixture.trustDomain, now: now)
@@ -177,12 +189,21 @@ import X509
     }
 
     @Test func refusesExpiredAndNotYetValidCAs() throws {
-        let root = try CertificateAuthority.generateRoot(trustDomain: Fixture.trustDomain, validity: .seconds(86_400), now: now)
-        #expect(throws: IdentityError.certificateExpired(subject: "CN=Weft root CA,O=weft.local", notAfter: now + 86_400)) {
-            try CertificateAuthority(certificatePEM: root.certificatePEM, privateKeyPEM: root.privateKeyPEM, trustDomain: Fixture.trustDomain, now: now + 2 * 86_400)
+        let root = try CertificateAuthority.generateRoot(
+            trustDomain: Fixture.trustDomain, validity: .seconds(86_400), now: now)
+        #expect(
+            throws: IdentityError.certificateExpired(subject: "CN=Weft root CA,O=weft.local", notAfter: now + 86_400)
+        ) {
+            try CertificateAuthority(
+                certificatePEM: root.certificatePEM, privateKeyPEM: root.privateKeyPEM,
+                trustDomain: Fixture.trustDomain, now: now + 2 * 86_400)
         }
-        #expect(throws: IdentityError.certificateNotYetValid(subject: "CN=Weft root CA,O=weft.local", notBefore: now - 300)) {
-            try CertificateAuthority(certificatePEM: root.certificatePEM, privateKeyPEM: root.privateKeyPEM, trustDomain: Fixture.trustDomain, now: now - 3_600)
+        #expect(
+            throws: IdentityError.certificateNotYetValid(subject: "CN=Weft root CA,O=weft.local", notBefore: now - 300)
+        ) {
+            try CertificateAuthority(
+                certificatePEM: root.certificatePEM, privateKeyPEM: root.privateKeyPEM,
+                trustDomain: Fixture.trustDomain, now: now - 3_600)
         }
     }
 
@@ -194,12 +215,15 @@ import X509
         let subject = "CN=Example Weft intermediate,O=Example Corp"
 
         #expect(throws: IdentityError.incompleteChain(subject: subject, issuer: "CN=Weft root CA,O=weft.local")) {
-            try CertificateAuthority(certificatePEM: certificatePEM, privateKeyPEM: keyPEM, trustDomain: Fixture.trustDomain, now: now)
+            try CertificateAuthority(
+                certificatePEM: certificatePEM, privateKeyPEM: keyPEM, trustDomain: Fixture.trustDomain, now: now)
         }
         // Another generated root has the same name but another key.
         let impostor = try CertificateAuthority.generateRoot(trustDomain: Fixture.trustDomain, now: now)
         #expect(throws: IdentityError.chainSignatureInvalid(subject: subject, issuer: "CN=Weft root CA,O=weft.local")) {
-            try CertificateAuthority(certificatePEM: certificatePEM, privateKeyPEM: keyPEM, intermediatesPEM: impostor.certificatePEM, trustDomain: Fixture.trustDomain, now: now)
+            try CertificateAuthority(
+                certificatePEM: certificatePEM, privateKeyPEM: keyPEM, intermediatesPEM: impostor.certificatePEM,
+                trustDomain: Fixture.trustDomain, now: now)
         }
         let stray = try Fixture.certificate(commonName: "Stray", key: .init(P256.Signing.PrivateKey()))
         #expect(throws: IdentityError.unrelatedCertificate(subject: "CN=Stray,O=Example Corp")) {
@@ -217,8 +241,12 @@ import X509
         let rootKey = P256.Signing.PrivateKey()
         let root = try Fixture.certificate(commonName: "Leaf-only root", key: .init(rootKey), maxPathLength: 0)
         let key = P256.Signing.PrivateKey()
-        let intermediate = try Fixture.certificate(commonName: "Intermediate", key: .init(key), issuer: (root.subject, .init(rootKey)))
-        #expect(throws: IdentityError.pathLengthExceeded(subject: "CN=Leaf-only root,O=Example Corp", maxPathLength: 0, caCertificatesBelow: 1)) {
+        let intermediate = try Fixture.certificate(
+            commonName: "Intermediate", key: .init(key), issuer: (root.subject, .init(rootKey)))
+        #expect(
+            throws: IdentityError.pathLengthExceeded(
+                subject: "CN=Leaf-only root,O=Example Corp", maxPathLength: 0, caCertificatesBelow: 1)
+        ) {
             try CertificateAuthority(
                 certificatePEM: Fixture.pem(intermediate),
                 privateKeyPEM: key.pemRepresentation,
@@ -232,7 +260,9 @@ import X509
     @Test func refusesUnparsableOrMisplacedPEM() throws {
         let root = try CertificateAuthority.generateRoot(trustDomain: Fixture.trustDomain, now: now)
         func load(_ certificatePEM: String, _ privateKeyPEM: String, intermediates: String? = nil) throws {
-            _ = try CertificateAuthority(certificatePEM: certificatePEM, privateKeyPEM: privateKeyPEM, intermediatesPEM: intermediates, trustDomain: Fixture.trustDomain, now: now)
+            _ = try CertificateAuthority(
+                certificatePEM: certificatePEM, privateKeyPEM: privateKeyPEM, intermediatesPEM: intermediates,
+                trustDomain: Fixture.trustDomain, now: now)
         }
 
         #expect(throws: IdentityError.noPEMBlock(source: "the CA certificate", expected: "CERTIFICATE")) {
@@ -253,10 +283,16 @@ import X509
             Issue.record("expected .unparsablePEM for a certificate of bad DER, got \(String(describing: derError))")
             return
         }
-        #expect(throws: IdentityError.unexpectedPEMBlock(source: "the CA certificate", found: "PRIVATE KEY", expected: "CERTIFICATE")) {
+        #expect(
+            throws: IdentityError.unexpectedPEMBlock(
+                source: "the CA certificate", found: "PRIVATE KEY", expected: "CERTIFICATE")
+        ) {
             try load(root.privateKeyPEM, root.certificatePEM)
         }
-        #expect(throws: IdentityError.unexpectedPEMBlock(source: "the CA private key", found: "CERTIFICATE", expected: "PRIVATE KEY")) {
+        #expect(
+            throws: IdentityError.unexpectedPEMBlock(
+                source: "the CA private key", found: "CERTIFICATE", expected: "PRIVATE KEY")
+        ) {
             try load(root.certificatePEM, root.certificatePEM)
         }
         #expect(throws: IdentityError.multiplePrivateKeys(source: "the CA private key")) {
@@ -273,11 +309,16 @@ import X509
 
     @Test func refusesATrustDomainTheCertificateContradicts() throws {
         let root = try CertificateAuthority.generateRoot(trustDomain: "other.example", now: now)
-        #expect(throws: IdentityError.trustDomainMismatch(certificateTrustDomain: "other.example", configured: "weft.local")) {
-            try CertificateAuthority(certificatePEM: root.certificatePEM, privateKeyPEM: root.privateKeyPEM, trustDomain: "weft.local", now: now)
+        #expect(
+            throws: IdentityError.trustDomainMismatch(certificateTrustDomain: "other.example", configured: "weft.local")
+        ) {
+            try CertificateAuthority(
+                certificatePEM: root.certificatePEM, privateKeyPEM: root.privateKeyPEM, trustDomain: "weft.local",
+                now: now)
         }
         #expect(throws: IdentityError.invalidTrustDomain("")) {
-            try CertificateAuthority(certificatePEM: root.certificatePEM, privateKeyPEM: root.privateKeyPEM, trustDomain: "", now: now)
+            try CertificateAuthority(
+                certificatePEM: root.certificatePEM, privateKeyPEM: root.privateKeyPEM, trustDomain: "", now: now)
         }
     }
 
@@ -287,13 +328,17 @@ import X509
         let certificate = try Fixture.certificate(commonName: "OpenSSL root", key: .init(key))
         let sec1 = try sec1PEM(key)
         let parameters = "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n"
-        let ca = try CertificateAuthority(certificatePEM: Fixture.pem(certificate), privateKeyPEM: parameters + sec1, trustDomain: Fixture.trustDomain, now: now)
+        let ca = try CertificateAuthority(
+            certificatePEM: Fixture.pem(certificate), privateKeyPEM: parameters + sec1,
+            trustDomain: Fixture.trustDomain, now: now)
         #expect(ca.certificate == certificate)
     }
 
     /// A PKCS#8 Ed25519 private key (RFC 8410): a fixed prefix, then the 32-byte seed.
     private func ed25519PEM() -> String {
-        let prefix: [UInt8] = [0x30, 0x2E, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2B, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]
+        let prefix: [UInt8] = [
+            0x30, 0x2E, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2B, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+        ]
         let der = prefix + Curve25519.Signing.PrivateKey().rawRepresentation
         return PEMDocument(type: "PRIVATE KEY", derBytes: der).pemString + "\n"
     }

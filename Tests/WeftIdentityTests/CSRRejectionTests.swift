@@ -30,12 +30,16 @@ struct RejectedRequest: Sendable, CustomTestStringConvertible {
         ),
         RejectedRequest(
             name: "an extra URI SAN",
-            csr: { try Fixture.csr(names: [.uniformResourceIdentifier(cartURI), .uniformResourceIdentifier(paymentsURI)]) },
+            csr: {
+                try Fixture.csr(names: [.uniformResourceIdentifier(cartURI), .uniformResourceIdentifier(paymentsURI)])
+            },
             expected: .multipleURIs([cartURI, paymentsURI])
         ),
         RejectedRequest(
             name: "the same URI twice",
-            csr: { try Fixture.csr(names: [.uniformResourceIdentifier(cartURI), .uniformResourceIdentifier(cartURI)]) },
+            csr: {
+                try Fixture.csr(names: [.uniformResourceIdentifier(cartURI), .uniformResourceIdentifier(cartURI)])
+            },
             expected: .multipleURIs([cartURI, cartURI])
         ),
         RejectedRequest(
@@ -82,7 +86,9 @@ struct RejectedRequest: Sendable, CustomTestStringConvertible {
         RejectedRequest(
             name: "an identity that is not a valid SPIFFE ID",
             identity: .workload(trustDomain: "weft.local", namespace: "shop", service: "Cart_Service"),
-            csr: { try Fixture.csr(names: [.uniformResourceIdentifier("spiffe://weft.local/ns/shop/svc/Cart_Service")]) },
+            csr: {
+                try Fixture.csr(names: [.uniformResourceIdentifier("spiffe://weft.local/ns/shop/svc/Cart_Service")])
+            },
             expected: .invalidIdentity("spiffe://weft.local/ns/shop/svc/Cart_Service")
         ),
         RejectedRequest(
@@ -97,12 +103,17 @@ struct RejectedRequest: Sendable, CustomTestStringConvertible {
         ),
         RejectedRequest(
             name: "a P-384 key",
-            csr: { try Fixture.csr(names: [.uniformResourceIdentifier(cartURI)], key: .init(P384.Signing.PrivateKey())) },
+            csr: {
+                try Fixture.csr(names: [.uniformResourceIdentifier(cartURI)], key: .init(P384.Signing.PrivateKey()))
+            },
             expected: .unsupportedKey(found: "ECDSA P-384")
         ),
         RejectedRequest(
             name: "an Ed25519 key",
-            csr: { try Fixture.csr(names: [.uniformResourceIdentifier(cartURI)], key: .init(Curve25519.Signing.PrivateKey())) },
+            csr: {
+                try Fixture.csr(
+                    names: [.uniformResourceIdentifier(cartURI)], key: .init(Curve25519.Signing.PrivateKey()))
+            },
             expected: .unsupportedKey(found: "Ed25519")
         ),
         RejectedRequest(
@@ -118,8 +129,10 @@ struct RejectedRequest: Sendable, CustomTestStringConvertible {
         RejectedRequest(
             name: "a CSR signed by another key",
             csr: {
-                let signed = try CertificateSigningRequest(derEncoded: CertificateRequestFactory.make(for: Fixture.cart).csrDER)
-                let other = try CertificateSigningRequest(derEncoded: CertificateRequestFactory.make(for: Fixture.cart).csrDER)
+                let signed = try CertificateSigningRequest(
+                    derEncoded: CertificateRequestFactory.make(for: Fixture.cart).csrDER)
+                let other = try CertificateSigningRequest(
+                    derEncoded: CertificateRequestFactory.make(for: Fixture.cart).csrDER)
                 let forged = try CertificateSigningRequest(
                     version: .v1,
                     subject: signed.subject,
@@ -136,7 +149,10 @@ struct RejectedRequest: Sendable, CustomTestStringConvertible {
         RejectedRequest(name: "no bytes", csr: { [] }, expected: nil),
         RejectedRequest(
             name: "a certificate instead of a CSR",
-            csr: { PEM.derBytes(of: try CertificateAuthority.generateRoot(trustDomain: "weft.local", now: Fixture.now).certificate) },
+            csr: {
+                PEM.derBytes(
+                    of: try CertificateAuthority.generateRoot(trustDomain: "weft.local", now: Fixture.now).certificate)
+            },
             expected: nil
         ),
         RejectedRequest(
@@ -149,7 +165,8 @@ struct RejectedRequest: Sendable, CustomTestStringConvertible {
             name: "a lifetime over a year",
             ttl: .seconds(366 * 86_400),
             csr: { try CertificateRequestFactory.make(for: Fixture.cart).csrDER },
-            expected: .ttlOutOfRange(requested: .seconds(366 * 86_400), minimum: .seconds(60), maximum: .seconds(365 * 86_400))
+            expected: .ttlOutOfRange(
+                requested: .seconds(366 * 86_400), minimum: .seconds(60), maximum: .seconds(365 * 86_400))
         ),
     ]
 
@@ -177,14 +194,16 @@ struct RejectedRequest: Sendable, CustomTestStringConvertible {
     @Test func theValidCounterpartOfTheTableIsIssued() throws {
         // Guards the table: the same CA, identity, time and builder issue when the request is right.
         let csr = try Fixture.csr(names: [.uniformResourceIdentifier(Self.cartURI)])
-        let issued = try ca.issueWorkloadCertificate(csrDER: csr, for: Fixture.cart, ttl: .seconds(60), now: Fixture.now)
+        let issued = try ca.issueWorkloadCertificate(
+            csrDER: csr, for: Fixture.cart, ttl: .seconds(60), now: Fixture.now)
         #expect(issued.identity == Fixture.cart)
     }
 
     @Test func pemInputIsChecked() throws {
         let request = try CertificateRequestFactory.make(for: Fixture.cart)
         #expect(throws: Never.self) {
-            try ca.issueWorkloadCertificate(csrPEM: request.csrPEM, for: Fixture.cart, ttl: .seconds(60), now: Fixture.now)
+            try ca.issueWorkloadCertificate(
+                csrPEM: request.csrPEM, for: Fixture.cart, ttl: .seconds(60), now: Fixture.now)
         }
         for text in ["", "hello", request.privateKeyPEM, ca.certificatePEM, request.csrPEM + request.csrPEM] {
             let error = #expect(throws: CSRRejection.self) {
@@ -200,7 +219,9 @@ struct RejectedRequest: Sendable, CustomTestStringConvertible {
     @Test func messagesSayWhatWasAskedAndWhatIsAllowed() {
         let mismatch = CSRRejection.identityMismatch(requested: Self.paymentsURI, allowed: Self.cartURI).description
         #expect(mismatch.contains(Self.paymentsURI) && mismatch.contains(Self.cartURI))
-        let ttl = CSRRejection.ttlOutOfRange(requested: .seconds(30), minimum: .seconds(60), maximum: .seconds(365 * 86_400)).description
+        let ttl = CSRRejection.ttlOutOfRange(
+            requested: .seconds(30), minimum: .seconds(60), maximum: .seconds(365 * 86_400)
+        ).description
         #expect(ttl.contains("30 seconds") && ttl.contains("1 minute") && ttl.contains("365 days"))
         #expect(CSRRejection.unsupportedKey(found: "ECDSA P-384").description.contains("P-256"))
         #expect(CSRRejection.dnsNameNotAllowed("a.example").description.contains("a.example"))

@@ -26,7 +26,8 @@ enum Fixture {
             }
             attributes.insert(try .init(ExtensionRequest(extensions: extensions)))
         }
-        let csr = try CertificateSigningRequest(version: .v1, subject: DistinguishedName(), privateKey: key, attributes: attributes)
+        let csr = try CertificateSigningRequest(
+            version: .v1, subject: DistinguishedName(), privateKey: key, attributes: attributes)
         return try der(csr)
     }
 
@@ -35,7 +36,9 @@ enum Fixture {
         let extensions = try Certificate.Extensions { Critical(KeyUsage(digitalSignature: true)) }
         let attributes = CertificateSigningRequest.Attributes([try .init(ExtensionRequest(extensions: extensions))])
         let key = Certificate.PrivateKey(P256.Signing.PrivateKey())
-        return try der(CertificateSigningRequest(version: .v1, subject: DistinguishedName(), privateKey: key, attributes: attributes))
+        return try der(
+            CertificateSigningRequest(
+                version: .v1, subject: DistinguishedName(), privateKey: key, attributes: attributes))
     }
 
     static func der(_ value: some DERSerializable) throws -> [UInt8] {
@@ -64,7 +67,8 @@ enum Fixture {
             CommonName(commonName)
         }
         let extensions = try Certificate.Extensions {
-            Critical(isCA ? BasicConstraints.isCertificateAuthority(maxPathLength: maxPathLength) : .notCertificateAuthority)
+            Critical(
+                isCA ? BasicConstraints.isCertificateAuthority(maxPathLength: maxPathLength) : .notCertificateAuthority)
             Critical(keyUsage)
             SubjectKeyIdentifier(hash: key.publicKey)
         }

@@ -13,7 +13,8 @@ import X509
         let ca = try CertificateAuthority.generateRoot(trustDomain: Fixture.trustDomain, now: now)
         let request = try CertificateRequestFactory.make(for: Fixture.cart)
 
-        let issued = try ca.issueWorkloadCertificate(csrPEM: request.csrPEM, for: Fixture.cart, ttl: .seconds(60), now: now)
+        let issued = try ca.issueWorkloadCertificate(
+            csrPEM: request.csrPEM, for: Fixture.cart, ttl: .seconds(60), now: now)
 
         #expect(issued.identity == Fixture.cart)
         #expect(SPIFFEID(certificate: issued.leaf) == Fixture.cart)
@@ -27,7 +28,8 @@ import X509
         let presented = try PEM.certificates(fromPEM: issued.certificateChainPEM)
         #expect(presented == [issued.leaf])  // a root CA appends no chain
         let bundle = try PEM.certificates(fromPEM: ca.trustBundlePEM)
-        let peer = try await verifyChain(leafAndIntermediates: presented, trustBundle: bundle, trustDomain: Fixture.trustDomain, now: now + 30)
+        let peer = try await verifyChain(
+            leafAndIntermediates: presented, trustBundle: bundle, trustDomain: Fixture.trustDomain, now: now + 30)
         #expect(peer == Fixture.cart)
     }
 
@@ -40,7 +42,9 @@ import X509
 
         #expect(issued.identity == node)
         #expect(issued.notAfter == now + 86_400)
-        let peer = try await verifyChain(leafAndIntermediates: [issued.leaf], trustBundle: ca.trustBundle, trustDomain: Fixture.trustDomain, now: now)
+        let peer = try await verifyChain(
+            leafAndIntermediates: [issued.leaf], trustBundle: ca.trustBundle, trustDomain: Fixture.trustDomain, now: now
+        )
         #expect(peer == node)
     }
 
@@ -49,7 +53,8 @@ import X509
         var serials: Set<String> = []
         for _ in 0..<20 {
             let request = try CertificateRequestFactory.make(for: Fixture.cart)
-            let issued = try ca.issueWorkloadCertificate(csrDER: request.csrDER, for: Fixture.cart, ttl: .seconds(600), now: now)
+            let issued = try ca.issueWorkloadCertificate(
+                csrDER: request.csrDER, for: Fixture.cart, ttl: .seconds(600), now: now)
             let bytes = Array(issued.leaf.serialNumber.bytes)
             #expect(bytes.count == 16)
             #expect(bytes[0] & 0x80 == 0)
@@ -63,7 +68,9 @@ import X509
     @Test func theLeafHasTheX509SVIDProfile() throws {
         let ca = try CertificateAuthority.generateRoot(trustDomain: Fixture.trustDomain, now: now)
         let request = try CertificateRequestFactory.make(for: Fixture.cart)
-        let leaf = try ca.issueWorkloadCertificate(csrDER: request.csrDER, for: Fixture.cart, ttl: .seconds(3_600), now: now).leaf
+        let leaf = try ca.issueWorkloadCertificate(
+            csrDER: request.csrDER, for: Fixture.cart, ttl: .seconds(3_600), now: now
+        ).leaf
 
         #expect(leaf.version == .v3)
         #expect(leaf.subject == DistinguishedName())
@@ -73,7 +80,10 @@ import X509
 
         let san = try #require(leaf.extensions[oid: .X509ExtensionID.subjectAlternativeName])
         #expect(san.critical, "an empty subject requires a critical SAN")
-        #expect(Array(try SubjectAlternativeNames(san)) == [.uniformResourceIdentifier("spiffe://weft.local/ns/shop/svc/cart")])
+        #expect(
+            Array(try SubjectAlternativeNames(san)) == [
+                .uniformResourceIdentifier("spiffe://weft.local/ns/shop/svc/cart")
+            ])
 
         #expect(try leaf.extensions.basicConstraints == .notCertificateAuthority)
         #expect(try leaf.extensions.keyUsage == KeyUsage(digitalSignature: true))
@@ -90,17 +100,20 @@ import X509
     }
 
     @Test func aLeafNeverOutlivesItsCA() throws {
-        let ca = try CertificateAuthority.generateRoot(trustDomain: Fixture.trustDomain, validity: .seconds(7_200), now: now)
+        let ca = try CertificateAuthority.generateRoot(
+            trustDomain: Fixture.trustDomain, validity: .seconds(7_200), now: now)
         let request = try CertificateRequestFactory.make(for: Fixture.cart)
 
-        let issued = try ca.issueWorkloadCertificate(csrDER: request.csrDER, for: Fixture.cart, ttl: .seconds(86_400), now: now)
+        let issued = try ca.issueWorkloadCertificate(
+            csrDER: request.csrDER, for: Fixture.cart, ttl: .seconds(86_400), now: now)
 
         #expect(issued.notAfter == ca.certificate.notValidAfter)
         #expect(issued.notAfter == now + 7_200)
 
         // Within a minute of the CA's end, nothing useful can be issued any more.
         #expect(throws: CSRRejection.authorityExpiresTooSoon(notAfter: now + 7_200)) {
-            try ca.issueWorkloadCertificate(csrDER: request.csrDER, for: Fixture.cart, ttl: .seconds(600), now: now + 7_170)
+            try ca.issueWorkloadCertificate(
+                csrDER: request.csrDER, for: Fixture.cart, ttl: .seconds(600), now: now + 7_170)
         }
     }
 
@@ -115,7 +128,10 @@ import X509
         #expect(try root.extensions.keyUsage == KeyUsage(keyCertSign: true, cRLSign: true))
         #expect(root.extensions[oid: .X509ExtensionID.keyUsage]?.critical == true)
         #expect(try root.extensions.subjectKeyIdentifier == SubjectKeyIdentifier(hash: root.publicKey))
-        #expect(Array(try #require(try root.extensions.subjectAlternativeNames)) == [.uniformResourceIdentifier("spiffe://prod.example")])
+        #expect(
+            Array(try #require(try root.extensions.subjectAlternativeNames)) == [
+                .uniformResourceIdentifier("spiffe://prod.example")
+            ])
         #expect(root.notValidAfter == now + 10 * 365 * 86_400)
         #expect(P256.Signing.PublicKey(root.publicKey) != nil)
 
@@ -137,7 +153,9 @@ import X509
         #expect(expected.count == 64)
 
         let other = try CertificateAuthority.generateRoot(trustDomain: Fixture.trustDomain, now: now)
-        #expect(trustBundleFingerprint([ca.certificate, other.certificate]) == trustBundleFingerprint([other.certificate, ca.certificate]))
+        #expect(
+            trustBundleFingerprint([ca.certificate, other.certificate])
+                == trustBundleFingerprint([other.certificate, ca.certificate]))
         #expect(ca.trustBundleFingerprint != other.trustBundleFingerprint)
     }
 

@@ -63,7 +63,8 @@ public enum Command {
     ) async throws -> CommandResult {
         let result = try await run(arguments, environment: environment, timeout: timeout)
         guard result.succeeded else {
-            throw LabError("\(arguments.joined(separator: " ")) exited \(result.status): \(result.stderr)\(result.stdout)")
+            throw LabError(
+                "\(arguments.joined(separator: " ")) exited \(result.status): \(result.stderr)\(result.stdout)")
         }
         return result
     }

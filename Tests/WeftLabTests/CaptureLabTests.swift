@@ -13,7 +13,8 @@ import WeftLabSupport
         extraArguments: [String] = [], _ body: (Lab, LabHost, LabHost, LabProcess) async throws -> T
     ) async throws -> T {
         try await Lab.withLab(hosts: ["a", "b"]) { lab in
-            let a = lab.host("a"), b = lab.host("b")
+            let a = lab.host("a")
+            let b = lab.host("b")
             let config = """
                 {"version": 1, "node": "a", "mesh_mode": "strict",
                  "vip_ranges": ["240.0.0.0/4", "\(Self.ipv6VIPRange)"],
@@ -27,10 +28,15 @@ import WeftLabSupport
                 """
             let configPath = "/run/weft-lab/\(lab.name)/node-a.json"
             try config.write(toFile: configPath, atomically: true, encoding: .utf8)
-            _ = try await lab.spawn(["socat", "-t", "5", "TCP6-LISTEN:8080,ipv6only=0,fork,reuseaddr", "SYSTEM:echo web"], on: a, unit: "web.service", name: "web")
-            _ = try await lab.spawn(["socat", "-t", "5", "TCP-LISTEN:8081,fork,reuseaddr", "SYSTEM:echo open"], on: a, unit: "open.service", name: "open")
+            _ = try await lab.spawn(
+                ["socat", "-t", "5", "TCP6-LISTEN:8080,ipv6only=0,fork,reuseaddr", "SYSTEM:echo web"], on: a,
+                unit: "web.service", name: "web")
+            _ = try await lab.spawn(
+                ["socat", "-t", "5", "TCP-LISTEN:8081,fork,reuseaddr", "SYSTEM:echo open"], on: a, unit: "open.service",
+                name: "open")
             let node = try await lab.spawn(
-                [try Lab.binary("weft-node"), "run", "--static-config", configPath, "--services-dir", "/nonexistent"] + extraArguments,
+                [try Lab.binary("weft-node"), "run", "--static-config", configPath, "--services-dir", "/nonexistent"]
+                    + extraArguments,
                 on: a, name: "weft-node")
             try await node.waitForLog(containing: "weft-node ready")
             return try await body(lab, a, b, node)
@@ -39,12 +45,15 @@ import WeftLabSupport
 
     /// A client that half-closes at once without sending anything (see `LabHost.halfClosingCall`).
     func fetch(
-        _ address: String, _ port: Int, from host: LabHost, unit: String? = nil, connectTimeout: Double = 3, times: Int = 1
+        _ address: String, _ port: Int, from host: LabHost, unit: String? = nil, connectTimeout: Double = 3,
+        times: Int = 1
     ) async throws -> CommandResult {
         try await host.halfClosingCall(address, port, unit: unit, connectTimeout: connectTimeout, times: times)
     }
 
-    func accessLogLines(_ node: LabProcess, containing text: String, timeout: Duration = .seconds(5)) async throws -> [AccessLine] {
+    func accessLogLines(_ node: LabProcess, containing text: String, timeout: Duration = .seconds(5)) async throws
+        -> [AccessLine]
+    {
         try await node.waitForLog(containing: text, timeout: timeout)
         return node.log().split(separator: "\n").filter { $0.hasPrefix("{") && $0.contains(text) }
             .compactMap { try? JSONDecoder().decode(AccessLine.self, from: Data($0.utf8)) }
@@ -63,14 +72,16 @@ import WeftLabSupport
         try await withNode { lab, a, _, node in
             let v4 = try await fetch("240.0.0.7", 80, from: a, unit: "frontend.service")
             #expect(v4.stdout == "web\n", "\(v4)")
-            let line = try #require(try await accessLogLines(node, containing: "\"original_destination\":\"240.0.0.7:80\"").first)
+            let line = try #require(
+                try await accessLogLines(node, containing: "\"original_destination\":\"240.0.0.7:80\"").first)
             #expect(line.direction == "outbound" && line.result == "forwarded")
             #expect(line.source_cgroup == "weft-lab/\(lab.name)/a/system.slice/frontend.service")
             #expect(line.source_service == "frontend")
 
             let v6 = try await fetch("2001:2:0:ff::7", 80, from: a, unit: "frontend.service")
             #expect(v6.stdout == "web\n", "\(v6)")
-            let line6 = try #require(try await accessLogLines(node, containing: "\"original_destination\":\"[2001:2:0:ff::7]:80\"").first)
+            let line6 = try #require(
+                try await accessLogLines(node, containing: "\"original_destination\":\"[2001:2:0:ff::7]:80\"").first)
             #expect(line6.result == "forwarded")
             #expect(line6.source_cgroup == "weft-lab/\(lab.name)/a/system.slice/frontend.service")
         }
@@ -105,9 +116,13 @@ import WeftLabSupport
     @Test func clientsThatHalfCloseAtOnceAreServedEveryTimeOnThePlainPaths() async throws {
         try await withNode { _, a, b, node in
             let outbound = try await fetch("240.0.0.7", 80, from: a, unit: "frontend.service", times: 200)
-            #expect(outbound.stdout == String(repeating: "web\n", count: 200), "\(outbound.stderr); node: \(node.log().suffix(1000))")
+            #expect(
+                outbound.stdout == String(repeating: "web\n", count: 200),
+                "\(outbound.stderr); node: \(node.log().suffix(1000))")
             let inbound = try await fetch("\(a.ipv4)", 8081, from: b, times: 200)
-            #expect(inbound.stdout == String(repeating: "open\n", count: 200), "\(inbound.stderr); node: \(node.log().suffix(1000))")
+            #expect(
+                inbound.stdout == String(repeating: "open\n", count: 200),
+                "\(inbound.stderr); node: \(node.log().suffix(1000))")
             #expect(!node.log().contains("cannot relay"))
         }
     }
@@ -115,8 +130,10 @@ import WeftLabSupport
     @Test func deletedOrEditedTableIsRestoredWithinTwoSeconds() async throws {
         try await withNode { _, a, _, node in
             let installed = try await a.run(["nft", "list", "table", "inet", "weft"]).stdout
-            for tamper in [["delete", "table", "inet", "weft"], ["flush", "chain", "inet", "weft", "output"],
-                           ["delete", "element", "inet", "weft", "vip4", "{ 240.0.0.0/4 }"]] {
+            for tamper in [
+                ["delete", "table", "inet", "weft"], ["flush", "chain", "inet", "weft", "output"],
+                ["delete", "element", "inet", "weft", "vip4", "{ 240.0.0.0/4 }"],
+            ] {
                 try await Command.check(["ip", "netns", "exec", a.namespace, "nft"] + tamper)
                 let started = ContinuousClock.now
                 var restored = false
@@ -129,19 +146,28 @@ import WeftLabSupport
                 }
                 #expect(restored, "nft \(tamper.joined(separator: " ")) was not undone within 2 s")
                 let after = try await fetch("240.0.0.7", 80, from: a)
-                #expect(after.stdout == "web\n", "after nft \(tamper.joined(separator: " ")): \(after); node: \(node.log().suffix(1500))")
+                #expect(
+                    after.stdout == "web\n",
+                    "after nft \(tamper.joined(separator: " ")): \(after); node: \(node.log().suffix(1500))")
             }
         }
     }
 
     @Test func uninstallAndCleanupOnExitRestoreTheRulesetExactlyAndAnotherFilterTableKeepsWorking() async throws {
         try await Lab.withLab(hosts: ["a", "b"]) { lab in
-            let a = lab.host("a"), b = lab.host("b")
+            let a = lab.host("a")
+            let b = lab.host("b")
             // A firewall of someone else's, as firewalld or docker would add: drops TCP to port 9000.
-            try await Command.check(["ip", "netns", "exec", a.namespace, "nft",
-                "add table inet fw; add chain inet fw input { type filter hook input priority 0; }; add rule inet fw input tcp dport 9000 drop"])
-            _ = try await lab.spawn(["socat", "-t", "5", "TCP-LISTEN:9000,fork,reuseaddr", "SYSTEM:echo nine"], on: a, unit: "nine.service", name: "nine")
-            _ = try await lab.spawn(["socat", "-t", "5", "TCP-LISTEN:8080,fork,reuseaddr", "SYSTEM:echo web"], on: a, unit: "web.service", name: "web")
+            try await Command.check([
+                "ip", "netns", "exec", a.namespace, "nft",
+                "add table inet fw; add chain inet fw input { type filter hook input priority 0; }; add rule inet fw input tcp dport 9000 drop",
+            ])
+            _ = try await lab.spawn(
+                ["socat", "-t", "5", "TCP-LISTEN:9000,fork,reuseaddr", "SYSTEM:echo nine"], on: a, unit: "nine.service",
+                name: "nine")
+            _ = try await lab.spawn(
+                ["socat", "-t", "5", "TCP-LISTEN:8080,fork,reuseaddr", "SYSTEM:echo web"], on: a, unit: "web.service",
+                name: "web")
             let before = try await a.run(["nft", "list", "ruleset"]).stdout
             let node = try Lab.binary("weft-node")
 
@@ -173,17 +199,23 @@ import WeftLabSupport
 
     @Test func resolverAnswersMeshNamesAndForwardsOthersToTheHostsResolver() async throws {
         try await Lab.withLab(hosts: ["a", "b"]) { lab in
-            let a = lab.host("a"), b = lab.host("b")
+            let a = lab.host("a")
+            let b = lab.host("b")
             _ = try await lab.spawn(
-                ["dnsmasq", "--no-daemon", "--no-resolv", "--no-hosts", "--listen-address=\(b.ipv4)", "--bind-interfaces",
-                 "--address=/example.test/198.18.0.53", "--user=root", "--pid-file", "--log-queries", "--log-facility=-"],
+                [
+                    "dnsmasq", "--no-daemon", "--no-resolv", "--no-hosts", "--listen-address=\(b.ipv4)",
+                    "--bind-interfaces",
+                    "--address=/example.test/198.18.0.53", "--user=root", "--pid-file", "--log-queries",
+                    "--log-facility=-",
+                ],
                 on: b, unit: "dnsmasq.service", name: "dnsmasq")
             try await lab.setNameServers([b.ipv4], on: a)
             let configPath = "/run/weft-lab/\(lab.name)/node-a.json"
             try """
-                {"version": 1, "node": "a", "services": [{"name": "web", "ports": [80], "vip": "240.0.0.7", "endpoints": []}]}
-                """.write(toFile: configPath, atomically: true, encoding: .utf8)
-            let node = try await lab.spawn([try Lab.binary("weft-node"), "run", "--static-config", configPath], on: a, name: "weft-node")
+            {"version": 1, "node": "a", "services": [{"name": "web", "ports": [80], "vip": "240.0.0.7", "endpoints": []}]}
+            """.write(toFile: configPath, atomically: true, encoding: .utf8)
+            let node = try await lab.spawn(
+                [try Lab.binary("weft-node"), "run", "--static-config", configPath], on: a, name: "weft-node")
             try await node.waitForLog(containing: "weft-node ready")
             #expect(node.log().contains("upstreams=[IPv4]\(b.ipv4):53") || node.log().contains("\(b.ipv4):53"))
 
@@ -200,7 +232,9 @@ import WeftLabSupport
     @Test func discoveryFindsAListenerInItsOwnCgroup() async throws {
         try await Lab.withLab(hosts: ["a"]) { lab in
             let a = lab.host("a")
-            _ = try await lab.spawn(["socat", "-t", "5", "TCP-LISTEN:7070,fork,reuseaddr", "SYSTEM:echo inv"], on: a, unit: "inventory.service", name: "inventory")
+            _ = try await lab.spawn(
+                ["socat", "-t", "5", "TCP-LISTEN:7070,fork,reuseaddr", "SYSTEM:echo inv"], on: a,
+                unit: "inventory.service", name: "inventory")
             let node = try Lab.binary("weft-node")
             var found = ""
             for _ in 0..<50 {
@@ -214,10 +248,13 @@ import WeftLabSupport
 
             let directory = "/run/weft-lab/\(lab.name)/services.d"
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            try "name = \"stock\"\nunit = \"inventory.service\"\nprotocol = \"http\"\n".write(toFile: directory + "/stock.toml", atomically: true, encoding: .utf8)
-            try "name = \"broken\"\nports = [0]\n".write(toFile: directory + "/broken.toml", atomically: true, encoding: .utf8)
+            try "name = \"stock\"\nunit = \"inventory.service\"\nprotocol = \"http\"\n".write(
+                toFile: directory + "/stock.toml", atomically: true, encoding: .utf8)
+            try "name = \"broken\"\nports = [0]\n".write(
+                toFile: directory + "/broken.toml", atomically: true, encoding: .utf8)
             let overridden = try await a.run([node, "discover", "--json", "--services-dir", directory])
-            #expect(overridden.stdout.contains("\"name\":\"stock\"") && overridden.stdout.contains("\"protocol\":\"http\""))
+            #expect(
+                overridden.stdout.contains("\"name\":\"stock\"") && overridden.stdout.contains("\"protocol\":\"http\""))
             #expect(overridden.stderr.contains("\(directory)/broken.toml:2: ports: 0 is not a port number"))
         }
     }

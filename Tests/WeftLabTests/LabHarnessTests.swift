@@ -6,7 +6,8 @@ import WeftLabSupport
 @Suite(.serialized) struct LabHarnessTests {
     @Test func hostsReachEachOtherOverIPv4AndIPv6() async throws {
         try await Lab.withLab(hosts: ["a", "b"]) { lab in
-            let a = lab.host("a"), b = lab.host("b")
+            let a = lab.host("a")
+            let b = lab.host("b")
             #expect(a.ipv4.description.hasPrefix("198.18.") && a.ipv6.description.hasPrefix("2001:2:"))
             let v4 = try await a.run(["ping", "-c1", "-W2", b.ipv4.description])
             #expect(v4.succeeded, "\(v4.stdout)\(v4.stderr)")

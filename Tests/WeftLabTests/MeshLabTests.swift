@@ -19,7 +19,8 @@ import WeftLabSupport
         @discardableResult
         func weftctl(_ arguments: [String]) async throws -> CommandResult {
             try await cp.run(
-                ["env", "WEFT_ADDR=http://127.0.0.1:15443", "WEFT_TOKEN=\(adminToken)", try Lab.binary("weftctl")] + arguments)
+                ["env", "WEFT_ADDR=http://127.0.0.1:15443", "WEFT_TOKEN=\(adminToken)", try Lab.binary("weftctl")]
+                    + arguments)
         }
 
         /// An HTTP GET from frontend.service on host a (curl, so the name goes through the mesh DNS).
@@ -32,17 +33,22 @@ import WeftLabSupport
 
     /// Starts the mesh and waits until frontend reaches backend (its first call also obtains frontend's identity).
     func withMesh<T: Sendable>(
-        weftdArguments: [String] = [], nodeArguments: [String] = [], extraHosts: [String] = [], _ body: (Mesh) async throws -> T
+        weftdArguments: [String] = [], nodeArguments: [String] = [], extraHosts: [String] = [],
+        _ body: (Mesh) async throws -> T
     ) async throws -> T {
         try await Lab.withLab(hosts: ["cp", "a", "b"] + extraHosts) { lab in
-            let cp = lab.host("cp"), a = lab.host("a"), b = lab.host("b")
+            let cp = lab.host("cp")
+            let a = lab.host("a")
+            let b = lab.host("b")
             let dir = "/run/weft-lab/\(lab.name)"
-            try "HTTP/1.0 200 OK\r\nContent-Length: 11\r\n\r\nbackend-ok\n".write(toFile: "\(dir)/response", atomically: true, encoding: .utf8)
-            let weftdCommand = [
-                try Lab.binary("weftd"), "--data-dir", "\(dir)/weftd", "--node-listen", "0.0.0.0:15012",
-                "--join-listen", "0.0.0.0:15013", "--admin-listen", "127.0.0.1:15443", "--admin-plaintext",
-                "--server-name", cp.ipv4.description,
-            ] + weftdArguments
+            try "HTTP/1.0 200 OK\r\nContent-Length: 11\r\n\r\nbackend-ok\n".write(
+                toFile: "\(dir)/response", atomically: true, encoding: .utf8)
+            let weftdCommand =
+                [
+                    try Lab.binary("weftd"), "--data-dir", "\(dir)/weftd", "--node-listen", "0.0.0.0:15012",
+                    "--join-listen", "0.0.0.0:15013", "--admin-listen", "127.0.0.1:15443", "--admin-plaintext",
+                    "--server-name", cp.ipv4.description,
+                ] + weftdArguments
             let weftd = try await lab.spawn(weftdCommand, on: cp, name: "weftd")
             try await weftd.waitForLog(containing: "weftd ready", timeout: .seconds(20))
             let adminToken = try String(contentsOfFile: "\(dir)/weftd/admin-token", encoding: .utf8)
@@ -50,28 +56,34 @@ import WeftLabSupport
             // Node a is configured by flags, node b by a node.toml (as the systemd unit does with /etc/weft/node.toml).
             let nodeBinary = try Lab.binary("weft-node")
             try """
-                # weft-node settings for host b
-                node_name = "b"
-                control_plane = "\(cp.ipv4):15012"
-                join_token_file = "\(dir)/join-token-b"
-                state_dir = "\(dir)/node-b"
-                services_dir = "/nonexistent"
-                dns_upstreams = ["\(cp.ipv4):53"]
-                cleanup_on_exit = true
-                """.write(toFile: "\(dir)/node-b.toml", atomically: true, encoding: .utf8)
+            # weft-node settings for host b
+            node_name = "b"
+            control_plane = "\(cp.ipv4):15012"
+            join_token_file = "\(dir)/join-token-b"
+            state_dir = "\(dir)/node-b"
+            services_dir = "/nonexistent"
+            dns_upstreams = ["\(cp.ipv4):53"]
+            cleanup_on_exit = true
+            """.write(toFile: "\(dir)/node-b.toml", atomically: true, encoding: .utf8)
             let nodeCommand: @Sendable (LabHost) -> [String] = { host in
                 if host.name == "b" { return [nodeBinary, "run", "--config", "\(dir)/node-b.toml"] + nodeArguments }
-                return [nodeBinary, "run", "--control-plane", "\(cp.ipv4):15012", "--state-dir", "\(dir)/node-\(host.name)",
-                        "--node-name", host.name, "--services-dir", "/nonexistent", "--dns-upstream", "\(cp.ipv4):53",
-                        "--cleanup-on-exit"] + nodeArguments
+                return [
+                    nodeBinary, "run", "--control-plane", "\(cp.ipv4):15012", "--state-dir", "\(dir)/node-\(host.name)",
+                    "--node-name", host.name, "--services-dir", "/nonexistent", "--dns-upstream", "\(cp.ipv4):53",
+                    "--cleanup-on-exit",
+                ] + nodeArguments
             }
             var nodes: [LabProcess] = []
             for host in [a, b] {
                 let created = try await cp.run(
-                    ["env", "WEFT_ADDR=http://127.0.0.1:15443", "WEFT_TOKEN=\(adminToken)", try Lab.binary("weftctl"),
-                     "node", "token", "create", "--name", host.name, "--ttl", "1h", "-o", "json"])
+                    [
+                        "env", "WEFT_ADDR=http://127.0.0.1:15443", "WEFT_TOKEN=\(adminToken)",
+                        try Lab.binary("weftctl"),
+                        "node", "token", "create", "--name", host.name, "--ttl", "1h", "-o", "json",
+                    ])
                 let token = try #require(
-                    (try JSONSerialization.jsonObject(with: Data(created.stdout.utf8)) as? [String: Any])?["token"] as? String,
+                    (try JSONSerialization.jsonObject(with: Data(created.stdout.utf8)) as? [String: Any])?["token"]
+                        as? String,
                     "\(created)")
                 try token.write(toFile: "\(dir)/join-token-\(host.name)", atomically: true, encoding: .utf8)
                 let join = host.name == "b" ? [] : ["--join-token-file", "\(dir)/join-token-\(host.name)"]
@@ -79,7 +91,8 @@ import WeftLabSupport
             }
             _ = try await lab.spawn(
                 // -t 5: after the client's FIN, socat waits up to 5 s (not 0.5 s) for the answer before closing.
-                ["socat", "-t", "5", "TCP-LISTEN:8080,fork,reuseaddr", "SYSTEM:cat \(dir)/response"], on: b, unit: "backend.service", name: "backend")
+                ["socat", "-t", "5", "TCP-LISTEN:8080,fork,reuseaddr", "SYSTEM:cat \(dir)/response"], on: b,
+                unit: "backend.service", name: "backend")
             _ = try await lab.spawn(
                 ["socat", "TCP-LISTEN:9090,fork,reuseaddr", "SYSTEM:while true; do echo tick; sleep 0.2; done"],
                 on: b, unit: "stream.service", name: "stream")
@@ -93,7 +106,9 @@ import WeftLabSupport
                 if last?.stdout == "backend-ok\n" { break }
                 try await Task.sleep(for: .milliseconds(300))
             }
-            try #require(last?.stdout == "backend-ok\n", "frontend never reached backend through the mesh: \(String(describing: last))")
+            try #require(
+                last?.stdout == "backend-ok\n",
+                "frontend never reached backend through the mesh: \(String(describing: last))")
             return try await body(mesh)
         }
     }
@@ -117,12 +132,17 @@ import WeftLabSupport
     @Test func frontendReachesBackendOnAnotherNodeByNameAndByVIPThroughAnMTLSTunnel() async throws {
         try await withMesh { mesh in
             let listed = try await mesh.weftctl(["services", "list", "-o", "json"])
-            let services = try #require(try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]], "\(listed)")
-            let vip = try #require(services.first { $0["name"] as? String == "backend" }?["vip"] as? String, "\(listed)")
+            let services = try #require(
+                try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]], "\(listed)")
+            let vip = try #require(
+                services.first { $0["name"] as? String == "backend" }?["vip"] as? String, "\(listed)")
             #expect(try await mesh.get("http://\(vip):8080/").stdout == "backend-ok\n")
 
-            let outbound = try #require(accessLines(mesh.nodeA).last { $0.direction == "outbound" && $0.result == "forwarded" })
-            #expect(outbound.source_service == "frontend" && outbound.destination_service == "backend" && outbound.tunnel_node == "b")
+            let outbound = try #require(
+                accessLines(mesh.nodeA).last { $0.direction == "outbound" && $0.result == "forwarded" })
+            #expect(
+                outbound.source_service == "frontend" && outbound.destination_service == "backend"
+                    && outbound.tunnel_node == "b")
             let requestID = try #require(outbound.request_id)
             try await mesh.nodeB.waitForLog(containing: requestID)
             let inbound = try #require(accessLines(mesh.nodeB).first { $0.request_id == requestID })
@@ -130,10 +150,19 @@ import WeftLabSupport
             #expect(inbound.source_identity == "spiffe://weft.local/ns/default/svc/frontend")
 
             let metrics = try await mesh.a.run(["curl", "-sS", "http://127.0.0.1:15020/metrics"])
-            #expect(metrics.stdout.contains(#"weft_tcp_connections_closed_total{reporter="source",source_service="frontend",destination_service="backend"}"#))
-            #expect(metrics.stdout.contains(#"weft_http_requests_total{reporter="source",source_service="frontend",destination_service="backend"}"#), "\(metrics.stdout)")
+            #expect(
+                metrics.stdout.contains(
+                    #"weft_tcp_connections_closed_total{reporter="source",source_service="frontend",destination_service="backend"}"#
+                ))
+            #expect(
+                metrics.stdout.contains(
+                    #"weft_http_requests_total{reporter="source",source_service="frontend",destination_service="backend"}"#
+                ), "\(metrics.stdout)")
             let served = try await mesh.b.run(["curl", "-sS", "http://127.0.0.1:15020/metrics"])
-            #expect(served.stdout.contains(#"weft_http_requests_total{reporter="destination",source_service="frontend",destination_service="backend"}"#))
+            #expect(
+                served.stdout.contains(
+                    #"weft_http_requests_total{reporter="destination",source_service="frontend",destination_service="backend"}"#
+                ))
             let ready = try await mesh.b.run(["curl", "-sS", "http://127.0.0.1:15020/readyz"])
             #expect(ready.stdout == "ready\n", "\(ready)")
 
@@ -143,14 +172,17 @@ import WeftLabSupport
             // Both ends of the tunnel connection probe an idle peer, so a vanished node is noticed.
             let tunnelA = try await mesh.a.run(["ss", "-Htno", "state", "established", "dport", "= :15008"])
             let tunnelB = try await mesh.b.run(["ss", "-Htno", "state", "established", "sport", "= :15008"])
-            #expect(tunnelA.stdout.contains("timer:(keepalive") && tunnelB.stdout.contains("timer:(keepalive"), "\(tunnelA)\n\(tunnelB)")
+            #expect(
+                tunnelA.stdout.contains("timer:(keepalive") && tunnelB.stdout.contains("timer:(keepalive"),
+                "\(tunnelA)\n\(tunnelB)")
         }
     }
 
     @Test func theWireBetweenTheHostsCarriesNoPlaintext() async throws {
         try await withMesh { mesh in
             let capture = "/run/weft-lab/\(mesh.lab.name)/wire.pcap"
-            let dump = try await mesh.lab.spawn(["tcpdump", "--immediate-mode", "-i", "eth0", "-U", "-w", capture, "tcp"], on: mesh.b, name: "tcpdump")
+            let dump = try await mesh.lab.spawn(
+                ["tcpdump", "--immediate-mode", "-i", "eth0", "-U", "-w", capture, "tcp"], on: mesh.b, name: "tcpdump")
             try await Task.sleep(for: .milliseconds(800))
             let marker = "weft-marker-\(UUID().uuidString)"
             let answer = try await mesh.get("http://backend.weft:8080/", header: "X-Marker: \(marker)")
@@ -171,14 +203,18 @@ import WeftLabSupport
             let denied = try await mesh.get("http://backend.weft:8080/")
             #expect(denied.stdout.isEmpty && denied.status != 0, "\(denied)")
             try await mesh.nodeA.waitForLog(containing: "denied by intention frontend>backend", timeout: .seconds(3))
-            #expect(accessLines(mesh.nodeA).contains { $0.result == "refused" && ($0.reason ?? "").contains("denied by intention frontend>backend") })
+            #expect(
+                accessLines(mesh.nodeA).contains {
+                    $0.result == "refused" && ($0.reason ?? "").contains("denied by intention frontend>backend")
+                })
 
             try await mesh.weftctl(["intention", "allow", "frontend", "backend"])
             try await Task.sleep(for: .seconds(1))
             #expect(try await mesh.get("http://backend.weft:8080/").stdout == "backend-ok\n")
 
             let stream = try await mesh.lab.spawn(
-                ["socat", "-u", "TCP:stream.weft:9090", "STDOUT"], on: mesh.a, unit: "frontend.service", name: "long-stream")
+                ["socat", "-u", "TCP:stream.weft:9090", "STDOUT"], on: mesh.a, unit: "frontend.service",
+                name: "long-stream")
             try await stream.waitForLog(containing: "tick\ntick\ntick", timeout: .seconds(10))
             let stopped = ContinuousClock.now
             try await mesh.weftctl(["mesh", "stop-all"])
@@ -205,7 +241,9 @@ import WeftLabSupport
             let allowed = try await waitUntil(.seconds(3), every: .milliseconds(100)) {
                 try await mesh.get("http://backend.weft:8080/", timeout: "0.5").stdout == "backend-ok\n"
             }
-            #expect(try #require(allowed, "the allow intention never took effect: \(mesh.nodeA.log().suffix(1500))") < .seconds(1))
+            #expect(
+                try #require(allowed, "the allow intention never took effect: \(mesh.nodeA.log().suffix(1500))")
+                    < .seconds(1))
         }
     }
 
@@ -216,11 +254,14 @@ import WeftLabSupport
                 let answer = try await mesh.a.halfClosingCall(
                     "backend.weft", 8080, sending: "GET / HTTP/1.0\r\n\r\n", unit: "frontend.service", readTimeout: 3,
                     timeout: .seconds(10))
-                #expect(answer.stdout.hasSuffix("\r\n\r\nbackend-ok\n"), "half-closing client \(attempt): \(answer); node a: \(mesh.nodeA.log().suffix(800))")
+                #expect(
+                    answer.stdout.hasSuffix("\r\n\r\nbackend-ok\n"),
+                    "half-closing client \(attempt): \(answer); node a: \(mesh.nodeA.log().suffix(800))")
             }
             // Connect and close at once.
             for _ in 1...10 {
-                _ = try await mesh.a.run(["socat", "-u", "/dev/null", "TCP:backend.weft:8080"], unit: "frontend.service")
+                _ = try await mesh.a.run(
+                    ["socat", "-u", "/dev/null", "TCP:backend.weft:8080"], unit: "frontend.service")
             }
             let leftOver = try await waitUntil(.seconds(5), every: .milliseconds(200)) {
                 let sockets = try await mesh.a.run(["ss", "-Htn", "state", "close-wait"])
@@ -246,7 +287,10 @@ import WeftLabSupport
         try await withMesh { mesh in
             // Outside the mesh: a server on cp (no weft-node there) on 8080, a port the capture takes on a (backend's).
             _ = try await mesh.lab.spawn(
-                ["socat", "-t", "5", "TCP-LISTEN:8080,fork,reuseaddr", "SYSTEM:echo HTTP/1.0 200 OK; echo; echo outside-ok"],
+                [
+                    "socat", "-t", "5", "TCP-LISTEN:8080,fork,reuseaddr",
+                    "SYSTEM:echo HTTP/1.0 200 OK; echo; echo outside-ok",
+                ],
                 on: mesh.cp, unit: "outside.service", name: "outside")
             let outside = "http://\(mesh.cp.ipv4):8080/"
             let passed = try await waitUntil(.seconds(5), every: .milliseconds(100)) {
@@ -260,7 +304,9 @@ import WeftLabSupport
             }
             #expect(try #require(refused, "egress refuse never took effect") < .seconds(1))
             try await mesh.nodeA.waitForLog(containing: "is not a mesh service and egress is refused on this node")
-            #expect(try await mesh.get("http://backend.weft:8080/").stdout == "backend-ok\n", "mesh services are not egress")
+            #expect(
+                try await mesh.get("http://backend.weft:8080/").stdout == "backend-ok\n", "mesh services are not egress"
+            )
 
             try await mesh.weftctl(["nodes", "egress", "a", "mesh"])
             let restored = try await waitUntil(.seconds(3), every: .milliseconds(50)) {
@@ -277,22 +323,38 @@ import WeftLabSupport
             let dir = "/run/weft-lab/\(mesh.lab.name)/impostor"
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
-            try await Command.check(["openssl", "req", "-x509"] + ec + ["-keyout", "\(dir)/ca.key", "-out", "\(dir)/ca.pem",
-                "-subj", "/CN=not the mesh CA", "-days", "1"])
-            try await Command.check(["openssl", "req"] + ec + ["-keyout", "\(dir)/leaf.key", "-out", "\(dir)/leaf.csr", "-subj", "/CN=frontend"])
-            try "subjectAltName=URI:spiffe://weft.local/ns/default/svc/frontend\n".write(toFile: "\(dir)/ext", atomically: true, encoding: .utf8)
-            try await Command.check(["openssl", "x509", "-req", "-in", "\(dir)/leaf.csr", "-CA", "\(dir)/ca.pem", "-CAkey", "\(dir)/ca.key",
-                "-CAcreateserial", "-out", "\(dir)/leaf.pem", "-days", "1", "-extfile", "\(dir)/ext"])
+            try await Command.check(
+                ["openssl", "req", "-x509"] + ec + [
+                    "-keyout", "\(dir)/ca.key", "-out", "\(dir)/ca.pem",
+                    "-subj", "/CN=not the mesh CA", "-days", "1",
+                ])
+            try await Command.check(
+                ["openssl", "req"] + ec + [
+                    "-keyout", "\(dir)/leaf.key", "-out", "\(dir)/leaf.csr", "-subj", "/CN=frontend",
+                ])
+            try "subjectAltName=URI:spiffe://weft.local/ns/default/svc/frontend\n".write(
+                toFile: "\(dir)/ext", atomically: true, encoding: .utf8)
+            try await Command.check([
+                "openssl", "x509", "-req", "-in", "\(dir)/leaf.csr", "-CA", "\(dir)/ca.pem", "-CAkey", "\(dir)/ca.key",
+                "-CAcreateserial", "-out", "\(dir)/leaf.pem", "-days", "1", "-extfile", "\(dir)/ext",
+            ])
 
             let attempt = try await mesh.cp.run(
-                ["timeout", "5", "openssl", "s_client", "-connect", "\(mesh.b.ipv4):15008", "-tls1_3", "-alpn", "h2",
-                 "-cert", "\(dir)/leaf.pem", "-key", "\(dir)/leaf.key", "-ign_eof"], timeout: .seconds(10))
+                [
+                    "timeout", "5", "openssl", "s_client", "-connect", "\(mesh.b.ipv4):15008", "-tls1_3", "-alpn", "h2",
+                    "-cert", "\(dir)/leaf.pem", "-key", "\(dir)/leaf.key", "-ign_eof",
+                ], timeout: .seconds(10))
             #expect(attempt.stdout.contains("Verify return code") || attempt.stderr.contains("alert"), "\(attempt)")
             try await mesh.nodeB.waitForLog(containing: "mTLS: ")
             let refusal = try #require(accessLines(mesh.nodeB).first { $0.reason?.hasPrefix("mTLS: ") == true })
             #expect(refusal.direction == "inbound" && refusal.result == "refused", "\(refusal)")
-            #expect(refusal.reason?.contains("spiffe://weft.local/ns/default/svc/frontend' is not trusted") == true, "\(refusal)")
-            #expect(!accessLines(mesh.nodeB).contains { $0.direction == "inbound" && $0.result == "forwarded" && $0.source_identity == nil })
+            #expect(
+                refusal.reason?.contains("spiffe://weft.local/ns/default/svc/frontend' is not trusted") == true,
+                "\(refusal)")
+            #expect(
+                !accessLines(mesh.nodeB).contains {
+                    $0.direction == "inbound" && $0.result == "forwarded" && $0.source_identity == nil
+                })
         }
     }
 
@@ -319,7 +381,9 @@ import WeftLabSupport
         return stream.isRunning && stream.log().count > before
     }
 
-    func waitUntil(_ timeout: Duration, every interval: Duration = .milliseconds(100), _ condition: () async throws -> Bool) async throws -> Duration? {
+    func waitUntil(
+        _ timeout: Duration, every interval: Duration = .milliseconds(100), _ condition: () async throws -> Bool
+    ) async throws -> Duration? {
         let start = ContinuousClock.now
         while ContinuousClock.now - start < timeout {
             if try await condition() { return ContinuousClock.now - start }
@@ -330,19 +394,27 @@ import WeftLabSupport
 
     @Test func aCallerOnTheSameHostGoesDirectWithAuthorizationAndTelemetry() async throws {
         try await withMesh { mesh in
-            let local = try await mesh.b.run(["curl", "-sS", "-m", "3", "http://backend.weft:8080/"], unit: "reporter.service")
+            let local = try await mesh.b.run(
+                ["curl", "-sS", "-m", "3", "http://backend.weft:8080/"], unit: "reporter.service")
             #expect(local.stdout == "backend-ok\n", "\(local)")
             try await mesh.nodeB.waitForLog(containing: #""source_service":"reporter""#, timeout: .seconds(3))
-            let line = try #require(accessLines(mesh.nodeB).last { $0.direction == "outbound" && $0.source_service == "reporter" })
+            let line = try #require(
+                accessLines(mesh.nodeB).last { $0.direction == "outbound" && $0.source_service == "reporter" })
             #expect(line.result == "forwarded" && line.tunnel_node == nil && line.destination_service == "backend")
             let metrics = try await mesh.b.run(["curl", "-sS", "http://127.0.0.1:15020/metrics"])
-            #expect(metrics.stdout.contains(#"weft_tcp_connections_opened_total{reporter="source",source_service="reporter",destination_service="backend"}"#))
+            #expect(
+                metrics.stdout.contains(
+                    #"weft_tcp_connections_opened_total{reporter="source",source_service="reporter",destination_service="backend"}"#
+                ))
 
             try await mesh.weftctl(["intention", "deny", "reporter", "backend"])
             try await Task.sleep(for: .seconds(1))
-            let denied = try await mesh.b.run(["curl", "-sS", "-m", "3", "http://backend.weft:8080/"], unit: "reporter.service")
+            let denied = try await mesh.b.run(
+                ["curl", "-sS", "-m", "3", "http://backend.weft:8080/"], unit: "reporter.service")
             #expect(denied.stdout.isEmpty && denied.status != 0, "\(denied)")
-            #expect(try await mesh.get("http://backend.weft:8080/").stdout == "backend-ok\n", "the deny is for reporter only")
+            #expect(
+                try await mesh.get("http://backend.weft:8080/").stdout == "backend-ok\n",
+                "the deny is for reporter only")
         }
     }
 
@@ -351,12 +423,18 @@ import WeftLabSupport
             let stream = try await openStream(mesh, name: "stream-to-b")
             await mesh.weftd.terminate()
             #expect(try await stillTicking(stream), "an open stream must survive the control plane going away")
-            #expect(try await mesh.get("http://backend.weft:8080/").stdout == "backend-ok\n", "new connections use the last good config")
+            #expect(
+                try await mesh.get("http://backend.weft:8080/").stdout == "backend-ok\n",
+                "new connections use the last good config")
             // A node that starts while the control plane is away serves from its state directory.
             await mesh.nodeA.terminate()
             let restarted = try await mesh.lab.spawn(mesh.nodeCommand(mesh.a), on: mesh.a, name: "weft-node-offline")
-            let served = try await waitUntil(.seconds(10)) { try await mesh.get("http://backend.weft:8080/").stdout == "backend-ok\n" }
-            #expect(served != nil, "a node restarted without weftd must serve its last good config: \(restarted.log().suffix(2000))")
+            let served = try await waitUntil(.seconds(10)) {
+                try await mesh.get("http://backend.weft:8080/").stdout == "backend-ok\n"
+            }
+            #expect(
+                served != nil,
+                "a node restarted without weftd must serve its last good config: \(restarted.log().suffix(2000))")
 
             let again = try await mesh.lab.spawn(mesh.weftdCommand, on: mesh.cp, name: "weftd-again")
             try await again.waitForLog(containing: "weftd ready", timeout: .seconds(20))
@@ -371,7 +449,9 @@ import WeftLabSupport
     @Test func aRestartedNodeHasCaptureAndTrafficBackWithinTwoSeconds() async throws {
         try await withMesh { mesh in
             await mesh.nodeA.terminate()
-            #expect(try await mesh.a.run(["nft", "list", "table", "inet", "weft"]).status != 0, "--cleanup-on-exit removes the table")
+            #expect(
+                try await mesh.a.run(["nft", "list", "table", "inet", "weft"]).status != 0,
+                "--cleanup-on-exit removes the table")
             let restarted = try await mesh.lab.spawn(mesh.nodeCommand(mesh.a), on: mesh.a, name: "weft-node-again")
             // Short tries: a call made before the capture is back waits for nothing that will answer.
             let back = try await waitUntil(.seconds(10), every: .milliseconds(50)) {
@@ -389,7 +469,8 @@ import WeftLabSupport
     @Test func aTunnelToANodeThatFallsSilentEndsWithinHalfAMinute() async throws {
         try await withMesh { mesh in
             let stream = try await openStream(mesh)
-            let cut = "add table inet cut; "
+            let cut =
+                "add table inet cut; "
                 + "add chain inet cut in { type filter hook input priority -300; }; add rule inet cut in tcp dport 15008 drop; "
                 + "add chain inet cut out { type filter hook output priority -300; }; add rule inet cut out tcp sport 15008 drop"
             try await Command.check(["ip", "netns", "exec", mesh.b.namespace, "nft", cut])
@@ -414,7 +495,9 @@ import WeftLabSupport
             #expect(try await stillTicking(stream), "an open stream keeps flowing while the node drains")
             try await stream.waitForExit(timeout: .seconds(6))
             let took = ContinuousClock.now - stopped
-            #expect(took >= .milliseconds(1500) && took < .seconds(4), "the stream was closed \(took) after SIGTERM (drain timeout 2 s)")
+            #expect(
+                took >= .milliseconds(1500) && took < .seconds(4),
+                "the stream was closed \(took) after SIGTERM (drain timeout 2 s)")
             try await mesh.nodeA.waitForExit(timeout: .seconds(5))
             #expect(mesh.nodeA.log().contains("drain timeout"))
         }
@@ -427,9 +510,12 @@ import WeftLabSupport
             // Renewal at half life: 30 s and 60 s after the first certificate.
             try await Task.sleep(for: .seconds(65))
             let issued = mesh.nodeA.log().components(separatedBy: "svc/frontend notAfter").count - 1
-            #expect(issued - issuedBefore >= 2, "frontend's certificate was renewed \(issued - issuedBefore) times in 65 s")
+            #expect(
+                issued - issuedBefore >= 2, "frontend's certificate was renewed \(issued - issuedBefore) times in 65 s")
             #expect(try await stillTicking(stream), "the stream opened before the rotations must still carry bytes")
-            #expect(try await mesh.get("http://backend.weft:8080/").stdout == "backend-ok\n", "new connections use the renewed certificate")
+            #expect(
+                try await mesh.get("http://backend.weft:8080/").stdout == "backend-ok\n",
+                "new connections use the renewed certificate")
         }
     }
 
@@ -437,12 +523,16 @@ import WeftLabSupport
         try await withMesh(extraHosts: ["m"]) { mesh in
             let m = mesh.lab.host("m")
             let dir = "/run/weft-lab/\(mesh.lab.name)"
-            try "global:\n  scrape_interval: 15s\n".write(toFile: "\(dir)/prometheus.yml", atomically: true, encoding: .utf8)
+            try "global:\n  scrape_interval: 15s\n".write(
+                toFile: "\(dir)/prometheus.yml", atomically: true, encoding: .utf8)
             let prometheus = try await mesh.lab.spawn(
-                ["prometheus", "--config.file=\(dir)/prometheus.yml", "--storage.tsdb.path=\(dir)/prometheus",
-                 "--web.listen-address=\(m.ipv4):9090", "--web.enable-remote-write-receiver"],
+                [
+                    "prometheus", "--config.file=\(dir)/prometheus.yml", "--storage.tsdb.path=\(dir)/prometheus",
+                    "--web.listen-address=\(m.ipv4):9090", "--web.enable-remote-write-receiver",
+                ],
                 on: m, name: "prometheus")
-            try await prometheus.waitForLog(containing: "Server is ready to receive web requests", timeout: .seconds(30))
+            try await prometheus.waitForLog(
+                containing: "Server is ready to receive web requests", timeout: .seconds(30))
 
             let traffic = Task {
                 while !Task.isCancelled {
@@ -456,19 +546,26 @@ import WeftLabSupport
                 "telemetry", "set", "--metrics-push", "prometheus-remote-write",
                 "--metrics-endpoint", "http://\(m.ipv4):9090/api/v1/write", "--interval", "1",
             ])
-            let query = #"sum(rate(weft_http_requests_total{source_service="frontend",destination_service="backend",reporter="source"}[10s]))"#
+            let query =
+                #"sum(rate(weft_http_requests_total{source_service="frontend",destination_service="backend",reporter="source"}[10s]))"#
             var last = ""
             let seen = try await waitUntil(.seconds(15), every: .milliseconds(500)) {
-                let answer = try await m.run(["curl", "-sS", "-m", "2", "http://\(m.ipv4):9090/api/v1/query", "--data-urlencode", "query=\(query)"])
+                let answer = try await m.run([
+                    "curl", "-sS", "-m", "2", "http://\(m.ipv4):9090/api/v1/query", "--data-urlencode",
+                    "query=\(query)",
+                ])
                 last = answer.stdout
                 guard let object = try? JSONSerialization.jsonObject(with: Data(answer.stdout.utf8)) as? [String: Any],
-                      let data = object["data"] as? [String: Any], let result = data["result"] as? [[String: Any]],
-                      let value = (result.first?["value"] as? [Any])?.last as? String, let rate = Double(value)
+                    let data = object["data"] as? [String: Any], let result = data["result"] as? [[String: Any]],
+                    let value = (result.first?["value"] as? [Any])?.last as? String, let rate = Double(value)
                 else { return false }
                 return rate > 0
             }
-            let took = try #require(seen, "Prometheus never showed frontend→backend traffic: \(last)\n\(mesh.nodeA.log().suffix(1500))")
-            #expect(took < .seconds(10), "frontend→backend rate visible in Prometheus \(ContinuousClock.now - switched) after the switch")
+            let took = try #require(
+                seen, "Prometheus never showed frontend→backend traffic: \(last)\n\(mesh.nodeA.log().suffix(1500))")
+            #expect(
+                took < .seconds(10),
+                "frontend→backend rate visible in Prometheus \(ContinuousClock.now - switched) after the switch")
             #expect(mesh.nodeA.log().contains("metrics push: pushing to http://\(m.ipv4):9090/api/v1/write"))
             // The push leaves on a marked socket: never captured, although 9090 is a mesh service port here.
             #expect(!mesh.nodeA.log().contains(#""original_destination":"\#(m.ipv4):9090""#))

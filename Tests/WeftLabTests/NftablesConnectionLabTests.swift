@@ -3,6 +3,7 @@ import Logging
 import Testing
 import WeftCore
 import WeftLabSupport
+
 @testable import WeftCapture
 
 /// The netlink connection against a real kernel in a test host: failures change nothing.
@@ -19,7 +20,13 @@ import WeftLabSupport
             let listed = try await a.run(["nft", "list", "table", "inet", "weft"]).stdout
 
             var broken = good
-            broken.rules.append(NftRule(chain: "output", [.payload(.transport, offset: 2, length: 2), .lookup(set: "no_such_set", id: 99), .verdict(.return)]))
+            broken.rules.append(
+                NftRule(
+                    chain: "output",
+                    [
+                        .payload(.transport, offset: 2, length: 2), .lookup(set: "no_such_set", id: 99),
+                        .verdict(.return),
+                    ]))
             #expect {
                 try connection.replace(broken)
             } throws: { error in

@@ -1,33 +1,36 @@
 import Foundation
 import Testing
 import WeftCore
+
 @testable import WeftNode
 
 @Suite struct NodeSettingsTOMLTests {
     @Test func everySettingIsRead() throws {
-        let tokenFile = FileManager.default.temporaryDirectory.appendingPathComponent("weft-token-\(UUID().uuidString)").path
+        let tokenFile = FileManager.default.temporaryDirectory.appendingPathComponent("weft-token-\(UUID().uuidString)")
+            .path
         try "weftjoin.a.b.c\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: tokenFile) }
         var settings = NodeSettings()
-        try settings.apply(toml: """
-            node_name = "host-a"
-            control_plane = "198.18.0.1:15012"
-            join_address = "198.18.0.1:25013"
-            join_token_file = "\(tokenFile)"
-            state_dir = "/tmp/weft-node-state"
-            node_addresses = ["198.18.0.11", "2001:2::11"]
-            admin_listen = "127.0.0.1:25020"
-            drain_timeout = "30s"
-            services_dir = "/tmp/services.d"
-            capture = false
-            dns = false
-            dns_upstreams = ["198.18.0.53:53"]
-            cleanup_on_exit = true
-            vip_ranges = ["240.0.0.0/4"]
-            outbound_ports = [8080, 9090]
-            excluded_ports = [22]
-            excluded_cidrs = ["198.18.0.1/32"]
-            """, path: "node.toml")
+        try settings.apply(
+            toml: """
+                node_name = "host-a"
+                control_plane = "198.18.0.1:15012"
+                join_address = "198.18.0.1:25013"
+                join_token_file = "\(tokenFile)"
+                state_dir = "/tmp/weft-node-state"
+                node_addresses = ["198.18.0.11", "2001:2::11"]
+                admin_listen = "127.0.0.1:25020"
+                drain_timeout = "30s"
+                services_dir = "/tmp/services.d"
+                capture = false
+                dns = false
+                dns_upstreams = ["198.18.0.53:53"]
+                cleanup_on_exit = true
+                vip_ranges = ["240.0.0.0/4"]
+                outbound_ports = [8080, 9090]
+                excluded_ports = [22]
+                excluded_cidrs = ["198.18.0.1/32"]
+                """, path: "node.toml")
         #expect(settings.nodeName == "host-a")
         #expect(settings.controlPlaneAddress == IPSocketAddress("198.18.0.1:15012"))
         #expect(settings.joinAddress == IPSocketAddress("198.18.0.1:25013"))

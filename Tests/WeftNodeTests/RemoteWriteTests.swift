@@ -1,4 +1,5 @@
 import Testing
+
 @testable import WeftNode
 
 @Suite struct RemoteWriteTests {
@@ -14,7 +15,8 @@ import Testing
         let samples = RemoteWrite.samples(fromExposition: text, extra: [("instance", "a")])
         #expect(samples.count == 3)
         #expect(samples[0].value == 3)
-        #expect(samples[0].labels.map(\.0) == ["__name__", "destination_service", "instance", "reporter", "source_service"])
+        #expect(
+            samples[0].labels.map(\.0) == ["__name__", "destination_service", "instance", "reporter", "source_service"])
         #expect(samples[0].labels.first { $0.0 == "__name__" }?.1 == "weft_tcp_connections_opened_total")
         #expect(samples[1].labels.map(\.1) == ["weft_up", "a"])
         #expect(samples[2].labels.first { $0.0 == "path" }?.1 == #"a"b\c"#)

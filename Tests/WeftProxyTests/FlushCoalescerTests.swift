@@ -1,6 +1,7 @@
 import NIOCore
 import NIOEmbedded
 import Testing
+
 @testable import WeftProxy
 
 /// Counts the flushes that reach the layer below (TLS, on a real HBONE connection).
@@ -30,7 +31,9 @@ private final class FlushCounter: ChannelOutboundHandler {
 
         channel.embeddedEventLoop.run()
         #expect(counter.flushes == 1)
-        #expect(try channel.readOutbound(as: ByteBuffer.self).map { String(buffer: $0) } == "abc", "small writes leave as one")
+        #expect(
+            try channel.readOutbound(as: ByteBuffer.self).map { String(buffer: $0) } == "abc",
+            "small writes leave as one")
         #expect(try channel.readOutbound(as: ByteBuffer.self) == nil)
 
         channel.writeAndFlush(ByteBuffer(string: "d"), promise: nil)
@@ -57,8 +60,12 @@ private final class FlushCounter: ChannelOutboundHandler {
         channel.write(ByteBuffer(string: large), promise: promises[2])
         channel.writeAndFlush(ByteBuffer(string: "3"), promise: promises[3])
         channel.embeddedEventLoop.run()
-        let sent = try (0..<4).compactMap { _ in try channel.readOutbound(as: ByteBuffer.self).map { String(buffer: $0) } }
+        let sent = try (0..<4).compactMap { _ in
+            try channel.readOutbound(as: ByteBuffer.self).map { String(buffer: $0) }
+        }
         #expect(sent == ["12", large, "3"])
-        #expect(promises.allSatisfy { outcome(of: $0.futureResult).map { (try? $0.get()) != nil } == true }, "every write's promise completes")
+        #expect(
+            promises.allSatisfy { outcome(of: $0.futureResult).map { (try? $0.get()) != nil } == true },
+            "every write's promise completes")
     }
 }

@@ -3,6 +3,7 @@ import NIOEmbedded
 import NIOHTTP2
 import Testing
 import WeftCore
+
 @testable import WeftProxy
 
 /// A client stream: [recorder, client handler, counter], nothing above reading yet (autoRead is off on real streams).
@@ -38,7 +39,8 @@ private struct ClientStreamFixture {
         let f = try ClientStreamFixture()
         try f.channel.writeInbound(Frame.headers([(":status", "200")]))
         #expect(outcome(of: f.established.futureResult).map { (try? $0.get()) != nil } == true)
-        #expect(try f.channel.readInbound(as: HTTP2Frame.FramePayload.self) == nil, "the answer itself is not passed up")
+        #expect(
+            try f.channel.readInbound(as: HTTP2Frame.FramePayload.self) == nil, "the answer itself is not passed up")
 
         try f.channel.writeInbound(Frame.data("banner"))
         #expect(try f.channel.readInbound(as: HTTP2Frame.FramePayload.self) == nil, "held until the layer above reads")
@@ -62,7 +64,8 @@ private struct ClientStreamFixture {
         try f.channel.writeInbound(Frame.headers([(":status", "200")]))
         #expect(outcome(of: f.established.futureResult).map { (try? $0.get()) != nil } == true)
         #expect(f.recorder.reads == 2, "once answered, the layer above decides when to read")
-        #expect(try f.channel.readInbound(as: HTTP2Frame.FramePayload.self) == nil, "the window update is not passed up")
+        #expect(
+            try f.channel.readInbound(as: HTTP2Frame.FramePayload.self) == nil, "the window update is not passed up")
     }
 
     @Test func twoHundredWithEndStreamIsARefusal() throws {
@@ -76,7 +79,8 @@ private struct ClientStreamFixture {
     func aRefusalFailsWithTheStatusAndTheReason(status: Int) throws {
         let f = try ClientStreamFixture()
         let reason = "denied for spiffe://weft.local/ns/default/svc/frontend: denied by intention frontend>backend"
-        try f.channel.writeInbound(Frame.headers([(":status", String(status)), (HBONEError.reasonHeader, reason)], endStream: true))
+        try f.channel.writeInbound(
+            Frame.headers([(":status", String(status)), (HBONEError.reasonHeader, reason)], endStream: true))
         #expect(f.refusal == .refused(status: status, reason: reason))
         #expect(!f.channel.isActive, "a refused stream is closed")
         #expect(f.recorder.closeModes == [.all])

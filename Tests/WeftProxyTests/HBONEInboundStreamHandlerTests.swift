@@ -3,6 +3,7 @@ import NIOEmbedded
 import NIOHTTP2
 import Testing
 import WeftCore
+
 @testable import WeftProxy
 
 /// The server's per-stream decision before any socket is opened: every refusal is answered with its status, the
@@ -20,7 +21,8 @@ private struct InboundStreamFixture {
         accessLines = made.accessLines
         let peer = PeerIdentity()
         peer.identity.withLockedValue { $0 = identity }
-        try channel.pipeline.syncOperations.addHandler(HBONEInboundStreamHandler(client: "198.18.0.11:40000", peer: peer, context: context))
+        try channel.pipeline.syncOperations.addHandler(
+            HBONEInboundStreamHandler(client: "198.18.0.11:40000", peer: peer, context: context))
         try channel.connect(to: SocketAddress(ipAddress: "198.18.0.11", port: 40000)).wait()
     }
 
@@ -31,7 +33,10 @@ private struct InboundStreamFixture {
         let frames = try channel.outboundFrames()
         #expect(frames.count == 1, "one answer")
         let headers = frames.first?.headerFields
-        return (headers?.first(name: ":status"), headers?.first(name: HBONEError.reasonHeader), frames.first?.endsStream ?? false)
+        return (
+            headers?.first(name: ":status"), headers?.first(name: HBONEError.reasonHeader),
+            frames.first?.endsStream ?? false
+        )
     }
 
     var entries: [AccessLogEntry] { Mesh.entries(accessLines()) }
@@ -40,7 +45,10 @@ private struct InboundStreamFixture {
 @Suite struct HBONEInboundStreamHandlerTests {
     @Test func aGetIsAnswered405() throws {
         let f = try InboundStreamFixture()
-        let answer = try f.answer(to: Frame.headers([(":method", "GET"), (":path", "/"), (":scheme", "https"), (":authority", "198.18.0.12:8080")]))
+        let answer = try f.answer(
+            to: Frame.headers([
+                (":method", "GET"), (":path", "/"), (":scheme", "https"), (":authority", "198.18.0.12:8080"),
+            ]))
         #expect(answer.status == "405" && answer.endStream)
         #expect(answer.reason?.contains("only CONNECT") == true)
         #expect(!f.channel.isActive)
@@ -93,8 +101,10 @@ private struct InboundStreamFixture {
         let entry = try #require(f.entries.first)
         #expect(entry.result == "refused" && entry.destinationService == "backend")
         #expect(entry.reason?.hasSuffix(because) == true)
-        #expect(f.context.metrics.exposition().contains(
-            #"weft_tcp_connections_denied_total{reporter="destination",source_service="frontend",destination_service="backend"} 1"#))
+        #expect(
+            f.context.metrics.exposition().contains(
+                #"weft_tcp_connections_denied_total{reporter="destination",source_service="frontend",destination_service="backend"} 1"#
+            ))
     }
 
     @Test func aFirstFrameThatIsNoHeadersClosesTheStream() throws {

@@ -2,6 +2,7 @@ import NIOCore
 import NIOPosix
 import Testing
 import WeftCore
+
 @testable import WeftProxy
 
 /// HBONE over real TLS 1.3 on 127.0.0.1: an `HBONEServer` for node "b", an echo workload behind it, and an
@@ -25,15 +26,19 @@ struct HBONELoopbackTests {
             #expect(await eventually { stream.collector.received == "ping" }, "echoed through the tunnel")
             let labels = #"{reporter="destination",source_service="frontend",destination_service="backend"}"#
             let whileOpen = mesh.serverContext.metrics.exposition()
-            #expect(whileOpen.contains("weft_tcp_sent_bytes_total\(labels) 4") && whileOpen.contains("weft_tcp_received_bytes_total\(labels) 4"),
-                    "bytes are counted while the connection lives, not only when it ends")
+            #expect(
+                whileOpen.contains("weft_tcp_sent_bytes_total\(labels) 4")
+                    && whileOpen.contains("weft_tcp_received_bytes_total\(labels) 4"),
+                "bytes are counted while the connection lives, not only when it ends")
             #expect(!whileOpen.contains("weft_tcp_connections_closed_total\(labels)"))
 
             try await stream.closeOutput()
             // The workload sees its input end, answers "bye" and closes: the reply still arrives after our half-close.
             #expect(await eventually { stream.collector.received == "pingbye" })
             #expect(await eventually { stream.collector.inactive }, "both directions ended: the stream is closed")
-            #expect(stream.collector.inputClosed == 1, "the tunnel ends with END_STREAM, as the workload's socket ended with FIN")
+            #expect(
+                stream.collector.inputClosed == 1,
+                "the tunnel ends with END_STREAM, as the workload's socket ended with FIN")
             #expect(mesh.workload.received == "ping")
 
             let entry = try #require(await mesh.serverEntry { $0.result == "forwarded" })
@@ -66,7 +71,10 @@ struct HBONELoopbackTests {
             }
             #expect(mesh.workload.accepted == 0, "the workload got nothing")
             #expect(await eventually { mesh.serverEntries.count == 2 })
-            #expect(mesh.serverEntries.allSatisfy { $0.result == "refused" && $0.sourceIdentity == Mesh.frontendID.description })
+            #expect(
+                mesh.serverEntries.allSatisfy {
+                    $0.result == "refused" && $0.sourceIdentity == Mesh.frontendID.description
+                })
         }
     }
 
@@ -128,7 +136,8 @@ struct HBONELoopbackTests {
                 Issue.record("expected a handshake failure, got \(String(describing: error))")
                 return
             }
-            #expect(reason.contains("spiffe://weft.local/node/b") && reason.contains("expected spiffe://weft.local/node/c"))
+            #expect(
+                reason.contains("spiffe://weft.local/node/b") && reason.contains("expected spiffe://weft.local/node/c"))
             #expect(mesh.workload.accepted == 0)
             #expect(await eventually { mesh.pool.connectionCount == 0 }, "the failed connection leaves the pool")
         }
@@ -147,11 +156,15 @@ struct HBONELoopbackTests {
 
             try mesh.clientTLS.update(mesh.ca.credentials(node: "a", workloads: [Mesh.frontend]))
             let third = try await mesh.open()
-            #expect(mesh.pool.connectionCount == 2, "a stream after renewal opens a connection with the new certificate")
+            #expect(
+                mesh.pool.connectionCount == 2, "a stream after renewal opens a connection with the new certificate")
             try await first.send("-still-open")
             try await third.send("three")
-            #expect(await eventually { first.collector.received == "one-still-open" && third.collector.received == "three" },
-                    "an open stream keeps working on the old connection")
+            #expect(
+                await eventually {
+                    first.collector.received == "one-still-open" && third.collector.received == "three"
+                },
+                "an open stream keeps working on the old connection")
 
             await first.close()
             await second.close()
@@ -173,9 +186,11 @@ struct HBONELoopbackTests {
             let third = try await mesh.open()
             #expect(mesh.pool.connectionCount == 2, "a third stream over the limit of 2 opens a second connection")
             for (index, stream) in (streams + [third]).enumerated() { try await stream.send("s\(index)") }
-            #expect(await eventually {
-                streams[0].collector.received == "s0" && streams[1].collector.received == "s1" && third.collector.received == "s2"
-            })
+            #expect(
+                await eventually {
+                    streams[0].collector.received == "s0" && streams[1].collector.received == "s1"
+                        && third.collector.received == "s2"
+                })
             await streams[0].close()
             let fourth = try await mesh.open()
             #expect(mesh.pool.connectionCount == 2, "a freed slot is reused: \(mesh.pool.connectionCount) connections")
@@ -194,7 +209,9 @@ struct HBONELoopbackTests {
             let silent = try await ServerBootstrap(group: mesh.group).bind(host: "127.0.0.1", port: 0).get()
             let address = try #require(silent.localAddress.flatMap(IPSocketAddress.init(nio:)))
             let started = ContinuousClock.now
-            let error = await refusal { try await mesh.open(peer: HBONEPeer(node: "b", address: address, source: Mesh.frontend)) }
+            let error = await refusal {
+                try await mesh.open(peer: HBONEPeer(node: "b", address: address, source: Mesh.frontend))
+            }
             #expect(error as? HBONEError == .noAnswer(within: .milliseconds(300)), "\(String(describing: error))")
             #expect(ContinuousClock.now - started < .seconds(3))
             #expect(await eventually { mesh.pool.connectionCount == 0 }, "a connection that never answered is given up")
@@ -211,7 +228,8 @@ struct HBONELoopbackTests {
 
             let closed = mesh.serverStore.update(mesh.config(policy: Mesh.denyFrontendToBackend))
             #expect(closed == 1)
-            #expect(await eventually(within: .seconds(1)) { stream.collector.inactive }, "the tunnel ends within a second")
+            #expect(
+                await eventually(within: .seconds(1)) { stream.collector.inactive }, "the tunnel ends within a second")
 
             let entry = try #require(await mesh.serverEntry { $0.requestID == "req-live" })
             #expect(entry.result == "closed")

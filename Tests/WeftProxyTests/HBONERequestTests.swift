@@ -1,6 +1,7 @@
 import NIOHPACK
 import Testing
 import WeftCore
+
 @testable import WeftProxy
 
 @Suite struct HBONERequestTests {
@@ -9,7 +10,8 @@ import WeftCore
     }
 
     @Test func connectWithAnIPv4AuthorityAndARequestID() throws {
-        let request = try parse([(":method", "CONNECT"), (":authority", "198.18.0.12:8080"), ("x-request-id", "r-1")]).get()
+        let request = try parse([(":method", "CONNECT"), (":authority", "198.18.0.12:8080"), ("x-request-id", "r-1")])
+            .get()
         #expect(request.authority == IPSocketAddress("198.18.0.12:8080")!)
         #expect(request.requestID == "r-1")
     }
@@ -22,7 +24,9 @@ import WeftCore
 
     @Test(arguments: ["GET", "POST", "connect"])
     func otherMethodsAreNotConnect(method: String) {
-        let result = parse([(":method", method), (":authority", "198.18.0.12:8080"), (":path", "/"), (":scheme", "https")])
+        let result = parse([
+            (":method", method), (":authority", "198.18.0.12:8080"), (":path", "/"), (":scheme", "https"),
+        ])
         #expect(result.failure == .notConnect(method: method))
         #expect(result.failure?.status == 405)
     }

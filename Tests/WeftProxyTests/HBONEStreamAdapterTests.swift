@@ -2,6 +2,7 @@ import NIOCore
 import NIOEmbedded
 import NIOHTTP2
 import Testing
+
 @testable import WeftProxy
 
 /// A stream channel: [recorder (towards HTTP/2), adapter, counter of inputClosed].
@@ -79,7 +80,9 @@ private struct AdapterFixture {
         let second = f.channel.close(mode: .output)
         #expect(outcome(of: second).map { (try? $0.get()) != nil } == true, "closing output twice is no error")
         #expect(try f.channel.outboundFrames().isEmpty, "and sends nothing more")
-        #expect(f.recorder.closeModes.isEmpty, "a half-close never reaches the stream channel, which would reset the stream")
+        #expect(
+            f.recorder.closeModes.isEmpty, "a half-close never reaches the stream channel, which would reset the stream"
+        )
         #expect(f.channel.isActive)
     }
 
@@ -155,8 +158,9 @@ private struct TunnelRelayFixture {
         let frames = try f.stream.outboundFrames()
         #expect(frames.map(\.endsStream) == [true] && !frames.contains { $0.isReset })
         #expect(f.tcpRecorder.closeModes.first == .output)
-        #expect(f.tcpRecorder.closeModes.dropFirst().allSatisfy { $0 == .all } && f.tcpRecorder.closeModes.count > 1,
-                "both directions ended: the pair closes")
+        #expect(
+            f.tcpRecorder.closeModes.dropFirst().allSatisfy { $0 == .all } && f.tcpRecorder.closeModes.count > 1,
+            "both directions ended: the pair closes")
         // The socket closes; the stream's close is HTTP/2's once our END_STREAM is sent (a reset now could drop it).
         #expect(!f.streamRecorder.closeModes.contains(.all))
         #expect(!f.tcp.isActive && f.stream.isActive)

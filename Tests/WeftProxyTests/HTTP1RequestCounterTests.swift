@@ -1,6 +1,7 @@
 import NIOCore
 import NIOEmbedded
 import Testing
+
 @testable import WeftProxy
 
 @Suite struct HTTP1RequestCounterTests {
@@ -21,7 +22,8 @@ import Testing
 
     static let get = "GET / HTTP/1.1\r\nHost: backend.weft\r\n\r\n"
     static let post = "POST /items HTTP/1.1\r\nHost: b\r\nContent-Length: 11\r\n\r\nhello world"
-    static let chunked = "POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n"
+    static let chunked =
+        "POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n"
 
     @Test(arguments: [0, 1, 3, 7])
     func keepAliveAndPipelinedRequestsCountOnceEach(step: Int) {

@@ -1,5 +1,6 @@
 import Testing
 import WeftCore
+
 @testable import WeftProxy
 
 @Suite struct InboundPlaintextRouterTests {
@@ -18,7 +19,8 @@ import WeftCore
     }
 
     @Test func strictPortIsRefused() {
-        guard case .refuse(let reason, _, let destination) = router.decide(connection(toPort: 8080), config: allowAll) else {
+        guard case .refuse(let reason, _, let destination) = router.decide(connection(toPort: 8080), config: allowAll)
+        else {
             Issue.record("expected a refusal")
             return
         }
@@ -27,8 +29,10 @@ import WeftCore
     }
 
     @Test func permissivePortIsForwardedToTheWorkloadUnauthenticated() {
-        #expect(router.decide(connection(toPort: 9090), config: allowAll)
-            == .forward(to: IPSocketAddress("198.18.1.2:9090")!, source: nil, destination: ServiceName(name: "legacy")))
+        #expect(
+            router.decide(connection(toPort: 9090), config: allowAll)
+                == .forward(
+                    to: IPSocketAddress("198.18.1.2:9090")!, source: nil, destination: ServiceName(name: "legacy")))
     }
 
     @Test func permissivePortFollowsThePolicyForCallersWithoutIdentity() {

@@ -2,6 +2,7 @@ import NIOConcurrencyHelpers
 import NIOEmbedded
 import Testing
 import WeftCore
+
 @testable import WeftProxy
 
 @Suite struct LiveConnectionsTests {
@@ -10,9 +11,10 @@ import WeftCore
         -> (closedWith: @Sendable () -> [String], remove: @Sendable () -> Void)
     {
         let reasons = NIOLockedValueBox<[String]>([])
-        let remove = live.add(LiveConnections.Entry(source: source, destination: destination) { reason in
-            reasons.withLockedValue { $0.append(reason) }
-        })
+        let remove = live.add(
+            LiveConnections.Entry(source: source, destination: destination) { reason in
+                reasons.withLockedValue { $0.append(reason) }
+            })
         return ({ reasons.withLockedValue { $0 } }, remove)
     }
 
@@ -89,8 +91,9 @@ import WeftCore
         #expect(tls.generation == 2)
         #expect(tls.credentials.workloads[Mesh.frontend] != nil)
         loop.advanceTime(by: .seconds(6))
-        #expect(outcome(of: store.workloadCertificate(for: Mesh.frontend, on: loop)).map { (try? $0.get()) != nil } == true,
-                "present now: no waiting")
+        #expect(
+            outcome(of: store.workloadCertificate(for: Mesh.frontend, on: loop)).map { (try? $0.get()) != nil } == true,
+            "present now: no waiting")
         #expect(asked.withLockedValue { $0 }.count == 1)
     }
 

@@ -1,5 +1,6 @@
 import Testing
 import WeftCore
+
 @testable import WeftProxy
 
 /// Node "a" runs frontend and cache; backend runs on node "b".
@@ -10,13 +11,18 @@ import WeftCore
     static let cache = ServiceName(name: "cache")
 
     static func config(
-        policy: AuthorizationPolicy = AuthorizationPolicy(), egress: EgressPolicy = .passthrough, backendHealthy: Bool = true,
+        policy: AuthorizationPolicy = AuthorizationPolicy(), egress: EgressPolicy = .passthrough,
+        backendHealthy: Bool = true,
         hbonePort: UInt16 = 15008
     ) -> ProxyConfig {
         let services = [
             MeshService(
                 name: "backend", ports: [80], vip: IPAddress("240.0.0.7"),
-                endpoints: [ServiceEndpoint(address: backendEndpoint.address, port: backendEndpoint.port, node: "b", healthy: backendHealthy)]),
+                endpoints: [
+                    ServiceEndpoint(
+                        address: backendEndpoint.address, port: backendEndpoint.port, node: "b", healthy: backendHealthy
+                    )
+                ]),
             MeshService(
                 name: "cache", ports: [6379], vip: IPAddress("240.0.0.8"),
                 endpoints: [ServiceEndpoint(address: cacheEndpoint.address, port: cacheEndpoint.port, node: "a")]),
@@ -34,7 +40,9 @@ import WeftCore
             source: ConnectionSource(service: service, cgroupPath: service.map { "system.slice/\($0).service" }))
     }
 
-    private func decide(_ destination: IPSocketAddress, from service: String? = "frontend", _ config: ProxyConfig = config()) -> ConnectionDecision {
+    private func decide(
+        _ destination: IPSocketAddress, from service: String? = "frontend", _ config: ProxyConfig = config()
+    ) -> ConnectionDecision {
         OutboundRouter().decide(Self.connection(to: destination, from: service), config: config)
     }
 
@@ -46,7 +54,9 @@ import WeftCore
     @Test(arguments: [UInt16(15008), 15999])
     func aRemoteServiceVIPIsTunnelledToTheEndpointsNode(hbonePort: UInt16) {
         let tunnel = HBONETunnel(
-            peer: HBONEPeer(node: "b", address: IPSocketAddress(address: Self.backendEndpoint.address, port: hbonePort), source: Mesh.frontend),
+            peer: HBONEPeer(
+                node: "b", address: IPSocketAddress(address: Self.backendEndpoint.address, port: hbonePort),
+                source: Mesh.frontend),
             authority: Self.backendEndpoint, destination: Mesh.backend)
         #expect(decide(Self.backendVIP, Self.config(hbonePort: hbonePort)) == .tunnel(tunnel, source: Mesh.frontend))
     }
@@ -61,7 +71,9 @@ import WeftCore
     }
 
     @Test func aLocalEndpointIsForwardedDirectly() {
-        #expect(decide(IPSocketAddress("240.0.0.8:6379")!) == .forward(to: Self.cacheEndpoint, source: Mesh.frontend, destination: Self.cache))
+        #expect(
+            decide(IPSocketAddress("240.0.0.8:6379")!)
+                == .forward(to: Self.cacheEndpoint, source: Mesh.frontend, destination: Self.cache))
     }
 
     @Test func aDenyIntentionRefusesNamingIt() {
@@ -72,19 +84,25 @@ import WeftCore
 
     @Test func stopAllRefusesEvenLocalDestinations() {
         for destination in [Self.backendVIP, IPSocketAddress("240.0.0.8:6379")!] {
-            #expect(refusal(decide(destination, Self.config(policy: Mesh.stopAll)))?.contains("all traffic is stopped") == true)
+            #expect(
+                refusal(decide(destination, Self.config(policy: Mesh.stopAll)))?.contains("all traffic is stopped")
+                    == true)
         }
     }
 
     @Test func anUnknownCallerToARemoteServiceFollowsTheEgressPolicy() {
-        #expect(decide(Self.backendVIP, from: nil) == .forward(to: Self.backendEndpoint, source: nil, destination: Mesh.backend),
-                "passthrough: unmeshed, straight to the endpoint")
+        #expect(
+            decide(Self.backendVIP, from: nil)
+                == .forward(to: Self.backendEndpoint, source: nil, destination: Mesh.backend),
+            "passthrough: unmeshed, straight to the endpoint")
         let refused = decide(Self.backendVIP, from: nil, Self.config(egress: .refuse))
         #expect(refusal(refused)?.contains("no known workload") == true)
     }
 
     @Test func noHealthyEndpointIsRefused() {
-        #expect(refusal(decide(Self.backendVIP, Self.config(backendHealthy: false)))?.contains("no healthy endpoint") == true)
+        #expect(
+            refusal(decide(Self.backendVIP, Self.config(backendHealthy: false)))?.contains("no healthy endpoint")
+                == true)
     }
 
     @Test func aPortTheServiceDoesNotServeIsRefused() {
@@ -109,7 +127,8 @@ import WeftCore
         config.state = NodeState(config: NodeConfig(version: 2, node: "a", services: services))
         let router = OutboundRouter()
         let nodes = (0..<4).map { _ -> String? in
-            guard case .tunnel(let tunnel, _) = router.decide(Self.connection(to: Self.backendVIP), config: config) else { return nil }
+            guard case .tunnel(let tunnel, _) = router.decide(Self.connection(to: Self.backendVIP), config: config)
+            else { return nil }
             return tunnel.peer.node
         }
         #expect(nodes == ["b", "c", "b", "c"])

@@ -9,6 +9,7 @@ import NIOPosix
 import Testing
 import WeftCore
 import WeftIdentity
+
 @testable import WeftProxy
 
 // Shared fixtures of the WeftProxy tests: recorders for EmbeddedChannel pipelines, HTTP/2 frame builders, bounded
@@ -84,10 +85,14 @@ struct RelayFixture {
     ) {
         partner.isWritable = false
         reader.read()
-        #expect(recorder.reads == 0, "must not read while the other side cannot take the bytes", sourceLocation: sourceLocation)
+        #expect(
+            recorder.reads == 0, "must not read while the other side cannot take the bytes",
+            sourceLocation: sourceLocation)
         partner.isWritable = true
         partner.pipeline.fireChannelWritabilityChanged()
-        #expect(recorder.reads == 1, "the held read happens once the partner is writable again", sourceLocation: sourceLocation)
+        #expect(
+            recorder.reads == 1, "the held read happens once the partner is writable again",
+            sourceLocation: sourceLocation)
     }
 }
 
@@ -170,7 +175,9 @@ struct TimedOut: Error, CustomStringConvertible {
 }
 
 /// Waits for `future` on a real event loop, failing with `TimedOut` after `timeout`.
-func value<T: Sendable>(of future: EventLoopFuture<T>, within timeout: TimeAmount = .seconds(5), _ what: String) async throws -> T {
+func value<T: Sendable>(of future: EventLoopFuture<T>, within timeout: TimeAmount = .seconds(5), _ what: String)
+    async throws -> T
+{
     let bounded = future.eventLoop.makePromise(of: T.self)
     future.cascade(to: bounded)
     let timer = future.eventLoop.scheduleTask(in: timeout) { bounded.fail(TimedOut(what: what)) }
@@ -237,14 +244,16 @@ struct TestCA {
     func identity(_ identity: SPIFFEID) throws -> TLSIdentity {
         let request = try CertificateRequestFactory.make(for: identity)
         let issued = try authority.issueWorkloadCertificate(csrPEM: request.csrPEM, for: identity, ttl: .seconds(3_600))
-        return TLSIdentity(identity: identity, certificateChainPEM: issued.certificateChainPEM, privateKeyPEM: request.privateKeyPEM)
+        return TLSIdentity(
+            identity: identity, certificateChainPEM: issued.certificateChainPEM, privateKeyPEM: request.privateKeyPEM)
     }
 
     /// Credentials of `node` holding certificates for `workloads`, trusting this CA.
     func credentials(node: String, workloads: [ServiceName] = []) throws -> MeshCredentials {
         var issued: [ServiceName: TLSIdentity] = [:]
         for service in workloads {
-            issued[service] = try identity(.workload(trustDomain: Mesh.trustDomain, namespace: service.namespace, service: service.name))
+            issued[service] = try identity(
+                .workload(trustDomain: Mesh.trustDomain, namespace: service.namespace, service: service.name))
         }
         return MeshCredentials(
             trustDomain: Mesh.trustDomain, trustBundlePEM: authority.trustBundlePEM,
@@ -263,7 +272,9 @@ final class EchoWorkload: Sendable {
     private init(channel: any Channel, state: NIOLockedValueBox<(accepted: Int, received: String)>) throws {
         self.channel = channel
         self.state = state
-        guard let local = channel.localAddress, let address = IPSocketAddress(nio: local) else { throw TimedOut(what: "a bound address") }
+        guard let local = channel.localAddress, let address = IPSocketAddress(nio: local) else {
+            throw TimedOut(what: "a bound address")
+        }
         self.address = address
     }
 
@@ -272,7 +283,9 @@ final class EchoWorkload: Sendable {
         let channel = try await ServerBootstrap(group: group)
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { child in
-                child.eventLoop.makeCompletedFuture { try child.pipeline.syncOperations.addHandler(Handler(state: state, farewell: farewell)) }
+                child.eventLoop.makeCompletedFuture {
+                    try child.pipeline.syncOperations.addHandler(Handler(state: state, farewell: farewell))
+                }
             }
             .bind(host: "127.0.0.1", port: 0).get()
         return try EchoWorkload(channel: channel, state: state)
@@ -317,7 +330,9 @@ final class EchoWorkload: Sendable {
         func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
             guard case ChannelEvent.inputClosed = event else { return context.fireUserInboundEventTriggered(event) }
             let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: farewell))).whenComplete { _ in channel.close(promise: nil) }
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: farewell))).whenComplete { _ in
+                channel.close(promise: nil)
+            }
         }
     }
 }
@@ -409,7 +424,8 @@ final class LoopbackMesh: Sendable {
     static let nodeCEndpoint = IPSocketAddress("127.0.0.2:8080")!
 
     private init(
-        group: MultiThreadedEventLoopGroup, ca: TestCA, workload: EchoWorkload, serverAddress: IPSocketAddress, server: HBONEServer,
+        group: MultiThreadedEventLoopGroup, ca: TestCA, workload: EchoWorkload, serverAddress: IPSocketAddress,
+        server: HBONEServer,
         context: (context: ProxyContext, store: ProxyConfigStore, accessLines: @Sendable () -> [String]),
         clientTLS: MeshTLSStore, pool: HBONEConnectionPool
     ) {
@@ -427,7 +443,9 @@ final class LoopbackMesh: Sendable {
     }
 
     /// Node "b"'s config: "backend" at `endpoint` on "b" and at `nodeCEndpoint` on "c", "frontend" on "a".
-    static func config(endpoint: IPSocketAddress, policy: AuthorizationPolicy = AuthorizationPolicy(), hbonePort: UInt16) -> ProxyConfig {
+    static func config(
+        endpoint: IPSocketAddress, policy: AuthorizationPolicy = AuthorizationPolicy(), hbonePort: UInt16
+    ) -> ProxyConfig {
         let backend = MeshService(
             name: "backend", ports: [80], vip: IPAddress("240.0.0.7"),
             endpoints: [
@@ -451,7 +469,9 @@ final class LoopbackMesh: Sendable {
         policy: AuthorizationPolicy = AuthorizationPolicy(),
         farewell: String = "bye",
         pool configuration: HBONEConnectionPool.Configuration = .init(),
-        clientCredentials: (TestCA) throws -> MeshCredentials = { try $0.credentials(node: "a", workloads: [Mesh.frontend]) },
+        clientCredentials: (TestCA) throws -> MeshCredentials = {
+            try $0.credentials(node: "a", workloads: [Mesh.frontend])
+        },
         _ body: (LoopbackMesh) async throws -> Void
     ) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -469,7 +489,9 @@ final class LoopbackMesh: Sendable {
                 context: context.context, logger: Mesh.quietLogger)
             server = hbone
             let bound = try await hbone.start()
-            guard let first = bound.first, let serverAddress = IPSocketAddress(nio: first) else { throw TimedOut(what: "the HBONE listener's address") }
+            guard let first = bound.first, let serverAddress = IPSocketAddress(nio: first) else {
+                throw TimedOut(what: "the HBONE listener's address")
+            }
             context.store.update(config(endpoint: echo.address, policy: policy, hbonePort: serverAddress.port))
             let clientTLS = MeshTLSStore()
             try clientTLS.update(try clientCredentials(ca))
@@ -526,4 +548,3 @@ final class LoopbackMesh: Sendable {
         return serverEntries.first(where: match)
     }
 }
-

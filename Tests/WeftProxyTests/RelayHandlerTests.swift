@@ -2,6 +2,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOEmbedded
 import Testing
+
 @testable import WeftProxy
 
 @Suite struct RelayHandlerTests {

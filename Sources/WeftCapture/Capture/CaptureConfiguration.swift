@@ -45,7 +45,8 @@ public struct CaptureConfiguration: Sendable, Equatable {
             case .portZero(let list):
                 return "\(list) contains port 0: give ports from 1 to 65535"
             case .capturesNodePort(let list, let port):
-                return "\(list) contains \(port), one of the node's own ports (15001, 15006, 15008, 15053, 15020): capturing it would loop or break the mesh"
+                return
+                    "\(list) contains \(port), one of the node's own ports (15001, 15006, 15008, 15053, 15020): capturing it would loop or break the mesh"
             case .emptyVIPRange(let range):
                 return "VIP range \(range) is too wide to be a VIP range (use a prefix of at least /1)"
             }
@@ -60,7 +61,9 @@ public struct CaptureConfiguration: Sendable, Equatable {
             tableName.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") })
         else { throw .invalidTableName(tableName) }
         guard socketMark != 0 else { throw .zeroMark }
-        for (list, ports) in [("outbound ports", outboundPorts), ("inbound ports", inboundPorts), ("excluded ports", excludedPorts)] {
+        for (list, ports) in [
+            ("outbound ports", outboundPorts), ("inbound ports", inboundPorts), ("excluded ports", excludedPorts),
+        ] {
             if ports.contains(0) { throw .portZero(list: list) }
         }
         for (list, ports) in [("outbound ports", outboundPorts), ("inbound ports", inboundPorts)] {

@@ -19,7 +19,9 @@ public final class CaptureController: Sendable {
     private let state: NIOLockedValueBox<State>
     private let logger: Logger
 
-    public init(configuration: CaptureConfiguration, connection: NftablesConnection, logger: Logger) throws(CaptureConfiguration.Error) {
+    public init(configuration: CaptureConfiguration, connection: NftablesConnection, logger: Logger)
+        throws(CaptureConfiguration.Error)
+    {
         try configuration.validate()
         self.connection = connection
         self.state = NIOLockedValueBox(State(configuration: configuration))
@@ -74,7 +76,9 @@ public final class CaptureController: Sendable {
 
     /// Checks the table against what was installed and restores it when it differs; true when it restored.
     public func reconcile() throws -> Bool {
-        let (name, expected, known) = state.withLockedValue { ($0.configuration.tableName, $0.installedContents, $0.generation) }
+        let (name, expected, known) = state.withLockedValue {
+            ($0.configuration.tableName, $0.installedContents, $0.generation)
+        }
         guard expected != nil else { return false }
         let generation = try connection.generation()
         guard generation != known else { return false }
@@ -92,7 +96,9 @@ public final class CaptureController: Sendable {
 
     /// Reconciles every `interval` until the task is cancelled; netlink calls run on a thread pool, never on the
     /// caller's executor.
-    public func reconcileContinuously(every interval: Duration = .milliseconds(500), threadPool: NIOThreadPool = .singleton) async {
+    public func reconcileContinuously(
+        every interval: Duration = .milliseconds(500), threadPool: NIOThreadPool = .singleton
+    ) async {
         while !Task.isCancelled {
             do {
                 try await threadPool.runIfActive { _ = try self.reconcile() }

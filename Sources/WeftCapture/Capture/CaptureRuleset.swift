@@ -34,7 +34,7 @@ public enum CaptureRuleset {
             .lookup(set: name, id: sets.first { $0.name == name }!.id)
         }
         var output: [[NftExpression]] = [
-            [.meta(.mark), .compare(.equal, littleEndian(c.socketMark)), .verdict(.return)],
+            [.meta(.mark), .compare(.equal, littleEndian(c.socketMark)), .verdict(.return)]
         ]
         if c.captureDNS {
             for proto in [IPProtocol.udp, .tcp] {
@@ -82,11 +82,17 @@ public enum CaptureRuleset {
     }
 
     private static func ipv4Destination() -> [NftExpression] {
-        [.meta(.nfproto), .compare(.equal, [UInt8(NftFamily.ipv4.rawValue)]), .payload(.network, offset: 16, length: 4)]
+        [
+            .meta(.nfproto), .compare(.equal, [UInt8(NftFamily.ipv4.rawValue)]),
+            .payload(.network, offset: 16, length: 4),
+        ]
     }
 
     private static func ipv6Destination() -> [NftExpression] {
-        [.meta(.nfproto), .compare(.equal, [UInt8(NftFamily.ipv6.rawValue)]), .payload(.network, offset: 24, length: 16)]
+        [
+            .meta(.nfproto), .compare(.equal, [UInt8(NftFamily.ipv6.rawValue)]),
+            .payload(.network, offset: 24, length: 16),
+        ]
     }
 
     /// Sets the port register, then redirects; the TCP/UDP match must come before (the kernel checks it).
@@ -97,7 +103,9 @@ public enum CaptureRuleset {
     private static func bigEndian(_ value: UInt16) -> [UInt8] { [UInt8(value >> 8), UInt8(value & 0xFF)] }
 
     /// Meta mark is host byte order (little endian here).
-    private static func littleEndian(_ value: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
+    private static func littleEndian(_ value: UInt32) -> [UInt8] {
+        (0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) }
+    }
 
     private static func interfaceName(_ name: String) -> [UInt8] {
         Array(name.utf8) + [UInt8](repeating: 0, count: 16 - name.utf8.count)

@@ -203,7 +203,8 @@ public struct DNSResourceRecord: Hashable, Sendable {
     public var ttl: UInt32
     public var data: DNSRecordData
 
-    public init(name: DNSName, type: DNSRecordType, recordClass: DNSClass = .internet, ttl: UInt32, data: DNSRecordData) {
+    public init(name: DNSName, type: DNSRecordType, recordClass: DNSClass = .internet, ttl: UInt32, data: DNSRecordData)
+    {
         self.name = name
         self.type = type
         self.recordClass = recordClass
@@ -230,7 +231,10 @@ public struct DNSEDNS: Hashable, Sendable {
     /// The options, as raw wire bytes (code, length, data …).
     public var options: [UInt8]
 
-    public init(udpPayloadSize: UInt16, extendedResponseCode: UInt8 = 0, version: UInt8 = 0, dnssecOK: Bool = false, options: [UInt8] = []) {
+    public init(
+        udpPayloadSize: UInt16, extendedResponseCode: UInt8 = 0, version: UInt8 = 0, dnssecOK: Bool = false,
+        options: [UInt8] = []
+    ) {
         self.udpPayloadSize = udpPayloadSize
         self.extendedResponseCode = extendedResponseCode
         self.version = version
@@ -252,7 +256,8 @@ public struct DNSEDNS: Hashable, Sendable {
     /// The OPT pseudo-record that carries these parameters.
     public var record: DNSResourceRecord {
         let ttl = UInt32(extendedResponseCode) << 24 | UInt32(version) << 16 | (dnssecOK ? 0x8000 : 0)
-        return DNSResourceRecord(name: .root, type: .opt, recordClass: DNSClass(rawValue: udpPayloadSize), ttl: ttl, data: .raw(options))
+        return DNSResourceRecord(
+            name: .root, type: .opt, recordClass: DNSClass(rawValue: udpPayloadSize), ttl: ttl, data: .raw(options))
     }
 }
 
@@ -326,7 +331,8 @@ public enum DNSMessageError: Error, Hashable, Sendable, CustomStringConvertible 
         case .truncated(let offset):
             return "DNS message truncated at byte \(offset)"
         case .invalidLabelLength(let offset, let length):
-            return "invalid DNS label length byte 0x\(String(length, radix: 16)) at byte \(offset) (labels are at most 63 octets)"
+            return
+                "invalid DNS label length byte 0x\(String(length, radix: 16)) at byte \(offset) (labels are at most 63 octets)"
         case .nameTooLong(let offset):
             return "DNS name at byte \(offset) is longer than 255 octets"
         case .invalidCompressionPointer(let offset, let target):

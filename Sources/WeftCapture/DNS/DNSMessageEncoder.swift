@@ -8,7 +8,9 @@ struct DNSMessageEncoder {
         bytes.reserveCapacity(512)
         writeUInt16(message.header.id)
         writeUInt16(message.header.flags)
-        for count in [message.questions.count, message.answers.count, message.authorities.count, message.additionals.count] {
+        for count in [
+            message.questions.count, message.answers.count, message.authorities.count, message.additionals.count,
+        ] {
             guard count <= Int(UInt16.max) else { throw .messageTooLarge(size: count) }
             writeUInt16(UInt16(count))
         }

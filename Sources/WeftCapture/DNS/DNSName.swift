@@ -9,7 +9,8 @@ public struct DNSName: Hashable, Sendable, CustomStringConvertible {
     /// Builds a name from labels of 1–63 octets whose wire form is at most 255 octets.
     public init(labels: [[UInt8]]) throws(DNSMessageError) {
         guard labels.allSatisfy({ !$0.isEmpty && $0.count <= Self.maxLabelLength }),
-              Self.wireLength(of: labels) <= Self.maxWireLength else {
+            Self.wireLength(of: labels) <= Self.maxWireLength
+        else {
             throw .invalidName(labels.map { String(decoding: $0, as: UTF8.self) }.joined(separator: "."))
         }
         self.labels = labels
@@ -49,9 +50,10 @@ public struct DNSName: Hashable, Sendable, CustomStringConvertible {
     }
 
     public func equalsIgnoringCase(_ other: DNSName) -> Bool {
-        labels.count == other.labels.count && zip(labels, other.labels).allSatisfy { a, b in
-            a.count == b.count && zip(a, b).allSatisfy { Self.lowercase($0) == Self.lowercase($1) }
-        }
+        labels.count == other.labels.count
+            && zip(labels, other.labels).allSatisfy { a, b in
+                a.count == b.count && zip(a, b).allSatisfy { Self.lowercase($0) == Self.lowercase($1) }
+            }
     }
 
     /// True when `suffix`'s labels end this name (ignoring ASCII case); every name is under the root.

@@ -92,11 +92,13 @@ final class DNSQueryEngine: Sendable {
         let question = message.questions[0]
         guard header.opcode == .query else {
             count(\.notImplemented)
-            return eventLoop.makeSucceededFuture(encode(response(to: message, code: .notImplemented), limit: limit(for: message, transport)))
+            return eventLoop.makeSucceededFuture(
+                encode(response(to: message, code: .notImplemented), limit: limit(for: message, transport)))
         }
         if question.name.isSubdomain(of: meshDomain) {
             count(\.answeredLocally)
-            return eventLoop.makeSucceededFuture(encode(meshAnswer(to: message, question: question), limit: limit(for: message, transport)))
+            return eventLoop.makeSucceededFuture(
+                encode(meshAnswer(to: message, question: question), limit: limit(for: message, transport)))
         }
         return forward(query, message: message, question: question, transport: transport, on: eventLoop)
     }
@@ -143,7 +145,9 @@ final class DNSQueryEngine: Sendable {
         header.responseCode = UInt8(code.rawValue & 0x0F)
         var message = DNSMessage(header: header, questions: query.questions)
         if query.edns != nil {
-            let edns = DNSEDNS(udpPayloadSize: UInt16(configuration.maxUDPResponseSize), extendedResponseCode: UInt8(code.rawValue >> 4))
+            let edns = DNSEDNS(
+                udpPayloadSize: UInt16(configuration.maxUDPResponseSize),
+                extendedResponseCode: UInt8(code.rawValue >> 4))
             message.additionals = [edns.record]
         }
         return message
@@ -188,7 +192,8 @@ final class DNSQueryEngine: Sendable {
     // MARK: Forwarding
 
     private func forward(
-        _ query: [UInt8], message: DNSMessage, question: DNSQuestion, transport: DNSTransport, on eventLoop: any EventLoop
+        _ query: [UInt8], message: DNSMessage, question: DNSQuestion, transport: DNSTransport,
+        on eventLoop: any EventLoop
     ) -> EventLoopFuture<[UInt8]?> {
         let servers = upstreams.withLock { $0 }
         let timeout = TimeAmount(configuration.upstreamTimeout)
@@ -205,11 +210,13 @@ final class DNSQueryEngine: Sendable {
         case .tcp:
             let mark = configuration.socketMark
             attempt = { server in
-                DNSTCPUpstream.query(query, question: question, to: server, timeout: timeout, socketMark: mark, on: eventLoop)
+                DNSTCPUpstream.query(
+                    query, question: question, to: server, timeout: timeout, socketMark: mark, on: eventLoop)
             }
         }
         let clientID = message.header.id
-        return Self.tryInOrder(servers[...], attempt: attempt, logger: logger, on: eventLoop).map { [self] answer -> [UInt8]? in
+        return Self.tryInOrder(servers[...], attempt: attempt, logger: logger, on: eventLoop).map {
+            [self] answer -> [UInt8]? in
             guard var answer else {
                 count(\.forwardFailures)
                 return encode(response(to: message, code: .serverFailure), limit: limit(for: message, transport))

@@ -104,11 +104,13 @@ public final class DNSResolver: Sendable {
             engine.setUDPUpstreams(clients)
             let running = Running(listeners: listeners, upstreams: clients, localAddresses: localAddresses)
             state.withLock { $0 = .running(running) }
-            logger.info("DNS resolver listening", metadata: [
-                "addresses": "\(localAddresses.map(\.description).joined(separator: ", "))",
-                "upstreams": "\(upstreams.map { "\($0)" }.joined(separator: ", "))",
-                "meshDomain": "\(configuration.meshDomain)",
-            ])
+            logger.info(
+                "DNS resolver listening",
+                metadata: [
+                    "addresses": "\(localAddresses.map(\.description).joined(separator: ", "))",
+                    "upstreams": "\(upstreams.map { "\($0)" }.joined(separator: ", "))",
+                    "meshDomain": "\(configuration.meshDomain)",
+                ])
         } catch {
             for channel in listeners {
                 try? await channel.close()
@@ -145,7 +147,9 @@ public final class DNSResolver: Sendable {
 
     /// Binds UDP then TCP on the same address and port; for port 0 retries a few times when TCP cannot take the
     /// port UDP got.
-    private func bindListeners(_ address: IPSocketAddress) async throws(DNSResolverError) -> (any Channel, any Channel, IPSocketAddress) {
+    private func bindListeners(_ address: IPSocketAddress) async throws(DNSResolverError) -> (
+        any Channel, any Channel, IPSocketAddress
+    ) {
         let attempts = address.port == 0 ? 8 : 1
         var lastError: any Error = DNSResolverError.bindFailed(address, "no attempt made")
         for _ in 0..<attempts {
@@ -179,7 +183,8 @@ public final class DNSResolver: Sendable {
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(DNSUDPServerHandler(engine: engine, maxInFlight: maxInFlight))
+                    try channel.pipeline.syncOperations.addHandler(
+                        DNSUDPServerHandler(engine: engine, maxInFlight: maxInFlight))
                 }
             }
             .bind(to: address)
@@ -214,7 +219,9 @@ public final class DNSResolver: Sendable {
     private func usableUpstreams(_ servers: [IPSocketAddress], own: [IPSocketAddress]) -> [SocketAddress] {
         servers.compactMap { server in
             if ResolvConf.isOwnAddress(server, own) {
-                logger.warning("skipping upstream DNS server that is this resolver's own address", metadata: ["server": "\(server)"])
+                logger.warning(
+                    "skipping upstream DNS server that is this resolver's own address",
+                    metadata: ["server": "\(server)"])
                 return nil
             }
             return try? SocketAddress(server)

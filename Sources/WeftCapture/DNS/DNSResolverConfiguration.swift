@@ -64,20 +64,35 @@ public struct DNSResolverConfiguration: Hashable, Sendable {
     /// Throws the first problem found, with a message that says what to change.
     public func validate() throws(DNSResolverConfigurationError) {
         guard !listenAddresses.isEmpty else { throw .noListenAddresses }
-        if let duplicate = listenAddresses.enumerated().first(where: { listenAddresses[..<$0.offset].contains($0.element) }) {
+        if let duplicate = listenAddresses.enumerated().first(where: {
+            listenAddresses[..<$0.offset].contains($0.element)
+        }) {
             throw .duplicateListenAddress(duplicate.element)
         }
         let labels = meshDomain.split(separator: ".", omittingEmptySubsequences: false)
         guard !meshDomain.isEmpty, labels.allSatisfy({ DNSLabel.isValid(String($0)) }),
-              meshDomain.utf8.count + 2 <= DNSName.maxWireLength else { throw .invalidMeshDomain(meshDomain) }
+            meshDomain.utf8.count + 2 <= DNSName.maxWireLength
+        else { throw .invalidMeshDomain(meshDomain) }
         guard meshTTL <= 86_400 else { throw .meshTTLTooLong(meshTTL) }
         if let bad = upstreams.first(where: { $0.port == 0 }) { throw .invalidUpstream(bad) }
-        guard upstreamTimeout > .zero, upstreamTimeout <= .seconds(60) else { throw .invalidUpstreamTimeout(upstreamTimeout) }
-        guard tcpIdleTimeout > .zero, tcpIdleTimeout <= .seconds(3600) else { throw .invalidIdleTimeout(tcpIdleTimeout) }
-        guard (512...65_535).contains(maxTCPQuerySize) else { throw .outOfRange("maxTCPQuerySize", maxTCPQuerySize, 512...65_535) }
-        guard (512...65_535).contains(maxUDPResponseSize) else { throw .outOfRange("maxUDPResponseSize", maxUDPResponseSize, 512...65_535) }
-        guard (1...65_536).contains(maxConcurrentUDPQueries) else { throw .outOfRange("maxConcurrentUDPQueries", maxConcurrentUDPQueries, 1...65_536) }
-        guard (1...1024).contains(maxPipelinedTCPQueries) else { throw .outOfRange("maxPipelinedTCPQueries", maxPipelinedTCPQueries, 1...1024) }
+        guard upstreamTimeout > .zero, upstreamTimeout <= .seconds(60) else {
+            throw .invalidUpstreamTimeout(upstreamTimeout)
+        }
+        guard tcpIdleTimeout > .zero, tcpIdleTimeout <= .seconds(3600) else {
+            throw .invalidIdleTimeout(tcpIdleTimeout)
+        }
+        guard (512...65_535).contains(maxTCPQuerySize) else {
+            throw .outOfRange("maxTCPQuerySize", maxTCPQuerySize, 512...65_535)
+        }
+        guard (512...65_535).contains(maxUDPResponseSize) else {
+            throw .outOfRange("maxUDPResponseSize", maxUDPResponseSize, 512...65_535)
+        }
+        guard (1...65_536).contains(maxConcurrentUDPQueries) else {
+            throw .outOfRange("maxConcurrentUDPQueries", maxConcurrentUDPQueries, 1...65_536)
+        }
+        guard (1...1024).contains(maxPipelinedTCPQueries) else {
+            throw .outOfRange("maxPipelinedTCPQueries", maxPipelinedTCPQueries, 1...1024)
+        }
         guard (1...32_768).contains(maxOutstandingUpstreamQueries) else {
             throw .outOfRange("maxOutstandingUpstreamQueries", maxOutstandingUpstreamQueries, 1...32_768)
         }
@@ -109,7 +124,8 @@ public enum DNSResolverConfigurationError: Error, Hashable, Sendable, CustomStri
         case .invalidMeshDomain(let domain):
             return "'\(domain)' is not a valid mesh domain: use one or more DNS labels separated by dots, e.g. 'weft'"
         case .meshTTLTooLong(let ttl):
-            return "mesh DNS TTL \(ttl) s is too long: use at most 86400 s (names change at run time; the default is 5 s)"
+            return
+                "mesh DNS TTL \(ttl) s is too long: use at most 86400 s (names change at run time; the default is 5 s)"
         case .invalidUpstream(let address):
             return "upstream DNS server \(address) has port 0: give the server's port (usually 53)"
         case .invalidUpstreamTimeout(let timeout):
@@ -117,7 +133,8 @@ public enum DNSResolverConfigurationError: Error, Hashable, Sendable, CustomStri
         case .invalidIdleTimeout(let timeout):
             return "DNS TCP idle timeout \(timeout) must be more than 0 and at most 3600 s"
         case .outOfRange(let name, let value, let range):
-            return "DNS resolver setting \(name) = \(value) is out of range: use \(range.lowerBound)…\(range.upperBound)"
+            return
+                "DNS resolver setting \(name) = \(value) is out of range: use \(range.lowerBound)…\(range.upperBound)"
         }
     }
 }

@@ -27,7 +27,8 @@ final class DNSUDPServerHandler: ChannelInboundHandler {
             .whenComplete { [self] result in
                 inFlight -= 1
                 guard case .success(let response?) = result, context.channel.isActive else { return }
-                let reply = AddressedEnvelope(remoteAddress: client, data: context.channel.allocator.buffer(bytes: response))
+                let reply = AddressedEnvelope(
+                    remoteAddress: client, data: context.channel.allocator.buffer(bytes: response))
                 context.writeAndFlush(wrapOutboundOut(reply), promise: nil)
             }
     }
@@ -64,7 +65,9 @@ final class DNSTCPServerHandler: ChannelDuplexHandler {
             .whenComplete { [self] result in
                 inFlight -= 1
                 if case .success(let response?) = result, context.channel.isActive {
-                    context.writeAndFlush(wrapOutboundOut(DNSTCPFrameDecoder.frame(response, allocator: context.channel.allocator)), promise: nil)
+                    context.writeAndFlush(
+                        wrapOutboundOut(DNSTCPFrameDecoder.frame(response, allocator: context.channel.allocator)),
+                        promise: nil)
                 }
                 if inputClosed && inFlight == 0 {
                     context.close(promise: nil)

@@ -1,12 +1,14 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import NIOCore
 import NIOPosix
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// SO_MARK: the firewall mark on every packet of the socket (Linux, needs CAP_NET_ADMIN).
-let socketMarkOption = ChannelOptions.Types.SocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_MARK))
+let socketMarkOption = ChannelOptions.Types.SocketOption(
+    level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_MARK))
 
 /// The UDP sockets that carry forwarded queries: one per address family, shared by all queries. Each query goes
 /// out under a fresh random ID; an answer is accepted only from the server asked, with that ID and the same question.
@@ -22,7 +24,8 @@ final class DNSUDPUpstreams: Sendable {
     /// Opens a socket for each family among `servers`. A family whose socket cannot be opened is logged and left
     /// out (its servers then count as failed).
     static func open(
-        for servers: [SocketAddress], socketMark: UInt32?, maxOutstanding: Int, group: any EventLoopGroup, logger: Logger
+        for servers: [SocketAddress], socketMark: UInt32?, maxOutstanding: Int, group: any EventLoopGroup,
+        logger: Logger
     ) async throws -> DNSUDPUpstreams {
         func openSocket(_ wildcard: String) async -> DNSUDPUpstreamSocket? {
             do {
@@ -30,7 +33,8 @@ final class DNSUDPUpstreams: Sendable {
                     bindingTo: try SocketAddress(ipAddress: wildcard, port: 0), socketMark: socketMark,
                     maxOutstanding: maxOutstanding, group: group, logger: logger)
             } catch {
-                logger.warning("cannot open upstream DNS socket", metadata: ["bind": "\(wildcard)", "error": "\(error)"])
+                logger.warning(
+                    "cannot open upstream DNS socket", metadata: ["bind": "\(wildcard)", "error": "\(error)"])
                 return nil
             }
         }
@@ -41,7 +45,9 @@ final class DNSUDPUpstreams: Sendable {
         return DNSUDPUpstreams(ipv4: ipv4, ipv6: ipv6)
     }
 
-    func query(_ query: [UInt8], question: DNSQuestion, to server: SocketAddress, timeout: TimeAmount) -> EventLoopFuture<[UInt8]> {
+    func query(_ query: [UInt8], question: DNSQuestion, to server: SocketAddress, timeout: TimeAmount)
+        -> EventLoopFuture<[UInt8]>
+    {
         guard let socket = server.protocol == .inet6 ? ipv6 : ipv4 else {
             return MultiThreadedEventLoopGroup.singleton.any().makeFailedFuture(DNSForwardingError.noAddressFamily)
         }
@@ -65,26 +71,33 @@ final class DNSUDPUpstreamSocket: Sendable {
     }
 
     static func open(
-        bindingTo address: SocketAddress, socketMark: UInt32?, maxOutstanding: Int, group: any EventLoopGroup, logger: Logger
+        bindingTo address: SocketAddress, socketMark: UInt32?, maxOutstanding: Int, group: any EventLoopGroup,
+        logger: Logger
     ) async throws -> DNSUDPUpstreamSocket {
         var bootstrap = DatagramBootstrap(group: group)
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(DNSUDPUpstreamHandler(maxOutstanding: maxOutstanding, logger: logger))
+                    try channel.pipeline.syncOperations.addHandler(
+                        DNSUDPUpstreamHandler(maxOutstanding: maxOutstanding, logger: logger))
                 }
             }
         if let socketMark {
-            bootstrap = bootstrap.channelOption(socketMarkOption, value: SocketOptionValue(Int32(bitPattern: socketMark)))
+            bootstrap = bootstrap.channelOption(
+                socketMarkOption, value: SocketOptionValue(Int32(bitPattern: socketMark)))
         }
         let channel = try await bootstrap.bind(to: address).get()
         let handler = try await channel.eventLoop.submit {
-            NIOLoopBound(try channel.pipeline.syncOperations.handler(type: DNSUDPUpstreamHandler.self), eventLoop: channel.eventLoop)
+            NIOLoopBound(
+                try channel.pipeline.syncOperations.handler(type: DNSUDPUpstreamHandler.self),
+                eventLoop: channel.eventLoop)
         }.get()
         return DNSUDPUpstreamSocket(channel: channel, handler: handler)
     }
 
-    func query(_ query: [UInt8], question: DNSQuestion, to server: SocketAddress, timeout: TimeAmount) -> EventLoopFuture<[UInt8]> {
+    func query(_ query: [UInt8], question: DNSQuestion, to server: SocketAddress, timeout: TimeAmount)
+        -> EventLoopFuture<[UInt8]>
+    {
         channel.eventLoop.flatSubmit { [handler] in
             handler.value.send(query, question: question, to: server, timeout: timeout)
         }
@@ -135,8 +148,12 @@ final class DNSUDPUpstreamHandler: ChannelInboundHandler {
         logger.debug("upstream DNS socket error", metadata: ["error": "\(error)"])
     }
 
-    func send(_ query: [UInt8], question: DNSQuestion, to server: SocketAddress, timeout: TimeAmount) -> EventLoopFuture<[UInt8]> {
-        guard let context else { return MultiThreadedEventLoopGroup.singleton.any().makeFailedFuture(DNSForwardingError.notRunning) }
+    func send(_ query: [UInt8], question: DNSQuestion, to server: SocketAddress, timeout: TimeAmount)
+        -> EventLoopFuture<[UInt8]>
+    {
+        guard let context else {
+            return MultiThreadedEventLoopGroup.singleton.any().makeFailedFuture(DNSForwardingError.notRunning)
+        }
         let eventLoop = context.eventLoop
         guard outstanding.count < maxOutstanding, let id = freshID() else {
             return eventLoop.makeFailedFuture(DNSForwardingError.tooManyOutstandingQueries)
@@ -163,10 +180,14 @@ final class DNSUDPUpstreamHandler: ChannelInboundHandler {
         let envelope = unwrapInboundIn(data)
         let bytes = Array(envelope.data.readableBytesView)
         guard let header = DNSHeader(prefixOf: bytes), header.isResponse, let entry = outstanding[header.id],
-              entry.server == envelope.remoteAddress else { return }
+            entry.server == envelope.remoteAddress
+        else { return }
         guard let (_, questions) = try? DNSMessage.decodeQuestions(bytes), questions.count == 1,
-              questions[0].matches(entry.question) else {
-            logger.debug("ignoring upstream DNS answer to a different question", metadata: ["server": "\(envelope.remoteAddress)"])
+            questions[0].matches(entry.question)
+        else {
+            logger.debug(
+                "ignoring upstream DNS answer to a different question",
+                metadata: ["server": "\(envelope.remoteAddress)"])
             return
         }
         finish(id: header.id, serial: entry.serial, with: .success(bytes))
@@ -224,7 +245,8 @@ enum DNSTCPUpstream {
                 }
             }
         if let socketMark {
-            bootstrap = bootstrap.channelOption(socketMarkOption, value: SocketOptionValue(Int32(bitPattern: socketMark)))
+            bootstrap = bootstrap.channelOption(
+                socketMarkOption, value: SocketOptionValue(Int32(bitPattern: socketMark)))
         }
         let deadline = eventLoop.scheduleTask(in: timeout) {
             promise.fail(DNSForwardingError.timedOut)
@@ -259,8 +281,9 @@ final class DNSTCPUpstreamAnswerHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = Array(unwrapInboundIn(data).readableBytesView)
         guard let header = DNSHeader(prefixOf: bytes), header.isResponse, header.id == id,
-              let (_, questions) = try? DNSMessage.decodeQuestions(bytes), questions.count == 1,
-              questions[0].matches(question) else { return }
+            let (_, questions) = try? DNSMessage.decodeQuestions(bytes), questions.count == 1,
+            questions[0].matches(question)
+        else { return }
         promise.succeed(bytes)
     }
 
@@ -297,7 +320,9 @@ struct DNSTCPFrameDecoder: ByteToMessageDecoder {
         return .continue
     }
 
-    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws
+        -> DecodingState
+    {
         while try decode(context: context, buffer: &buffer) == .continue {}
         buffer.clear()
         return .needMoreData

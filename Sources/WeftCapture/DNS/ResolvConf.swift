@@ -29,11 +29,15 @@ public struct ResolvConf: Hashable, Sendable {
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
             guard words.first == "nameserver" else { continue }
             guard words.count == 2 else {
-                result.warnings.append("resolv.conf line \(index + 1): expected 'nameserver ADDRESS', got '\(line.trimmingCharacters(in: .whitespaces))'")
+                result.warnings.append(
+                    "resolv.conf line \(index + 1): expected 'nameserver ADDRESS', got '\(line.trimmingCharacters(in: .whitespaces))'"
+                )
                 continue
             }
             guard let address = IPAddress(words[1]) else {
-                result.warnings.append("resolv.conf line \(index + 1): '\(words[1])' is not an IPv4 or IPv6 address (zone indexes are not supported)")
+                result.warnings.append(
+                    "resolv.conf line \(index + 1): '\(words[1])' is not an IPv4 or IPv6 address (zone indexes are not supported)"
+                )
                 continue
             }
             let server = IPSocketAddress(address: address, port: port)
@@ -69,7 +73,8 @@ public struct ResolvConf: Hashable, Sendable {
         listenAddresses.contains { listen in
             guard listen.port == server.port else { return false }
             if listen.address == server.address { return true }
-            return listen.address.isIPv4 == server.address.isIPv4 && (listen.address == .v4(0) || listen.address == .v6(0, 0))
+            return listen.address.isIPv4 == server.address.isIPv4
+                && (listen.address == .v4(0) || listen.address == .v6(0, 0))
         }
     }
 }

@@ -21,14 +21,18 @@ public struct LocalServiceDiscovery: Sendable {
     /// Ports never reported as services (the node's own listeners).
     public var excludedPorts: Set<UInt16>
 
-    public init(diagnostics: SocketDiagnostics, cgroups: CgroupResolver, excludedPorts: Set<UInt16> = [15001, 15006, 15008, 15020, 15053]) {
+    public init(
+        diagnostics: SocketDiagnostics, cgroups: CgroupResolver,
+        excludedPorts: Set<UInt16> = [15001, 15006, 15008, 15020, 15053]
+    ) {
         self.diagnostics = diagnostics
         self.cgroups = cgroups
         self.excludedPorts = excludedPorts
     }
 
     /// The services running now. `skipped` says which listeners were left out and why.
-    public func discover(overrides: [ServiceOverride] = []) throws -> (services: [DiscoveredService], skipped: [String]) {
+    public func discover(overrides: [ServiceOverride] = []) throws -> (services: [DiscoveredService], skipped: [String])
+    {
         var byName: [String: DiscoveredService] = [:]
         var skipped: [String] = []
         for socket in try diagnostics.listeningTCPSockets() where !excludedPorts.contains(socket.address.port) {
@@ -40,7 +44,8 @@ public struct LocalServiceDiscovery: Sendable {
                 name = override.name
             } else if let unitName = CgroupResolver.serviceName(forCgroupPath: path) {
                 guard DNSLabel.isValid(unitName) else {
-                    skipped.append("\(socket.address): unit name '\(unitName)' is not a DNS label; name it in services.d")
+                    skipped.append(
+                        "\(socket.address): unit name '\(unitName)' is not a DNS label; name it in services.d")
                     continue
                 }
                 name = unitName
@@ -50,9 +55,11 @@ public struct LocalServiceDiscovery: Sendable {
             }
             let namespace = override?.namespace ?? "default"
             let key = namespace + "/" + name
-            var service = byName[key] ?? DiscoveredService(
-                name: name, namespace: namespace, ports: [], protocol: override?.protocol ?? .tcp,
-                labels: override?.labels ?? [:], uid: socket.owner.uid, cgroupPath: path, addresses: [])
+            var service =
+                byName[key]
+                ?? DiscoveredService(
+                    name: name, namespace: namespace, ports: [], protocol: override?.protocol ?? .tcp,
+                    labels: override?.labels ?? [:], uid: socket.owner.uid, cgroupPath: path, addresses: [])
             if !service.ports.contains(socket.address.port) { service.ports.append(socket.address.port) }
             if !service.addresses.contains(socket.address.address) { service.addresses.append(socket.address.address) }
             byName[key] = service

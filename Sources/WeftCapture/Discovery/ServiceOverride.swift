@@ -56,7 +56,9 @@ public enum ServiceOverrideLoader {
 
     /// Loads every `*.toml` file of `directory` in name order. A broken file is reported and skipped; the others
     /// still load. A missing directory is no error (no overrides).
-    public static func load(directory: String = defaultDirectory) -> (overrides: [ServiceOverride], errors: [ServiceFileError]) {
+    public static func load(directory: String = defaultDirectory) -> (
+        overrides: [ServiceOverride], errors: [ServiceFileError]
+    ) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return ([], []) }
         var overrides: [ServiceOverride] = []
         var errors: [ServiceFileError] = []
@@ -70,7 +72,8 @@ public enum ServiceOverrideLoader {
                 let override = try parse(text, file: path)
                 let key = override.namespace + "/" + override.name
                 if let other = seen[key] {
-                    throw ServiceFileError(file: path, line: 1, message: "service \(key) is already defined in \(other)")
+                    throw ServiceFileError(
+                        file: path, line: 1, message: "service \(key) is already defined in \(other)")
                 }
                 seen[key] = path
                 overrides.append(override)
@@ -112,7 +115,8 @@ public enum ServiceOverrideLoader {
 
         let matchers = ["unit", "cgroup", "uid"].filter { doc[$0] != nil }
         if matchers.count > 1 {
-            throw fail(matchers[1], "use only one of unit, cgroup and uid (found \(matchers.joined(separator: " and ")))")
+            throw fail(
+                matchers[1], "use only one of unit, cgroup and uid (found \(matchers.joined(separator: " and ")))")
         }
         var matcher = ServiceOverride.Matcher.unit(name + ".service")
         if let unit = try string("unit") {
@@ -132,10 +136,14 @@ public enum ServiceOverrideLoader {
 
         var ports: [UInt16]?
         if let value = doc["ports"] {
-            guard let items = value.array else { throw fail("ports", "ports must be an array of port numbers, e.g. [8080]") }
+            guard let items = value.array else {
+                throw fail("ports", "ports must be an array of port numbers, e.g. [8080]")
+            }
             ports = try items.map { item throws(ServiceFileError) in
                 guard let port = item.integer, port >= 1, port <= 65535 else {
-                    throw fail("ports", "ports: \(item.integer.map(String.init) ?? item.typeName) is not a port number (1-65535)")
+                    throw fail(
+                        "ports",
+                        "ports: \(item.integer.map(String.init) ?? item.typeName) is not a port number (1-65535)")
                 }
                 return UInt16(port)
             }
@@ -143,7 +151,10 @@ public enum ServiceOverrideLoader {
         var serviceProtocol: ServiceProtocol?
         if let text = try string("protocol") {
             guard let parsed = ServiceProtocol(rawValue: text) else {
-                throw fail("protocol", "protocol '\(text)' is not one of \(ServiceProtocol.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw fail(
+                    "protocol",
+                    "protocol '\(text)' is not one of \(ServiceProtocol.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
             }
             serviceProtocol = parsed
         }
@@ -152,7 +163,8 @@ public enum ServiceOverrideLoader {
             guard let table = value.table else { throw fail("labels", "labels must be a table of strings") }
             for key in table.keys {
                 guard let text = table[key]?.string else {
-                    throw ServiceFileError(file: file, line: table.line(of: key) ?? 1, message: "label '\(key)' must be a string")
+                    throw ServiceFileError(
+                        file: file, line: table.line(of: key) ?? 1, message: "label '\(key)' must be a string")
                 }
                 labels[key] = text
             }

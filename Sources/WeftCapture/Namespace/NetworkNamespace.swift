@@ -1,6 +1,7 @@
 import CLinuxNet
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs code with the calling thread inside another network namespace.

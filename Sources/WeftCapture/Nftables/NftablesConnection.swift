@@ -19,7 +19,8 @@ public final class NftablesConnection: @unchecked Sendable {
                 let hint = code == EPERM ? " (weft-node needs root or CAP_NET_ADMIN)" : ""
                 return "nftables netlink \(operation) failed: \(String(cString: strerror(code)))\(hint)"
             case .kernelRejected(let what, let code):
-                let hint = code == ENOENT || code == EOPNOTSUPP ? " (is the nf_tables/nft_redir kernel module available?)" : ""
+                let hint =
+                    code == ENOENT || code == EOPNOTSUPP ? " (is the nf_tables/nft_redir kernel module available?)" : ""
                 return "the kernel rejected \(what): \(String(cString: strerror(code)))\(hint); nothing was changed"
             case .noAnswer(let operation):
                 return "the kernel did not answer the nftables \(operation) within 5 s"
@@ -79,7 +80,8 @@ public final class NftablesConnection: @unchecked Sendable {
         try sequence.withLock { (next) throws(Error) in
             let existed = try tableExists(family: family, name: name, &next)
             var batch = NetlinkBatch(firstSequence: Self.take(&next, 16))
-            batch.addTable(NftTable(family: family, name: name), flags: UInt16(NLM_F_CREATE | NLM_F_ACK), what: "table \(name)")
+            batch.addTable(
+                NftTable(family: family, name: name), flags: UInt16(NLM_F_CREATE | NLM_F_ACK), what: "table \(name)")
             batch.deleteTable(family: family, name: name)
             try commit(&batch, operation: "delete table")
             return existed
@@ -90,7 +92,9 @@ public final class NftablesConnection: @unchecked Sendable {
     public func generation() throws(Error) -> UInt32 {
         try sequence.withLock { (next) throws(Error) in
             var generation: UInt32?
-            try request(&next, type: UInt16(NFT_MSG_GETGEN.rawValue), family: nil, dump: false, operation: "generation query") { nlh in
+            try request(
+                &next, type: UInt16(NFT_MSG_GETGEN.rawValue), family: nil, dump: false, operation: "generation query"
+            ) { nlh in
                 guard let gen = nftnl_gen_alloc() else { return }
                 defer { nftnl_gen_free(gen) }
                 if nftnl_gen_nlmsg_parse(nlh, gen) == 0 { generation = nftnl_gen_get_u32(gen, UInt16(NFTNL_GEN_ID)) }
@@ -106,7 +110,9 @@ public final class NftablesConnection: @unchecked Sendable {
         try sequence.withLock { (next) throws(Error) -> String? in
             guard try tableExists(family: family, name: name, &next) else { return nil }
             var lines: [String] = []
-            try request(&next, type: UInt16(NFT_MSG_GETCHAIN.rawValue), family: family, dump: true, operation: "chain dump") { nlh in
+            try request(
+                &next, type: UInt16(NFT_MSG_GETCHAIN.rawValue), family: family, dump: true, operation: "chain dump"
+            ) { nlh in
                 guard let chain = nftnl_chain_alloc() else { return }
                 defer { nftnl_chain_free(chain) }
                 guard nftnl_chain_nlmsg_parse(nlh, chain) == 0,
@@ -116,14 +122,19 @@ public final class NftablesConnection: @unchecked Sendable {
                 nftnl_chain_unset(chain, UInt16(NFTNL_CHAIN_USE.rawValue))
                 nftnl_chain_unset(chain, UInt16(NFTNL_CHAIN_PACKETS.rawValue))
                 nftnl_chain_unset(chain, UInt16(NFTNL_CHAIN_BYTES.rawValue))
-                lines.append("chain " + Self.text { nftnl_chain_snprintf($0, $1, chain, UInt32(NFTNL_OUTPUT_DEFAULT.rawValue), 0) })
+                lines.append(
+                    "chain "
+                        + Self.text { nftnl_chain_snprintf($0, $1, chain, UInt32(NFTNL_OUTPUT_DEFAULT.rawValue), 0) })
             }
-            try request(&next, type: UInt16(NFT_MSG_GETRULE.rawValue), family: family, dump: true, operation: "rule dump", payload: { nlh in
-                let rule = nftnl_rule_alloc()
-                defer { nftnl_rule_free(rule) }
-                nftnl_rule_set_str(rule, UInt16(NFTNL_RULE_TABLE.rawValue), name)
-                nftnl_rule_nlmsg_build_payload(nlh, rule)
-            }) { nlh in
+            try request(
+                &next, type: UInt16(NFT_MSG_GETRULE.rawValue), family: family, dump: true, operation: "rule dump",
+                payload: { nlh in
+                    let rule = nftnl_rule_alloc()
+                    defer { nftnl_rule_free(rule) }
+                    nftnl_rule_set_str(rule, UInt16(NFTNL_RULE_TABLE.rawValue), name)
+                    nftnl_rule_nlmsg_build_payload(nlh, rule)
+                }
+            ) { nlh in
                 guard let rule = nftnl_rule_alloc() else { return }
                 defer { nftnl_rule_free(rule) }
                 guard nftnl_rule_nlmsg_parse(nlh, rule) == 0,
@@ -131,15 +142,19 @@ public final class NftablesConnection: @unchecked Sendable {
                 else { return }
                 nftnl_rule_unset(rule, UInt16(NFTNL_RULE_HANDLE.rawValue))
                 nftnl_rule_unset(rule, UInt16(NFTNL_RULE_POSITION.rawValue))
-                lines.append("rule " + Self.text { nftnl_rule_snprintf($0, $1, rule, UInt32(NFTNL_OUTPUT_DEFAULT.rawValue), 0) })
+                lines.append(
+                    "rule " + Self.text { nftnl_rule_snprintf($0, $1, rule, UInt32(NFTNL_OUTPUT_DEFAULT.rawValue), 0) })
             }
             var setNames: [String] = []
-            try request(&next, type: UInt16(NFT_MSG_GETSET.rawValue), family: family, dump: true, operation: "set dump", payload: { nlh in
-                let set = nftnl_set_alloc()
-                defer { nftnl_set_free(set) }
-                nftnl_set_set_str(set, UInt16(NFTNL_SET_TABLE.rawValue), name)
-                nftnl_set_nlmsg_build_payload(nlh, set)
-            }) { nlh in
+            try request(
+                &next, type: UInt16(NFT_MSG_GETSET.rawValue), family: family, dump: true, operation: "set dump",
+                payload: { nlh in
+                    let set = nftnl_set_alloc()
+                    defer { nftnl_set_free(set) }
+                    nftnl_set_set_str(set, UInt16(NFTNL_SET_TABLE.rawValue), name)
+                    nftnl_set_nlmsg_build_payload(nlh, set)
+                }
+            ) { nlh in
                 guard let set = nftnl_set_alloc() else { return }
                 defer { nftnl_set_free(set) }
                 guard nftnl_set_nlmsg_parse(nlh, set) == 0,
@@ -153,16 +168,21 @@ public final class NftablesConnection: @unchecked Sendable {
                 lines.append("set \(setName) flags \(flags) key \(keyType)/\(keyLength)")
             }
             for setName in setNames.sorted() {
-                try request(&next, type: UInt16(NFT_MSG_GETSETELEM.rawValue), family: family, dump: true, operation: "element dump", payload: { nlh in
-                    let set = nftnl_set_alloc()
-                    defer { nftnl_set_free(set) }
-                    nftnl_set_set_str(set, UInt16(NFTNL_SET_TABLE.rawValue), name)
-                    nftnl_set_set_str(set, UInt16(NFTNL_SET_NAME.rawValue), setName)
-                    nftnl_set_elems_nlmsg_build_payload(nlh, set)
-                }) { nlh in
+                try request(
+                    &next, type: UInt16(NFT_MSG_GETSETELEM.rawValue), family: family, dump: true,
+                    operation: "element dump",
+                    payload: { nlh in
+                        let set = nftnl_set_alloc()
+                        defer { nftnl_set_free(set) }
+                        nftnl_set_set_str(set, UInt16(NFTNL_SET_TABLE.rawValue), name)
+                        nftnl_set_set_str(set, UInt16(NFTNL_SET_NAME.rawValue), setName)
+                        nftnl_set_elems_nlmsg_build_payload(nlh, set)
+                    }
+                ) { nlh in
                     guard let set = nftnl_set_alloc() else { return }
                     defer { nftnl_set_free(set) }
-                    guard nftnl_set_elems_nlmsg_parse(nlh, set) == 0, let iterator = nftnl_set_elems_iter_create(set) else { return }
+                    guard nftnl_set_elems_nlmsg_parse(nlh, set) == 0, let iterator = nftnl_set_elems_iter_create(set)
+                    else { return }
                     defer { nftnl_set_elems_iter_destroy(iterator) }
                     while let element = nftnl_set_elems_iter_next(iterator) {
                         var length: UInt32 = 0
@@ -172,7 +192,8 @@ public final class NftablesConnection: @unchecked Sendable {
                         if nftnl_set_elem_is_set(element, UInt16(NFTNL_SET_ELEM_FLAGS)) {
                             flags = nftnl_set_elem_get_u32(element, UInt16(NFTNL_SET_ELEM_FLAGS))
                         }
-                        lines.append("element \(setName) \(bytes.map { String($0, radix: 16) }.joined(separator: ".")) \(flags)")
+                        lines.append(
+                            "element \(setName) \(bytes.map { String($0, radix: 16) }.joined(separator: ".")) \(flags)")
                     }
                 }
             }
@@ -184,12 +205,14 @@ public final class NftablesConnection: @unchecked Sendable {
 
     private func tableExists(family: NftFamily, name: String, _ next: inout UInt32) throws(Error) -> Bool {
         do {
-            try request(&next, type: UInt16(NFT_MSG_GETTABLE.rawValue), family: family, dump: false, operation: "table query", payload: { nlh in
-                let table = nftnl_table_alloc()
-                defer { nftnl_table_free(table) }
-                nftnl_table_set_str(table, UInt16(NFTNL_TABLE_NAME.rawValue), name)
-                nftnl_table_nlmsg_build_payload(nlh, table)
-            }, handle: { _ in })
+            try request(
+                &next, type: UInt16(NFT_MSG_GETTABLE.rawValue), family: family, dump: false, operation: "table query",
+                payload: { nlh in
+                    let table = nftnl_table_alloc()
+                    defer { nftnl_table_free(table) }
+                    nftnl_table_set_str(table, UInt16(NFTNL_TABLE_NAME.rawValue), name)
+                    nftnl_table_nlmsg_build_payload(nlh, table)
+                }, handle: { _ in })
             return true
         } catch .kernelRejected(_, let code) where code == ENOENT {
             return false
@@ -246,10 +269,13 @@ public final class NftablesConnection: @unchecked Sendable {
         var firstError: Error?
         while !pending.isEmpty {
             try receive(operation: operation) { (nlh) throws(Error) in
-                guard Int32(nlh.pointee.nlmsg_type) == NLMSG_ERROR, pending.remove(nlh.pointee.nlmsg_seq) != nil else { return }
+                guard Int32(nlh.pointee.nlmsg_type) == NLMSG_ERROR, pending.remove(nlh.pointee.nlmsg_seq) != nil else {
+                    return
+                }
                 let code = Self.errorCode(nlh)
                 if code != 0, firstError == nil {
-                    firstError = .kernelRejected(what: batch.acknowledged[nlh.pointee.nlmsg_seq] ?? operation, errno: code)
+                    firstError = .kernelRejected(
+                        what: batch.acknowledged[nlh.pointee.nlmsg_seq] ?? operation, errno: code)
                 }
             }
             if firstError != nil { break }
@@ -259,11 +285,15 @@ public final class NftablesConnection: @unchecked Sendable {
 
     private func send(_ buffer: NetlinkBuffer, operation: String) throws(Error) {
         let sent = buffer.withBytes { mnl_socket_sendto(socket, $0.baseAddress, $0.count) }
-        guard sent == buffer.count else { throw .socket(operation: "\(operation) send", errno: sent < 0 ? errno : EMSGSIZE) }
+        guard sent == buffer.count else {
+            throw .socket(operation: "\(operation) send", errno: sent < 0 ? errno : EMSGSIZE)
+        }
     }
 
     /// Reads one datagram and hands each message in it to `body`, skipping answers to earlier requests.
-    private func receive(operation: String, _ body: (UnsafeMutablePointer<nlmsghdr>) throws(Error) -> Void) throws(Error) {
+    private func receive(operation: String, _ body: (UnsafeMutablePointer<nlmsghdr>) throws(Error) -> Void)
+        throws(Error)
+    {
         let capacity = 1 << 20
         let storage = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 8)
         defer { storage.deallocate() }
@@ -380,7 +410,8 @@ struct NetlinkBatch {
             nftnl_set_set_u32(s, UInt16(NFTNL_SET_FAMILY.rawValue), UInt32(table.family.rawValue))
             nftnl_set_set_u32(s, UInt16(NFTNL_SET_ID.rawValue), set.id)
         }
-        add(Int32(NFT_MSG_NEWSET.rawValue), family: table.family, flags: UInt16(NLM_F_CREATE), what: "set \(set.name)") { nlh in
+        add(Int32(NFT_MSG_NEWSET.rawValue), family: table.family, flags: UInt16(NLM_F_CREATE), what: "set \(set.name)")
+        { nlh in
             let s = nftnl_set_alloc()!
             defer { nftnl_set_free(s) }
             describe(s)
@@ -392,16 +423,21 @@ struct NetlinkBatch {
         var start = 0
         while start < set.elements.count {
             let chunk = set.elements[start..<min(start + Self.elementsPerMessage, set.elements.count)]
-            add(Int32(NFT_MSG_NEWSETELEM.rawValue), family: table.family, flags: UInt16(NLM_F_CREATE),
-                what: "elements \(start + 1)-\(start + chunk.count) of set \(set.name)") { nlh in
+            add(
+                Int32(NFT_MSG_NEWSETELEM.rawValue), family: table.family, flags: UInt16(NLM_F_CREATE),
+                what: "elements \(start + 1)-\(start + chunk.count) of set \(set.name)"
+            ) { nlh in
                 let s = nftnl_set_alloc()!
                 defer { nftnl_set_free(s) }
                 describe(s)
                 for element in chunk {
                     let e = nftnl_set_elem_alloc()
-                    element.key.withUnsafeBytes { _ = nftnl_set_elem_set(e, UInt16(NFTNL_SET_ELEM_KEY), $0.baseAddress, UInt32($0.count)) }
+                    element.key.withUnsafeBytes {
+                        _ = nftnl_set_elem_set(e, UInt16(NFTNL_SET_ELEM_KEY), $0.baseAddress, UInt32($0.count))
+                    }
                     if element.intervalEnd {
-                        nftnl_set_elem_set_u32(e, UInt16(NFTNL_SET_ELEM_FLAGS), UInt32(NFT_SET_ELEM_INTERVAL_END.rawValue))
+                        nftnl_set_elem_set_u32(
+                            e, UInt16(NFTNL_SET_ELEM_FLAGS), UInt32(NFT_SET_ELEM_INTERVAL_END.rawValue))
                     }
                     nftnl_set_elem_add(s, e)
                 }
@@ -412,7 +448,10 @@ struct NetlinkBatch {
     }
 
     mutating func addChain(_ chain: NftChain, table: NftTable) {
-        add(Int32(NFT_MSG_NEWCHAIN.rawValue), family: table.family, flags: UInt16(NLM_F_CREATE), what: "chain \(chain.name)") { nlh in
+        add(
+            Int32(NFT_MSG_NEWCHAIN.rawValue), family: table.family, flags: UInt16(NLM_F_CREATE),
+            what: "chain \(chain.name)"
+        ) { nlh in
             let c = nftnl_chain_alloc()
             defer { nftnl_chain_free(c) }
             nftnl_chain_set_str(c, UInt16(NFTNL_CHAIN_TABLE.rawValue), table.name)
@@ -427,7 +466,10 @@ struct NetlinkBatch {
 
     mutating func addRule(_ rule: NftRule, number: Int, table: NftTable) {
         let flags = UInt16(NLM_F_CREATE | NLM_F_APPEND)
-        add(Int32(NFT_MSG_NEWRULE.rawValue), family: table.family, flags: flags, what: "rule \(number) (chain \(rule.chain))") { nlh in
+        add(
+            Int32(NFT_MSG_NEWRULE.rawValue), family: table.family, flags: flags,
+            what: "rule \(number) (chain \(rule.chain))"
+        ) { nlh in
             let r = nftnl_rule_alloc()
             defer { nftnl_rule_free(r) }
             nftnl_rule_set_str(r, UInt16(NFTNL_RULE_TABLE.rawValue), table.name)
@@ -457,7 +499,9 @@ struct NetlinkBatch {
             let e = nftnl_expr_alloc("cmp")!
             nftnl_expr_set_u32(e, UInt16(NFTNL_EXPR_CMP_SREG), register1)
             nftnl_expr_set_u32(e, UInt16(NFTNL_EXPR_CMP_OP), comparison.rawValue)
-            data.withUnsafeBytes { _ = nftnl_expr_set(e, UInt16(NFTNL_EXPR_CMP_DATA), $0.baseAddress, UInt32($0.count)) }
+            data.withUnsafeBytes {
+                _ = nftnl_expr_set(e, UInt16(NFTNL_EXPR_CMP_DATA), $0.baseAddress, UInt32($0.count))
+            }
             return e
         case .payload(let base, let offset, let length):
             let e = nftnl_expr_alloc("payload")!
@@ -475,7 +519,9 @@ struct NetlinkBatch {
         case .immediate(let data):
             let e = nftnl_expr_alloc("immediate")!
             nftnl_expr_set_u32(e, UInt16(NFTNL_EXPR_IMM_DREG), register1)
-            data.withUnsafeBytes { _ = nftnl_expr_set(e, UInt16(NFTNL_EXPR_IMM_DATA), $0.baseAddress, UInt32($0.count)) }
+            data.withUnsafeBytes {
+                _ = nftnl_expr_set(e, UInt16(NFTNL_EXPR_IMM_DATA), $0.baseAddress, UInt32($0.count))
+            }
             return e
         case .verdict(let verdict):
             let e = nftnl_expr_alloc("immediate")!

@@ -21,7 +21,9 @@ public final class CgroupResolver: @unchecked Sendable {
     private var paths: [UInt64: String] = [:]
     private var lastScan: ContinuousClock.Instant?
 
-    public init(root: String? = nil, rescanInterval: Duration = .milliseconds(200), maxDirectories: Int = 100_000) throws {
+    public init(root: String? = nil, rescanInterval: Duration = .milliseconds(200), maxDirectories: Int = 100_000)
+        throws
+    {
         guard let root = root ?? Self.cgroup2MountPoint() else { throw Error.noCgroup2Mount }
         self.root = root
         self.rescanInterval = rescanInterval

@@ -2,7 +2,7 @@ import CLinuxNet
 import WeftCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Where a redirected TCP connection was going before the capture's `redirect` rewrote it.

@@ -83,7 +83,9 @@ public final class SocketDiagnostics: @unchecked Sendable {
         while true {
             var buffer = [weft_tcp_socket](repeating: weft_tcp_socket(), count: capacity)
             let count = lock.withLock {
-                buffer.withUnsafeMutableBufferPointer { weft_sock_diag_dump(fd, family, states, $0.baseAddress, Int32(capacity)) }
+                buffer.withUnsafeMutableBufferPointer {
+                    weft_sock_diag_dump(fd, family, states, $0.baseAddress, Int32(capacity))
+                }
             }
             guard count >= 0 else { throw Error.query(errno: -count) }
             if Int(count) <= capacity { return Array(buffer.prefix(Int(count))) }

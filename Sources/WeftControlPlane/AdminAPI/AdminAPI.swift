@@ -41,7 +41,8 @@ public struct AdminAPI: Sendable {
     public func buildRouter() -> Router<AdminRequestContext> { makeRouter().router }
 
     func makeRouter() -> AdminRouteTable {
-        let table = AdminRouteTable(router: Router(context: AdminRequestContext.self, options: [.autoGenerateHeadEndpoints]))
+        let table = AdminRouteTable(
+            router: Router(context: AdminRequestContext.self, options: [.autoGenerateHeadEndpoints]))
         table.router.add(middleware: AdminErrorMiddleware())
         // Routes before the authentication middleware need no token (see each for why that is safe).
         addTrustBundleRoute(to: table)

@@ -28,7 +28,8 @@ struct AdminAuthMiddleware: RouterMiddleware {
         let text = parts[1].trimmingCharacters(in: .whitespaces)
         guard let token = try await registry.authenticate(bearer: text) else {
             throw AdminError(
-                .unauthorized, "the token is unknown or was deleted: ask an admin for a token (weftctl admin-tokens create)",
+                .unauthorized,
+                "the token is unknown or was deleted: ask an admin for a token (weftctl admin-tokens create)",
                 headers: [.wwwAuthenticate: "Bearer realm=\"weft\", error=\"invalid_token\""]
             )
         }

@@ -49,7 +49,9 @@ struct AdminError: Error, HTTPResponseError, CustomStringConvertible {
         case let error as RegistryError: return from(error)
         case let error as HTTPError:
             // Hummingbird's own refusals (unknown route, unsupported method).
-            let message = error.status == .notFound ? "no such route: see GET /v1/openapi.yaml" : (error.body ?? error.status.reasonPhrase)
+            let message =
+                error.status == .notFound
+                ? "no such route: see GET /v1/openapi.yaml" : (error.body ?? error.status.reasonPhrase)
             return AdminError(error.status, message, headers: error.headers)
         case is NIOTooManyBytesError:
             return AdminError(.contentTooLarge, "the body is larger than \(JSONBody.limitDescription)")

@@ -55,7 +55,9 @@ enum ETag {
 enum Input {
     /// A path parameter, percent-decoded.
     static func path(_ name: String, _ context: AdminRequestContext) throws -> String {
-        guard let raw = context.parameters.get(name) else { throw AdminError.badRequest("missing path parameter", field: name) }
+        guard let raw = context.parameters.get(name) else {
+            throw AdminError.badRequest("missing path parameter", field: name)
+        }
         return raw.removingPercentEncoding ?? raw
     }
 
@@ -71,7 +73,8 @@ enum Input {
     static func selector(_ name: String, _ context: AdminRequestContext) throws -> ServiceSelector {
         let value = try path(name, context)
         do { return try ServiceSelector(parsing: value.replacingOccurrences(of: "~", with: "/")) } catch {
-            throw AdminError.badRequest("\(error.description) (write namespace~name for a namespaced service)", field: name)
+            throw AdminError.badRequest(
+                "\(error.description) (write namespace~name for a namespaced service)", field: name)
         }
     }
 
@@ -88,7 +91,8 @@ enum Input {
     static func integer(_ name: String, _ request: Request, default value: Int, range: ClosedRange<Int>) throws -> Int {
         guard let text = query(name, request) else { return value }
         guard let number = Int(text), range.contains(number) else {
-            throw AdminError.badRequest("'\(text)' must be an integer \(range.lowerBound)-\(range.upperBound)", field: name)
+            throw AdminError.badRequest(
+                "'\(text)' must be an integer \(range.lowerBound)-\(range.upperBound)", field: name)
         }
         return number
     }

@@ -131,7 +131,9 @@ public final class AdminServer: Sendable {
         var waiters: [CheckedContinuation<Int, any Error>] = []
     }
 
-    public init(configuration: AdminServerConfiguration, api: AdminAPI, logger: Logger = Logger(label: "weft.admin-api")) {
+    public init(
+        configuration: AdminServerConfiguration, api: AdminAPI, logger: Logger = Logger(label: "weft.admin-api")
+    ) {
         self.configuration = configuration
         self.api = api
         self.logger = logger
@@ -152,7 +154,9 @@ public final class AdminServer: Sendable {
                 if let tls = configuration.tls {
                     Application(
                         router: api.buildRouter(),
-                        server: try .tls(.http1(configuration: .init(idleTimeout: idleTimeout)), tlsConfiguration: tls.serverConfiguration()),
+                        server: try .tls(
+                            .http1(configuration: .init(idleTimeout: idleTimeout)),
+                            tlsConfiguration: tls.serverConfiguration()),
                         configuration: settings, onServerRunning: onServerRunning, logger: logger
                     )
                 } else {
@@ -200,7 +204,8 @@ public final class AdminServer: Sendable {
             defer { state.waiters = [] }
             return state.waiters
         }
-        logger.info("admin API listening on \(configuration.host):\(port) (\(configuration.tls == nil ? "plaintext" : "TLS"))")
+        logger.info(
+            "admin API listening on \(configuration.host):\(port) (\(configuration.tls == nil ? "plaintext" : "TLS"))")
         for waiter in waiters { waiter.resume(returning: port) }
     }
 

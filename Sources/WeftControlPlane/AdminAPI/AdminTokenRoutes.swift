@@ -7,7 +7,8 @@ extension AdminAPI {
     func addAdminTokenRoutes(to routes: AdminRouteTable) {
         routes.post("/v1/admin-tokens") { request, context in
             let body = try await JSONBody.decode(AdminTokenRequest.self, from: request, context: context)
-            let (text, record) = try await registry.createAdminToken(name: body.name, scope: body.scope, actor: context.actor)
+            let (text, record) = try await registry.createAdminToken(
+                name: body.name, scope: body.scope, actor: context.actor)
             return JSONResponse.make(AdminToken(record, token: text), status: .created)
         }
 

@@ -6,7 +6,9 @@ import WeftCore
 
 extension AdminNode {
     init(_ view: NodeView, stream: NodeStreamStatus?) {
-        self.init(record: view.node, lastSeen: view.lastSeen, revision: view.revision, endpoints: view.endpoints, stream: stream)
+        self.init(
+            record: view.node, lastSeen: view.lastSeen, revision: view.revision, endpoints: view.endpoints,
+            stream: stream)
     }
 }
 

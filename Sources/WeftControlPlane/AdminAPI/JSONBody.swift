@@ -31,7 +31,8 @@ indirect enum JSONShape: Sendable {
             return nil
         case .object(let allowed):
             guard let object = json as? [String: Any] else {
-                return json is NSNull ? nil : Violation(field: path.isEmpty ? "body" : path, message: "expected an object")
+                return json is NSNull
+                    ? nil : Violation(field: path.isEmpty ? "body" : path, message: "expected an object")
             }
             for key in object.keys.sorted() {
                 let field = path.isEmpty ? key : "\(path).\(key)"
@@ -61,7 +62,8 @@ indirect enum JSONShape: Sendable {
         case .oneOf(let choices):
             if json is NSNull { return nil }
             guard let text = json as? String, choices.contains(text) else {
-                return Violation(field: path, message: "\(Self.show(json)) is not one of: \(choices.joined(separator: ", "))")
+                return Violation(
+                    field: path, message: "\(Self.show(json)) is not one of: \(choices.joined(separator: ", "))")
             }
             return nil
         case .port:
@@ -253,7 +255,8 @@ extension MeshSettings: AdminRequestBody {
     static var shape: JSONShape {
         .object([
             "default_action": .oneOf(IntentionAction.allCases.map(\.rawValue)), "stop_all": .value,
-            "mesh_mode": .oneOf(MeshMode.allCases.map(\.rawValue)), "egress": .oneOf(EgressPolicy.allCases.map(\.rawValue)),
+            "mesh_mode": .oneOf(MeshMode.allCases.map(\.rawValue)),
+            "egress": .oneOf(EgressPolicy.allCases.map(\.rawValue)),
             "telemetry": TelemetrySettings.shape,
         ])
     }
@@ -264,7 +267,9 @@ extension JoinTokenRequest: AdminRequestBody {
 }
 
 extension AdminTokenRequest: AdminRequestBody {
-    static var shape: JSONShape { .object(["name": .value, "scope": .oneOf(AdminTokenScope.allCases.map(\.rawValue))]) }
+    static var shape: JSONShape {
+        .object(["name": .value, "scope": .oneOf(AdminTokenScope.allCases.map(\.rawValue))])
+    }
 }
 
 extension EgressRequest: AdminRequestBody {

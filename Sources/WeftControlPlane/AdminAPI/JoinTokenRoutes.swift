@@ -15,7 +15,8 @@ extension AdminAPI {
             let (token, record) = try await registry.createJoinToken(
                 nodeName: body.node, ttl: .seconds(body.ttlSeconds), actor: context.actor
             )
-            let view = CreatedJoinToken(id: token.id, node: record.nodeName, token: token.text, expiresAt: record.expiresAt)
+            let view = CreatedJoinToken(
+                id: token.id, node: record.nodeName, token: token.text, expiresAt: record.expiresAt)
             return JSONResponse.make(view, status: .created)
         }
 

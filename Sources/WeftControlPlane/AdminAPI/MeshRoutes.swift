@@ -30,7 +30,9 @@ extension AdminAPI {
 
         routes.put("/v1/mesh/default") { request, context in
             let body = try await JSONBody.decode(DefaultActionRequest.self, from: request, context: context)
-            let stored = try await changeSettings(request, context, action: "set default action to \(body.action.rawValue)") {
+            let stored = try await changeSettings(
+                request, context, action: "set default action to \(body.action.rawValue)"
+            ) {
                 $0.defaultAction = body.action
             }
             return JSONResponse.make(stored.value, etag: stored.revision)

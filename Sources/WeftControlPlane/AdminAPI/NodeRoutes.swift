@@ -25,7 +25,8 @@ extension AdminAPI {
             let name = try Input.label("name", context)
             let ifMatch = try ETag.ifMatch(request)
             let body = try await JSONBody.decode(EgressRequest.self, from: request, context: context)
-            let updated = try await registry.setNodeEgress(name, egress: body.egress, ifMatch: ifMatch, actor: context.actor)
+            let updated = try await registry.setNodeEgress(
+                name, egress: body.egress, ifMatch: ifMatch, actor: context.actor)
             return JSONResponse.make(updated.value, etag: updated.revision)
         }
 

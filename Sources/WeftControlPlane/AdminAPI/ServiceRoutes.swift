@@ -35,7 +35,8 @@ extension AdminAPI {
             }
             guard record.origin != .discovered else {
                 throw AdminError.badRequest(
-                    "admins define services with origin 'admin' or 'external'; 'discovered' is for nodes", field: "origin"
+                    "admins define services with origin 'admin' or 'external'; 'discovered' is for nodes",
+                    field: "origin"
                 )
             }
             let stored = try await registry.putService(record, ifMatch: ifMatch, actor: context.actor)

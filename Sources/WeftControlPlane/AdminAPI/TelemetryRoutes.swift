@@ -15,7 +15,9 @@ extension AdminAPI {
             let telemetry = try await JSONBody.decode(TelemetrySettings.self, from: request, context: context)
             let stored: Revisioned<MeshSettings>
             do {
-                stored = try await changeSettings(request, context, action: "set telemetry") { $0.telemetry = telemetry }
+                stored = try await changeSettings(request, context, action: "set telemetry") {
+                    $0.telemetry = telemetry
+                }
             } catch RegistryError.invalid(let field, let reason) where field.hasPrefix("telemetry.") {
                 // The registry names fields within the mesh settings; this body is the telemetry part alone.
                 throw AdminError.badRequest(reason, field: String(field.dropFirst("telemetry.".count)))

@@ -46,7 +46,8 @@ struct CompiledMesh: Sendable {
             guard state.nodes[node]?.status == .up else { continue }
             for endpoint in endpoints {
                 endpointsByService[endpoint.service, default: []].append(
-                    ServiceEndpoint(address: endpoint.address, port: endpoint.port, node: node, healthy: endpoint.healthy)
+                    ServiceEndpoint(
+                        address: endpoint.address, port: endpoint.port, node: node, healthy: endpoint.healthy)
                 )
             }
         }
@@ -69,12 +70,15 @@ struct CompiledMesh: Sendable {
             let endpoints: [ServiceEndpoint]
             if record.origin == .external {
                 // Outside the mesh: no node, the proxy connects directly.
-                endpoints = record.externalAddresses.map { ServiceEndpoint(address: $0.address, port: $0.port, node: "") }
+                endpoints = record.externalAddresses.map {
+                    ServiceEndpoint(address: $0.address, port: $0.port, node: "")
+                }
             } else {
                 endpoints = (endpointsByService[name] ?? []).sorted { ($0.node, $0.port) < ($1.node, $1.port) }
             }
             let service = MeshService(
-                name: name.name, namespace: name.namespace, protocol: record.protocol, ports: record.ports, vip: record.vip,
+                name: name.name, namespace: name.namespace, protocol: record.protocol, ports: record.ports,
+                vip: record.vip,
                 endpoints: endpoints, meshMode: record.meshMode
             )
             let resource = try ConfigResource.make(name: resourceName, service)
@@ -83,7 +87,8 @@ struct CompiledMesh: Sendable {
                 changed.append(resource)
             }
         }
-        let bundle = try ConfigResource.make(name: ConfigResource.trustBundleName, TrustBundleResource(pem: trustBundlePEM))
+        let bundle = try ConfigResource.make(
+            name: ConfigResource.trustBundleName, TrustBundleResource(pem: trustBundlePEM))
         if shared[bundle.name]?.version != bundle.version {
             shared[bundle.name] = bundle
             changed.append(bundle)
@@ -120,7 +125,8 @@ struct CompiledMesh: Sendable {
     func nodeSpecific(for node: String) throws -> [String: ConfigResource] {
         let record = nodes[node]
         let mesh = MeshResource(
-            node: node, trustDomain: trustDomain, meshMode: settings.meshMode, egress: record?.egress ?? settings.egress,
+            node: node, trustDomain: trustDomain, meshMode: settings.meshMode,
+            egress: record?.egress ?? settings.egress,
             defaultAction: settings.defaultAction, stopAll: settings.stopAll, vipRanges: [vipRange],
             telemetry: settings.telemetry
         )

@@ -76,7 +76,9 @@ public final class ConfigDistributor: Sendable, NodeStatusSource {
             )
             inner.mesh = mesh
             inner.history.append(mesh.sharedDelta)
-            if inner.history.count > Self.historyLimit { inner.history.removeFirst(inner.history.count - Self.historyLimit) }
+            if inner.history.count > Self.historyLimit {
+                inner.history.removeFirst(inner.history.count - Self.historyLimit)
+            }
             for waiter in inner.waiters.values { waiter.yield(mesh.revision) }
             return mesh.revision
         }
@@ -168,7 +170,8 @@ public final class ConfigDistributor: Sendable, NodeStatusSource {
             inner.statuses[node]?.nackReason = reason
             inner.statuses[node]?.lastChange = Date()
         }
-        logger.warning("node refused config", metadata: ["node": "\(node)", "version": "\(version)", "reason": "\(reason)"])
+        logger.warning(
+            "node refused config", metadata: ["node": "\(node)", "version": "\(version)", "reason": "\(reason)"])
     }
 
     public func nodeStreamStatus() -> [NodeStreamStatus] {

@@ -43,7 +43,8 @@ public enum AuthorityLoader {
             case .unreadable(let path, let reason): return "cannot read \(path): \(reason)"
             case .invalid(let error): return "the CA is not usable: \(error)"
             case .trustDomainMismatch(let stored, let configured):
-                return "the store's CA is for trust domain '\(stored)' but weftd is configured for '\(configured)': a trust domain cannot change after the first start"
+                return
+                    "the store's CA is for trust domain '\(stored)' but weftd is configured for '\(configured)': a trust domain cannot change after the first start"
             }
         }
     }
@@ -77,7 +78,8 @@ public enum AuthorityLoader {
             }
             let generated = try CertificateAuthority.generateRoot(trustDomain: trustDomain)
             let stored = StoredAuthority(
-                trustDomain: trustDomain, certificatePEM: generated.certificatePEM, privateKeyPEM: generated.privateKeyPEM,
+                trustDomain: trustDomain, certificatePEM: generated.certificatePEM,
+                privateKeyPEM: generated.privateKeyPEM,
                 intermediatesPEM: nil
             )
             do {

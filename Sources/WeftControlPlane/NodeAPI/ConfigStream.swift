@@ -67,7 +67,8 @@ struct ConfigStream {
                 guard let delta = distributor.sharedDelta(from: previousBase, to: mesh.revision) else {
                     throw RPCError(
                         code: .unavailable,
-                        message: "this stream fell too far behind the config history; subscribe again with the versions you hold"
+                        message:
+                            "this stream fell too far behind the config history; subscribe again with the versions you hold"
                     )
                 }
                 update.resources = delta.changed.values.sorted { $0.name < $1.name }.map(Self.message)
@@ -86,7 +87,8 @@ struct ConfigStream {
             base = mesh.revision
             specific = nodeSpecific.mapValues(\.version)
             // The first answer always goes out, even empty: it tells the node its config is current.
-            guard isFirst || !update.resources.isEmpty || !update.removed.isEmpty || update.version != sentVersion else {
+            guard isFirst || !update.resources.isEmpty || !update.removed.isEmpty || update.version != sentVersion
+            else {
                 continue
             }
             isFirst = false

@@ -20,7 +20,8 @@ public struct NodeAPIServer: Sendable {
     let trustBundlePEM: String
 
     init(
-        service: NodeAPIService, nodeAddress: IPSocketAddress, joinAddress: IPSocketAddress, certificateChainPEM: String,
+        service: NodeAPIService, nodeAddress: IPSocketAddress, joinAddress: IPSocketAddress,
+        certificateChainPEM: String,
         privateKeyPEM: String, trustBundlePEM: String
     ) {
         self.service = service

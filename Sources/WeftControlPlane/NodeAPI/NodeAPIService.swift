@@ -16,7 +16,8 @@ struct NodeAPIService: Weft_Node_V1_NodeService.SimpleServiceProtocol {
 
     func join(request: Weft_Node_V1_JoinRequest, context: ServerContext) async throws -> Weft_Node_V1_JoinResponse {
         do {
-            let issued = try await registry.join(tokenText: request.token, nodeName: request.nodeName, csrPEM: request.csrPem)
+            let issued = try await registry.join(
+                tokenText: request.token, nodeName: request.nodeName, csrPEM: request.csrPem)
             logger.info("node joined", metadata: ["node": "\(request.nodeName)", "peer": "\(context.remotePeer)"])
             var response = Weft_Node_V1_JoinResponse()
             response.certificateChainPem = issued.certificateChainPEM
@@ -24,7 +25,9 @@ struct NodeAPIService: Weft_Node_V1_NodeService.SimpleServiceProtocol {
             response.trustDomain = registry.configuration.trustDomain
             return response
         } catch {
-            logger.warning("join refused", metadata: ["node": "\(request.nodeName)", "peer": "\(context.remotePeer)", "reason": "\(error)"])
+            logger.warning(
+                "join refused",
+                metadata: ["node": "\(request.nodeName)", "peer": "\(context.remotePeer)", "reason": "\(error)"])
             throw Self.rpcError(error)
         }
     }
@@ -48,13 +51,15 @@ struct NodeAPIService: Weft_Node_V1_NodeService.SimpleServiceProtocol {
         }
         do {
             let ttl: Duration? = request.ttlSeconds > 0 ? .seconds(request.ttlSeconds) : nil
-            let issued = try await registry.signCertificate(node: node, identity: identity, csrPEM: request.csrPem, ttl: ttl)
+            let issued = try await registry.signCertificate(
+                node: node, identity: identity, csrPEM: request.csrPem, ttl: ttl)
             var response = Weft_Node_V1_SignCertificateResponse()
             response.certificateChainPem = issued.certificateChainPEM
             response.notAfter = Int64(issued.notAfter.timeIntervalSince1970)
             return response
         } catch {
-            logger.warning("certificate refused", metadata: ["node": "\(node)", "identity": "\(identity)", "reason": "\(error)"])
+            logger.warning(
+                "certificate refused", metadata: ["node": "\(node)", "identity": "\(identity)", "reason": "\(error)"])
             throw Self.rpcError(error)
         }
     }
@@ -77,12 +82,19 @@ struct NodeAPIService: Weft_Node_V1_NodeService.SimpleServiceProtocol {
                 throw RPCError(code: .invalidArgument, message: "services.name: \(error.description)")
             }
             guard let proto = ServiceProtocol(rawValue: service.protocol.isEmpty ? "tcp" : service.protocol) else {
-                throw RPCError(code: .invalidArgument, message: "services.\(name).protocol: '\(service.protocol)' is not tcp, http, http2 or grpc")
+                throw RPCError(
+                    code: .invalidArgument,
+                    message: "services.\(name).protocol: '\(service.protocol)' is not tcp, http, http2 or grpc")
             }
             var endpoints: [IPSocketAddress] = []
             for endpoint in service.endpoints {
-                guard let address = IPAddress(endpoint.address), let port = UInt16(exactly: endpoint.port), port > 0 else {
-                    throw RPCError(code: .invalidArgument, message: "services.\(name).endpoints: '\(endpoint.address):\(endpoint.port)' is not an address and port")
+                guard let address = IPAddress(endpoint.address), let port = UInt16(exactly: endpoint.port), port > 0
+                else {
+                    throw RPCError(
+                        code: .invalidArgument,
+                        message:
+                            "services.\(name).endpoints: '\(endpoint.address):\(endpoint.port)' is not an address and port"
+                    )
                 }
                 endpoints.append(IPSocketAddress(address: address, port: port))
             }
@@ -94,7 +106,8 @@ struct NodeAPIService: Weft_Node_V1_NodeService.SimpleServiceProtocol {
             )
         }
         do {
-            let revision = try await registry.register(node: node, addresses: addresses, version: request.version, services: services)
+            let revision = try await registry.register(
+                node: node, addresses: addresses, version: request.version, services: services)
             var response = Weft_Node_V1_RegisterResponse()
             response.revision = revision
             return response
@@ -116,17 +129,26 @@ struct NodeAPIService: Weft_Node_V1_NodeService.SimpleServiceProtocol {
     /// bundle; the node must still be registered (a deleted node is locked out).
     func authenticatedNode(_ context: ServerContext) async throws -> String {
         guard let transport = context.transportSpecific as? HTTP2ServerTransport.Posix.Context,
-              let certificate = transport.peerCertificate
+            let certificate = transport.peerCertificate
         else {
-            throw RPCError(code: .unauthenticated, message: "this call needs the node certificate from Join (use the node listener with mTLS)")
+            throw RPCError(
+                code: .unauthenticated,
+                message: "this call needs the node certificate from Join (use the node listener with mTLS)")
         }
-        guard let identity = SPIFFEID(certificate: certificate), identity.trustDomain == registry.configuration.trustDomain,
-              case .node(let name) = identity.kind
+        guard let identity = SPIFFEID(certificate: certificate),
+            identity.trustDomain == registry.configuration.trustDomain,
+            case .node(let name) = identity.kind
         else {
-            throw RPCError(code: .permissionDenied, message: "the client certificate is not a node identity of trust domain \(registry.configuration.trustDomain)")
+            throw RPCError(
+                code: .permissionDenied,
+                message:
+                    "the client certificate is not a node identity of trust domain \(registry.configuration.trustDomain)"
+            )
         }
         guard try await registry.node(name) != nil else {
-            throw RPCError(code: .permissionDenied, message: "node \(name) is not registered (deleted?): join again with a new token")
+            throw RPCError(
+                code: .permissionDenied,
+                message: "node \(name) is not registered (deleted?): join again with a new token")
         }
         return name
     }

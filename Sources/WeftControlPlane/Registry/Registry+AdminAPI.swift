@@ -8,7 +8,10 @@ extension Registry {
     public func deleteNode(_ name: String, ifMatch: Int64?, actor: String) async throws(RegistryError) -> Int64 {
         guard let existing = try await node(name) else { throw .notFound(kind: "node", key: name) }
         return try await apply(
-            [.delete(.node, name, precondition: .revision(ifMatch ?? existing.revision)), .delete(.nodeEndpoints, name)],
+            [
+                .delete(.node, name, precondition: .revision(ifMatch ?? existing.revision)),
+                .delete(.nodeEndpoints, name),
+            ],
             actor: actor, action: "delete node \(name)"
         )
     }

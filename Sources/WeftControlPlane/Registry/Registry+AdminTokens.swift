@@ -9,7 +9,8 @@ extension Registry {
         do { try DNSLabel.validate(name) } catch { throw .invalid(field: "name", reason: error.description) }
         let id = TokenText.random(bytes: 6)
         let secret = TokenText.random(bytes: 24)
-        let record = AdminTokenRecord(id: id, name: name, scope: scope, secretSHA256: TokenText.sha256(secret), createdAt: now())
+        let record = AdminTokenRecord(
+            id: id, name: name, scope: scope, secretSHA256: TokenText.sha256(secret), createdAt: now())
         _ = try await apply(
             [.put(.adminToken, id, StoredCoding.encode(record), precondition: .absent)],
             actor: actor, action: "create \(scope.rawValue) admin token \(name)"
@@ -31,8 +32,8 @@ extension Registry {
     /// The token a bearer string stands for, or nil.
     public func authenticate(bearer: String) async throws(RegistryError) -> AdminTokenRecord? {
         guard let parsed = TokenText.parse(bearer, prefix: TokenText.adminPrefix), parsed.fingerprint == nil,
-              let stored = try await one(.adminToken, parsed.id, as: AdminTokenRecord.self),
-              TokenText.constantTimeEqual(stored.value.secretSHA256, TokenText.sha256(parsed.secret))
+            let stored = try await one(.adminToken, parsed.id, as: AdminTokenRecord.self),
+            TokenText.constantTimeEqual(stored.value.secretSHA256, TokenText.sha256(parsed.secret))
         else { return nil }
         return stored.value
     }
@@ -44,7 +45,8 @@ extension Registry {
         guard try await adminTokens().isEmpty else { return false }
         let secret = TokenText.random(bytes: 24)
         let id = "bootstrap"
-        let record = AdminTokenRecord(id: id, name: "bootstrap", scope: .write, secretSHA256: TokenText.sha256(secret), createdAt: now())
+        let record = AdminTokenRecord(
+            id: id, name: "bootstrap", scope: .write, secretSHA256: TokenText.sha256(secret), createdAt: now())
         do {
             try await store.apply(
                 [.put(.adminToken, id, StoredCoding.encode(record), precondition: .absent)],
@@ -56,8 +58,12 @@ extension Registry {
         }
         let text = "\(TokenText.adminPrefix).\(id).\(secret)\n"
         let directory = (file as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        guard FileManager.default.createFile(atPath: file, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
+        try FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        guard
+            FileManager.default.createFile(
+                atPath: file, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+        else {
             throw RegistryError.invalid(field: "admin token file", reason: "cannot write \(file)")
         }
         return true

@@ -47,7 +47,9 @@ extension Registry {
         guard ttl >= .seconds(1), ttl <= .seconds(30 * 24 * 3600) else {
             throw .invalid(field: "ttl", reason: "must be between 1 second and 30 days")
         }
-        let token = JoinToken(id: TokenText.random(bytes: 6), secret: TokenText.random(bytes: 24), caFingerprint: authority.trustBundleFingerprint)
+        let token = JoinToken(
+            id: TokenText.random(bytes: 6), secret: TokenText.random(bytes: 24),
+            caFingerprint: authority.trustBundleFingerprint)
         let created = now()
         let record = JoinTokenRecord(
             id: token.id, nodeName: nodeName, secretSHA256: TokenText.sha256(token.secret), createdAt: created,
@@ -79,12 +81,14 @@ extension Registry {
 
     /// Spends a join token and signs the node's CSR for `spiffe://<td>/node/<nodeName>`. The token is marked used in
     /// the same change that records the node, so two nodes racing with one token cannot both join.
-    public func join(tokenText: String, nodeName: String, csrPEM: String) async throws(RegistryError) -> IssuedCertificate {
+    public func join(tokenText: String, nodeName: String, csrPEM: String) async throws(RegistryError)
+        -> IssuedCertificate
+    {
         guard let token = JoinToken(parsing: tokenText) else {
             throw .joinRefused("the token is not a Weft join token (weftjoin.<id>.<secret>.<ca>)")
         }
         guard let stored = try await one(.joinToken, token.id, as: JoinTokenRecord.self),
-              TokenText.constantTimeEqual(stored.value.secretSHA256, TokenText.sha256(token.secret))
+            TokenText.constantTimeEqual(stored.value.secretSHA256, TokenText.sha256(token.secret))
         else { throw .joinRefused("unknown token") }
         let at = now()
         switch stored.value.state(at: at) {
@@ -113,7 +117,9 @@ extension Registry {
                 [
                     .put(.joinToken, token.id, StoredCoding.encode(used), precondition: .revision(stored.revision)),
                     .put(.node, nodeName, StoredCoding.encode(node)),
-                    .put(.issuedCertificate, issued.serialNumber, StoredCoding.encode(Self.record(issued, node: nodeName))),
+                    .put(
+                        .issuedCertificate, issued.serialNumber,
+                        StoredCoding.encode(Self.record(issued, node: nodeName))),
                 ],
                 audit: AuditContext(actor: identity.description, action: "join with token \(token.id)")
             )
@@ -157,7 +163,9 @@ extension Registry {
         let defaultTTL = identity.isNode ? configuration.nodeCertificateTTL : configuration.workloadCertificateTTL
         let lifetime = min(ttl ?? defaultTTL, defaultTTL)
         let issued: IssuedCertificate
-        do { issued = try authority.issueWorkloadCertificate(csrPEM: csrPEM, for: identity, ttl: lifetime, now: now()) } catch {
+        do {
+            issued = try authority.issueWorkloadCertificate(csrPEM: csrPEM, for: identity, ttl: lifetime, now: now())
+        } catch {
             throw .csrRejected(error)
         }
         _ = try await apply(
@@ -257,13 +265,19 @@ extension Registry {
                     if current.value.origin == .discovered, !Set(ports).isSubset(of: current.value.ports) {
                         var widened = current.value
                         widened.ports = Array(Set(current.value.ports).union(ports)).sorted()
-                        changes.append(.put(.service, Self.key(service.name), StoredCoding.encode(widened), precondition: .revision(current.revision)))
+                        changes.append(
+                            .put(
+                                .service, Self.key(service.name), StoredCoding.encode(widened),
+                                precondition: .revision(current.revision)))
                     }
                 } else {
                     var vip = try await freeVIP(for: service.name)
                     if claimed.contains(vip) {
                         let taken = claimed.union(try await store.objectsKeys(.vipClaim))
-                        guard let other = VIPAllocator.allocate(for: service.name, in: configuration.vipRange, taken: taken) else {
+                        guard
+                            let other = VIPAllocator.allocate(
+                                for: service.name, in: configuration.vipRange, taken: taken)
+                        else {
                             throw .vipRangeExhausted(configuration.vipRange)
                         }
                         vip = other
@@ -273,8 +287,12 @@ extension Registry {
                         name: service.name, protocol: service.protocol, ports: ports, labels: service.labels, vip: vip,
                         origin: .discovered
                     )
-                    changes.append(.put(.service, Self.key(service.name), StoredCoding.encode(created), precondition: .absent))
-                    changes.append(.put(.vipClaim, vip.description, StoredCoding.encode(VIPClaim(service: service.name)), precondition: .absent))
+                    changes.append(
+                        .put(.service, Self.key(service.name), StoredCoding.encode(created), precondition: .absent))
+                    changes.append(
+                        .put(
+                            .vipClaim, vip.description, StoredCoding.encode(VIPClaim(service: service.name)),
+                            precondition: .absent))
                 }
                 for (index, endpoint) in service.endpoints.enumerated() {
                     endpoints.append(
@@ -287,13 +305,15 @@ extension Registry {
             }
             // A client without endpoints may not take the name of a service that runs on other nodes: its
             // certificate would let this node impersonate that service.
-            let elsewhere = Set(try await all(.nodeEndpoints, as: [EndpointRecord].self).flatMap(\.value)
-                .filter { $0.node != name }.map(\.service))
+            let elsewhere = Set(
+                try await all(.nodeEndpoints, as: [EndpointRecord].self).flatMap(\.value)
+                    .filter { $0.node != name }.map(\.service))
             let clients = services.filter { $0.endpoints.isEmpty && !elsewhere.contains($0.name) }.map(\.name).sorted()
             record.clientWorkloads = clients.isEmpty ? nil : clients
             let currentEndpoints = try await one(.nodeEndpoints, name, as: [EndpointRecord].self)
             if existing.value != record {
-                changes.append(.put(.node, name, StoredCoding.encode(record), precondition: .revision(existing.revision)))
+                changes.append(
+                    .put(.node, name, StoredCoding.encode(record), precondition: .revision(existing.revision)))
             }
             if currentEndpoints?.value != endpoints {
                 changes.append(.put(.nodeEndpoints, name, StoredCoding.encode(endpoints)))

@@ -23,7 +23,8 @@ public struct Registry: Sendable {
 
     // MARK: Reading
 
-    func all<T: Decodable & Sendable & Codable & Equatable>(_ kind: ObjectKind, as type: T.Type) async throws(RegistryError)
+    func all<T: Decodable & Sendable & Codable & Equatable>(_ kind: ObjectKind, as type: T.Type)
+        async throws(RegistryError)
         -> [Revisioned<T>]
     {
         do {
@@ -88,7 +89,10 @@ public struct Registry: Sendable {
             } else {
                 let vip = try await freeVIP(for: record.name)
                 stored.vip = vip
-                changes.append(.put(.vipClaim, vip.description, StoredCoding.encode(VIPClaim(service: record.name)), precondition: .absent))
+                changes.append(
+                    .put(
+                        .vipClaim, vip.description, StoredCoding.encode(VIPClaim(service: record.name)),
+                        precondition: .absent))
             }
             let precondition = Self.precondition(ifMatch: ifMatch)
             changes.insert(.put(.service, key, StoredCoding.encode(stored), precondition: precondition), at: 0)
@@ -100,7 +104,8 @@ public struct Registry: Sendable {
     public func deleteService(_ name: ServiceName, ifMatch: Int64?, actor: String) async throws(RegistryError) {
         guard let existing = try await service(name) else { throw .notFound(kind: "service", key: name.description) }
         var changes: [ObjectChange] = [
-            .delete(.service, Self.key(name), precondition: ifMatch.map { .revision($0) } ?? .revision(existing.revision))
+            .delete(
+                .service, Self.key(name), precondition: ifMatch.map { .revision($0) } ?? .revision(existing.revision))
         ]
         if let vip = existing.value.vip { changes.append(.delete(.vipClaim, vip.description)) }
         _ = try await apply(changes, actor: actor, action: "delete service \(name)")
@@ -111,7 +116,9 @@ public struct Registry: Sendable {
             throw .invalid(field: "ports", reason: "a service needs at least one port")
         }
         if record.ports.contains(0) { throw .invalid(field: "ports", reason: "ports must be 1-65535") }
-        if Set(record.ports).count != record.ports.count { throw .invalid(field: "ports", reason: "a port is listed twice") }
+        if Set(record.ports).count != record.ports.count {
+            throw .invalid(field: "ports", reason: "a port is listed twice")
+        }
         if record.origin == .external && record.externalAddresses.isEmpty {
             throw .invalid(field: "external_addresses", reason: "an external service needs at least one address:port")
         }
@@ -146,7 +153,7 @@ public struct Registry: Sendable {
         while true {
             do { return try await body() } catch {
                 if case .staleRevision(let kind, _, _) = error, attempt < 16,
-                   kinds.map({ $0.contains(ObjectKind(rawValue: kind)) }) ?? true
+                    kinds.map({ $0.contains(ObjectKind(rawValue: kind)) }) ?? true
                 {
                     attempt += 1
                     try? await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * attempt))))
@@ -179,11 +186,16 @@ public struct Registry: Sendable {
                 throw .invalid(field: "permissions[\(index)]", reason: "give path_exact or path_prefix, not both")
             }
             for method in permission.methods where method.isEmpty || method != method.uppercased() {
-                throw .invalid(field: "permissions[\(index)].methods", reason: "'\(method)' is not an upper-case HTTP method")
+                throw .invalid(
+                    field: "permissions[\(index)].methods", reason: "'\(method)' is not an upper-case HTTP method")
             }
         }
         let revision = try await apply(
-            [.put(.intention, intention.key, StoredCoding.encode(intention), precondition: Self.precondition(ifMatch: ifMatch))],
+            [
+                .put(
+                    .intention, intention.key, StoredCoding.encode(intention),
+                    precondition: Self.precondition(ifMatch: ifMatch))
+            ],
             actor: actor, action: "put intention \(intention.key)"
         )
         return Revisioned(value: intention, revision: revision)
@@ -202,11 +214,14 @@ public struct Registry: Sendable {
     static let settingsKey = "mesh"
 
     public func settings() async throws(RegistryError) -> Revisioned<MeshSettings> {
-        try await one(.settings, Self.settingsKey, as: MeshSettings.self) ?? Revisioned(value: MeshSettings(), revision: 0)
+        try await one(.settings, Self.settingsKey, as: MeshSettings.self)
+            ?? Revisioned(value: MeshSettings(), revision: 0)
     }
 
     @discardableResult
-    public func putSettings(_ settings: MeshSettings, ifMatch: Int64?, actor: String, action: String = "put mesh settings")
+    public func putSettings(
+        _ settings: MeshSettings, ifMatch: Int64?, actor: String, action: String = "put mesh settings"
+    )
         async throws(RegistryError) -> Revisioned<MeshSettings>
     {
         if settings.telemetry.pushInterval < 1 || settings.telemetry.pushInterval > 3600 {

@@ -33,10 +33,14 @@ public struct RegistryConfiguration: Sendable {
         guard vipRange.network.isIPv4, vipRange.prefixLength <= 30 else {
             throw .invalid(field: "vip_range", reason: "\(vipRange) must be an IPv4 range of at least 4 addresses")
         }
-        for (field, ttl) in [("workload_certificate_ttl", workloadCertificateTTL), ("node_certificate_ttl", nodeCertificateTTL)]
+        for (field, ttl) in [
+            ("workload_certificate_ttl", workloadCertificateTTL), ("node_certificate_ttl", nodeCertificateTTL),
+        ]
         where ttl < Self.minimumCertificateTTL {
             throw .invalid(field: field, reason: "must be at least 1 minute")
         }
-        guard nodeTimeout >= .seconds(1) else { throw .invalid(field: "node_timeout", reason: "must be at least 1 second") }
+        guard nodeTimeout >= .seconds(1) else {
+            throw .invalid(field: "node_timeout", reason: "must be at least 1 second")
+        }
     }
 }

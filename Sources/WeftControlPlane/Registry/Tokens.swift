@@ -69,7 +69,8 @@ enum TokenText {
 
     /// Compares two hex digests without an early exit.
     static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
+        let x = Array(a.utf8)
+        let y = Array(b.utf8)
         guard x.count == y.count else { return false }
         var difference: UInt8 = 0
         for i in 0..<x.count { difference |= x[i] ^ y[i] }
@@ -103,8 +104,11 @@ public struct JoinToken: Sendable, Equatable {
     }
 
     public init?(parsing text: String) {
-        guard let parsed = TokenText.parse(text.trimmingCharacters(in: .whitespacesAndNewlines), prefix: TokenText.joinPrefix),
-              let fingerprint = parsed.fingerprint, !fingerprint.isEmpty else { return nil }
+        guard
+            let parsed = TokenText.parse(
+                text.trimmingCharacters(in: .whitespacesAndNewlines), prefix: TokenText.joinPrefix),
+            let fingerprint = parsed.fingerprint, !fingerprint.isEmpty
+        else { return nil }
         self.init(id: parsed.id, secret: parsed.secret, caFingerprint: fingerprint)
     }
 

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
-import WeftCore
 import Synchronization
+import WeftCore
 import WeftIdentity
 
 /// weftd: opens the store, finds or makes the CA, and serves the node API, the admin API and the config stream
@@ -24,7 +24,8 @@ public enum ControlPlane {
     ) async throws {
         try configuration.validate()
         try FileManager.default.createDirectory(
-            atPath: configuration.dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]
+            atPath: configuration.dataDirectory, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700]
         )
         let store: any Store
         if let url = configuration.postgresURL {
@@ -47,11 +48,14 @@ public enum ControlPlane {
     ) async throws {
         try await store.migrate()
         let trustDomain = configuration.registry.trustDomain
-        let authority = try await AuthorityLoader.load(trustDomain: trustDomain, files: configuration.authorityFiles, store: store)
-        guard FileManager.default.createFile(
-            atPath: configuration.trustBundlePath, contents: Data(authority.trustBundlePEM.utf8),
-            attributes: [.posixPermissions: 0o644]
-        ) else {
+        let authority = try await AuthorityLoader.load(
+            trustDomain: trustDomain, files: configuration.authorityFiles, store: store)
+        guard
+            FileManager.default.createFile(
+                atPath: configuration.trustBundlePath, contents: Data(authority.trustBundlePEM.utf8),
+                attributes: [.posixPermissions: 0o644]
+            )
+        else {
             throw ControlPlaneConfiguration.Error(message: "cannot write \(configuration.trustBundlePath)")
         }
         let registry = Registry(store: store, authority: authority, configuration: configuration.registry)
@@ -81,14 +85,18 @@ public enum ControlPlane {
             group.addTask { try await distributor.run(heartbeatInterval: configuration.heartbeatInterval) }
             group.addTask {
                 try await nodeAPI.run { bound in
-                    if let ready = listeners.setNode(bound) { onReady(Self.ready(ready, configuration, createdBootstrap, trustDomain)) }
+                    if let ready = listeners.setNode(bound) {
+                        onReady(Self.ready(ready, configuration, createdBootstrap, trustDomain))
+                    }
                 }
             }
             group.addTask { try await admin.run() }
             group.addTask {
                 let port = try await admin.listeningPort()
                 let bound = IPSocketAddress(address: configuration.adminListen.address, port: UInt16(port))
-                if let ready = listeners.setAdmin(bound) { onReady(Self.ready(ready, configuration, createdBootstrap, trustDomain)) }
+                if let ready = listeners.setAdmin(bound) {
+                    onReady(Self.ready(ready, configuration, createdBootstrap, trustDomain))
+                }
             }
             // The rendezvous task ends normally; any other task ending means weftd stops.
             try await group.next()
@@ -117,12 +125,15 @@ public enum ControlPlane {
         var names = ["localhost"]
         var addresses = LocalAddresses.all() + [.v4(0x7F00_0001), .v6(0, 1)]
         let host = ProcessInfo.processInfo.hostName
-        if !host.isEmpty, DNSLabel.isValid(host.split(separator: ".").first.map(String.init) ?? "") { names.append(host) }
+        if !host.isEmpty, DNSLabel.isValid(host.split(separator: ".").first.map(String.init) ?? "") {
+            names.append(host)
+        }
         for name in configuration.serverNames {
             if let address = IPAddress(name) { addresses.append(address) } else { names.append(name) }
         }
         return try authority.issueServerCertificate(
-            dnsNames: Array(Set(names)).sorted(), ipAddresses: Array(Set(addresses)).sorted { $0.description < $1.description },
+            dnsNames: Array(Set(names)).sorted(),
+            ipAddresses: Array(Set(addresses)).sorted { $0.description < $1.description },
             ttl: .seconds(365 * 86400)
         )
     }

@@ -47,7 +47,9 @@ public struct ControlPlaneConfiguration: Sendable {
         }
         func address(_ key: String) throws(Error) -> IPSocketAddress {
             let text = try string(key)
-            guard let parsed = IPSocketAddress(text) else { throw fail(key, "'\(text)' is not address:port or [address]:port") }
+            guard let parsed = IPSocketAddress(text) else {
+                throw fail(key, "'\(text)' is not address:port or [address]:port")
+            }
             return parsed
         }
         func duration(_ key: String) throws(Error) -> Duration {
@@ -76,23 +78,29 @@ public struct ControlPlaneConfiguration: Sendable {
                 guard let value = table[key]?.boolean else { throw fail(key, "must be true or false") }
                 adminPlaintext = value
             case "server_names":
-                guard let values = table[key]?.array?.compactMap(\.string), values.count == table[key]?.array?.count else {
+                guard let values = table[key]?.array?.compactMap(\.string), values.count == table[key]?.array?.count
+                else {
                     throw fail(key, "must be a list of strings")
                 }
                 serverNames = values
             case "ca_certificate", "ca_private_key", "ca_intermediates":
                 continue
             default:
-                throw fail(key, "unknown setting (known: data_dir, postgres_url, trust_domain, vip_range, workload_certificate_ttl, node_certificate_ttl, node_timeout, heartbeat_interval, node_listen, join_listen, admin_listen, admin_plaintext, server_names, ca_certificate, ca_private_key, ca_intermediates)")
+                throw fail(
+                    key,
+                    "unknown setting (known: data_dir, postgres_url, trust_domain, vip_range, workload_certificate_ttl, node_certificate_ttl, node_timeout, heartbeat_interval, node_listen, join_listen, admin_listen, admin_plaintext, server_names, ca_certificate, ca_private_key, ca_intermediates)"
+                )
             }
         }
         let certificate = table["ca_certificate"]?.string
         let key = table["ca_private_key"]?.string
         if (certificate == nil) != (key == nil) {
-            throw fail(certificate == nil ? "ca_private_key" : "ca_certificate", "give both ca_certificate and ca_private_key")
+            throw fail(
+                certificate == nil ? "ca_private_key" : "ca_certificate", "give both ca_certificate and ca_private_key")
         }
         if let certificate, let key {
-            authorityFiles = AuthorityLoader.Files(certificate: certificate, privateKey: key, intermediates: table["ca_intermediates"]?.string)
+            authorityFiles = AuthorityLoader.Files(
+                certificate: certificate, privateKey: key, intermediates: table["ca_intermediates"]?.string)
         }
     }
 
@@ -100,7 +108,8 @@ public struct ControlPlaneConfiguration: Sendable {
     public func validate() throws(Error) {
         do { try registry.validate() } catch { throw Error(message: error.description) }
         if adminPlaintext && !adminListen.address.isLoopback {
-            throw Error(message: "admin_plaintext: a plaintext admin API may only listen on loopback, not \(adminListen)")
+            throw Error(
+                message: "admin_plaintext: a plaintext admin API may only listen on loopback, not \(adminListen)")
         }
         if heartbeatInterval < .milliseconds(100) { throw Error(message: "heartbeat_interval: must be at least 100ms") }
     }

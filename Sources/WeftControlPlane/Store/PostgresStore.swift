@@ -148,7 +148,8 @@ public final class PostgresStore: Store {
                     logger: logger
                 )
                 for try await (kind, key, revision) in rows.decode((String, String, Int64).self) {
-                    deletions.append(ChangeFeed.Deletion(kind: ObjectKind(rawValue: kind), key: key, revision: revision))
+                    deletions.append(
+                        ChangeFeed.Deletion(kind: ObjectKind(rawValue: kind), key: key, revision: revision))
                 }
             }
             return ChangeFeed(revision: current, upserts: upserts, deletions: deletions)
@@ -277,7 +278,8 @@ public final class PostgresStore: Store {
         for change in changes {
             let actual = try await objectRevision(change.kind, change.key, connection, logger: logger)
             if !change.precondition.holds(for: actual) {
-                throw StoreError.conflict(kind: change.kind, key: change.key, expected: change.precondition, actual: actual)
+                throw StoreError.conflict(
+                    kind: change.kind, key: change.key, expected: change.precondition, actual: actual)
             }
         }
 
@@ -464,5 +466,7 @@ private final class LeaseRace: Sendable {
     private let state = Atomic<UInt8>(0)  // 0 waiting, 1 leased, 2 timed out
 
     func lease() -> Bool { state.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing).exchanged }
-    func timeOut() -> Bool { state.compareExchange(expected: 0, desired: 2, ordering: .acquiringAndReleasing).exchanged }
+    func timeOut() -> Bool {
+        state.compareExchange(expected: 0, desired: 2, ordering: .acquiringAndReleasing).exchanged
+    }
 }

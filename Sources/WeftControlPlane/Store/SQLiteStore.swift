@@ -3,7 +3,7 @@ import GRDB
 import WeftCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The embedded store: one SQLite file in WAL mode (a GRDB `DatabasePool`: one writer, concurrent readers).
@@ -111,7 +111,8 @@ public final class SQLiteStore: Store {
                 let current = try Self.currentRevision(db)
                 let upserts = try Row.fetchAll(
                     db,
-                    sql: "SELECT kind, key, body, revision FROM objects WHERE revision > ? ORDER BY revision, kind, key",
+                    sql:
+                        "SELECT kind, key, body, revision FROM objects WHERE revision > ? ORDER BY revision, kind, key",
                     arguments: [revision]
                 ).map(Self.storedObject)
                 let deletions: [ChangeFeed.Deletion] =
@@ -119,10 +120,12 @@ public final class SQLiteStore: Store {
                     ? []
                     : try Row.fetchAll(
                         db,
-                        sql: "SELECT kind, key, revision FROM tombstones WHERE revision > ? ORDER BY revision, kind, key",
+                        sql:
+                            "SELECT kind, key, revision FROM tombstones WHERE revision > ? ORDER BY revision, kind, key",
                         arguments: [revision]
                     ).map { row in
-                        ChangeFeed.Deletion(kind: ObjectKind(rawValue: row["kind"]), key: row["key"], revision: row["revision"])
+                        ChangeFeed.Deletion(
+                            kind: ObjectKind(rawValue: row["kind"]), key: row["key"], revision: row["revision"])
                     }
                 return ChangeFeed(revision: current, upserts: upserts, deletions: deletions)
             }
@@ -217,7 +220,9 @@ public final class SQLiteStore: Store {
 
     // MARK: Implementation
 
-    private static func apply(_ changes: [ObjectChange], audit: AuditContext?, time: Date, _ db: Database) throws -> Int64 {
+    private static func apply(_ changes: [ObjectChange], audit: AuditContext?, time: Date, _ db: Database) throws
+        -> Int64
+    {
         // Every precondition first, against the state before the change set: nothing is written unless all hold.
         for change in changes {
             let actual = try Int64.fetchOne(
@@ -225,7 +230,8 @@ public final class SQLiteStore: Store {
                 arguments: [change.kind.rawValue, change.key]
             )
             if !change.precondition.holds(for: actual) {
-                throw StoreError.conflict(kind: change.kind, key: change.key, expected: change.precondition, actual: actual)
+                throw StoreError.conflict(
+                    kind: change.kind, key: change.key, expected: change.precondition, actual: actual)
             }
         }
 
@@ -237,7 +243,8 @@ public final class SQLiteStore: Store {
             let before: Data? =
                 audit == nil
                 ? nil
-                : try Data.fetchOne(db, sql: "SELECT body FROM objects WHERE kind = ? AND key = ?", arguments: [kind, change.key])
+                : try Data.fetchOne(
+                    db, sql: "SELECT body FROM objects WHERE kind = ? AND key = ?", arguments: [kind, change.key])
             let after: Data?
             switch change.operation {
             case .put(let body):
@@ -285,7 +292,8 @@ public final class SQLiteStore: Store {
     }
 
     private static func storedObject(_ row: Row) -> StoredObject {
-        StoredObject(kind: ObjectKind(rawValue: row["kind"]), key: row["key"], body: row["body"], revision: row["revision"])
+        StoredObject(
+            kind: ObjectKind(rawValue: row["kind"]), key: row["key"], body: row["body"], revision: row["revision"])
     }
 
     /// Runs one database access and maps whatever it throws to a `StoreError`.

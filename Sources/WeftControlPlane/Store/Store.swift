@@ -114,7 +114,8 @@ public struct ObjectChange: Sendable, Equatable {
         self.precondition = precondition
     }
 
-    public static func put(_ kind: ObjectKind, _ key: String, _ body: Data, precondition: Precondition = .none) -> Self {
+    public static func put(_ kind: ObjectKind, _ key: String, _ body: Data, precondition: Precondition = .none) -> Self
+    {
         ObjectChange(kind: kind, key: key, operation: .put(body), precondition: precondition)
     }
 

@@ -59,7 +59,9 @@ public struct SPIFFEID: Sendable, Hashable, Codable, CustomStringConvertible {
     /// Lowercase letters, digits, '-', '.' and '_', as the SPIFFE spec allows, non-empty.
     public static func isValidTrustDomain(_ domain: String) -> Bool {
         !domain.isEmpty && domain.utf8.count <= 255
-            && domain.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D || $0 == 0x2E || $0 == 0x5F }
+            && domain.utf8.allSatisfy {
+                ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D || $0 == 0x2E || $0 == 0x5F
+            }
     }
 
     public var description: String {
@@ -72,7 +74,8 @@ public struct SPIFFEID: Sendable, Hashable, Codable, CustomStringConvertible {
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         do { try self.init(parsing: text) } catch {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.description))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: error.description))
         }
     }
 

@@ -12,7 +12,8 @@ public enum DNSLabel {
             case .tooLong(let name):
                 return "'\(name)' is longer than 63 characters"
             case .invalid(let name):
-                return "'\(name)' is not a DNS label: use lowercase letters, digits and '-', starting and ending with a letter or digit"
+                return
+                    "'\(name)' is not a DNS label: use lowercase letters, digits and '-', starting and ending with a letter or digit"
             }
         }
     }

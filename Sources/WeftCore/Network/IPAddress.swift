@@ -87,7 +87,8 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
         var value: UInt32 = 0
         for part in parts {
             guard !part.isEmpty, part.count <= 3, part.allSatisfy(\.isASCIIDigit),
-                  let octet = UInt32(part), octet <= 255 else { return nil }
+                let octet = UInt32(part), octet <= 255
+            else { return nil }
             if part.count > 1 && part.first == "0" { return nil }  // no octal-looking octets
             value = value << 8 | octet
         }
@@ -122,8 +123,9 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
 
         if sawGap {
             guard let head = parseGroups(halves[0], allowV4Tail: false),
-                  let rest = parseGroups(halves[1], allowV4Tail: true),
-                  head.count + rest.count <= 7 else { return nil }
+                let rest = parseGroups(halves[1], allowV4Tail: true),
+                head.count + rest.count <= 7
+            else { return nil }
             groups = head
             tail = rest
             groups += Array(repeating: 0, count: 8 - head.count - rest.count) + tail
@@ -158,12 +160,21 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// RFC 5952 text: lowercase, longest run of two or more zero groups compressed.
     private static func formatV6(_ b: [UInt8]) -> String {
         let groups = (0..<8).map { UInt16(b[2 * $0]) << 8 | UInt16(b[2 * $0 + 1]) }
-        var bestStart = -1, bestLen = 0, curStart = -1, curLen = 0
+        var bestStart = -1
+        var bestLen = 0
+        var curStart = -1
+        var curLen = 0
         for (i, g) in groups.enumerated() {
             if g == 0 {
-                if curStart < 0 { curStart = i; curLen = 0 }
+                if curStart < 0 {
+                    curStart = i
+                    curLen = 0
+                }
                 curLen += 1
-                if curLen > bestLen { bestStart = curStart; bestLen = curLen }
+                if curLen > bestLen {
+                    bestStart = curStart
+                    bestLen = curLen
+                }
             } else {
                 curStart = -1
             }
@@ -193,7 +204,8 @@ extension IPAddress: Codable {
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let address = IPAddress(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "'\(text)' is not an IPv4 or IPv6 address"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "'\(text)' is not an IPv4 or IPv6 address"))
         }
         self = address
     }

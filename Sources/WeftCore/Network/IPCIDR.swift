@@ -13,7 +13,8 @@ public struct IPCIDR: Hashable, Sendable, CustomStringConvertible {
             case .notCIDR(let text):
                 return "'\(text)' is not an address range: write it as ADDRESS/PREFIX, e.g. 240.0.0.0/4 or 2001:2::/48"
             case .hostBitsSet(let text):
-                return "'\(text)' has host bits set after the prefix: did you mean \(IPCIDR(masking: text).map(\.description) ?? "the network address")?"
+                return
+                    "'\(text)' has host bits set after the prefix: did you mean \(IPCIDR(masking: text).map(\.description) ?? "the network address")?"
             }
         }
     }
@@ -38,7 +39,8 @@ public struct IPCIDR: Hashable, Sendable, CustomStringConvertible {
         guard parts.count == 1 || parts.count == 2, let address = IPAddress(parts[0]) else { return nil }
         if parts.count == 1 { return (address, address.bitWidth) }
         guard !parts[1].isEmpty, parts[1].allSatisfy(\.isASCIIDigit), let prefix = Int(parts[1]),
-              prefix <= address.bitWidth else { return nil }
+            prefix <= address.bitWidth
+        else { return nil }
         return (address, prefix)
     }
 
@@ -91,7 +93,8 @@ extension IPCIDR: Codable {
         do {
             try self.init(text)
         } catch {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.description))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: error.description))
         }
     }
 

@@ -12,13 +12,15 @@ public struct IPSocketAddress: Hashable, Sendable, CustomStringConvertible {
     public init?(_ text: String) {
         if text.hasPrefix("[") {
             guard let close = text.firstIndex(of: "]"),
-                  let address = IPAddress(text[text.index(after: text.startIndex)..<close]) , !address.isIPv4 else { return nil }
+                let address = IPAddress(text[text.index(after: text.startIndex)..<close]), !address.isIPv4
+            else { return nil }
             let rest = text[text.index(after: close)...]
             guard rest.hasPrefix(":"), let port = UInt16(rest.dropFirst()) else { return nil }
             self.init(address: address, port: port)
         } else {
             guard let colon = text.lastIndex(of: ":"), let address = IPAddress(text[..<colon]), address.isIPv4,
-                  let port = UInt16(text[text.index(after: colon)...]) else { return nil }
+                let port = UInt16(text[text.index(after: colon)...])
+            else { return nil }
             self.init(address: address, port: port)
         }
     }
@@ -34,7 +36,8 @@ extension IPSocketAddress: Codable {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let parsed = IPSocketAddress(text) else {
             throw DecodingError.dataCorrupted(
-                .init(codingPath: decoder.codingPath, debugDescription: "'\(text)' is not address:port or [address]:port")
+                .init(
+                    codingPath: decoder.codingPath, debugDescription: "'\(text)' is not address:port or [address]:port")
             )
         }
         self = parsed

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The host's interface addresses (link-local IPv6 left out): the names in weftd's server certificate, and the

@@ -145,7 +145,8 @@ public struct CompiledNodeConfig: Sendable, Equatable {
         do { try config.validate() } catch { throw .invalid(error.description) }
         self.version = version
         self.nodeConfig = config
-        self.policy = AuthorizationPolicy(intentions: intentions, defaultAction: mesh.defaultAction, stopAll: mesh.stopAll)
+        self.policy = AuthorizationPolicy(
+            intentions: intentions, defaultAction: mesh.defaultAction, stopAll: mesh.stopAll)
         self.telemetry = mesh.telemetry
         self.trustDomain = mesh.trustDomain
         self.trustBundlePEM = bundle.pem

@@ -40,7 +40,7 @@ public struct NodeState: Sendable {
     /// The service with an endpoint at `address` on this node: what an inbound tunnel may ask for.
     public func localService(atEndpoint address: IPSocketAddress) -> MeshService? {
         guard let service = service(atEndpoint: address),
-              service.endpoints.contains(where: { $0.socketAddress == address && $0.node == config.node })
+            service.endpoints.contains(where: { $0.socketAddress == address && $0.node == config.node })
         else { return nil }
         return service
     }

@@ -57,7 +57,8 @@ public struct AuthorizationPolicy: Sendable, Equatable, Codable {
             if let decision = Self.decide(level: level, request: request) { return decision }
         }
         return AuthorizationDecision(
-            allowed: defaultAction == .allow, reason: "no intention matches; the mesh default is \(defaultAction.rawValue)"
+            allowed: defaultAction == .allow,
+            reason: "no intention matches; the mesh default is \(defaultAction.rawValue)"
         )
     }
 

@@ -77,7 +77,10 @@ struct TOMLParser {
     private var current: [PathStep] = []
     private var definedTables = Set<[String]>()
 
-    enum PathStep: Equatable { case key(String), lastElement(String) }
+    enum PathStep: Equatable {
+        case key(String)
+        case lastElement(String)
+    }
 
     init(_ scalars: [Unicode.Scalar]) { s = scalars }
 
@@ -90,7 +93,10 @@ struct TOMLParser {
     private func peek(_ offset: Int) -> Unicode.Scalar? { i + offset < s.count ? s[i + offset] : nil }
 
     private mutating func advance() {
-        if s[i] == "\n" { line += 1; lineStart = i + 1 }
+        if s[i] == "\n" {
+            line += 1
+            lineStart = i + 1
+        }
         i += 1
     }
 
@@ -109,7 +115,13 @@ struct TOMLParser {
     /// Skips blank lines, comments and whitespace including newlines (inside arrays).
     private mutating func skipTrivia() throws(TOMLError) {
         while let c = peek {
-            if c == " " || c == "\t" || c == "\n" || c == "\r" { advance() } else if c == "#" { try skipComment() } else { return }
+            if c == " " || c == "\t" || c == "\n" || c == "\r" {
+                advance()
+            } else if c == "#" {
+                try skipComment()
+            } else {
+                return
+            }
         }
     }
 
@@ -204,17 +216,22 @@ struct TOMLParser {
                     }
                 case .table(var existing)?:
                     if isLast && isArray {
-                        throw TOMLError(line: headerLine, column: 1, message: "'\(key.joined(separator: "."))' is a table, not an array of tables")
+                        throw TOMLError(
+                            line: headerLine, column: 1,
+                            message: "'\(key.joined(separator: "."))' is a table, not an array of tables")
                     }
                     if isLast {
                         guard existing.isImplicit, !existing.isInline else {
-                            throw TOMLError(line: headerLine, column: 1, message: "table '\(key.joined(separator: "."))' is defined twice")
+                            throw TOMLError(
+                                line: headerLine, column: 1,
+                                message: "table '\(key.joined(separator: "."))' is defined twice")
                         }
                         existing.isImplicit = false
                         existing.line = headerLine
                         table.set(part, .table(existing), line: headerLine)
                     } else if existing.isInline {
-                        throw TOMLError(line: headerLine, column: 1, message: "inline table '\(part)' cannot be extended")
+                        throw TOMLError(
+                            line: headerLine, column: 1, message: "inline table '\(part)' cannot be extended")
                     }
                 case .array(var elements)? where elements.last?.table != nil:
                     if isLast && isArray {
@@ -223,10 +240,13 @@ struct TOMLParser {
                         elements.append(.table(fresh))
                         table.set(part, .array(elements), line: headerLine)
                     } else if isLast {
-                        throw TOMLError(line: headerLine, column: 1, message: "'\(key.joined(separator: "."))' is an array of tables, not a table")
+                        throw TOMLError(
+                            line: headerLine, column: 1,
+                            message: "'\(key.joined(separator: "."))' is an array of tables, not a table")
                     }
                 case let other?:
-                    throw TOMLError(line: headerLine, column: 1, message: "'\(part)' is already a \(other.typeName), not a table")
+                    throw TOMLError(
+                        line: headerLine, column: 1, message: "'\(part)' is already a \(other.typeName), not a table")
                 }
             }
             let isArrayStep: Bool = {
@@ -324,8 +344,14 @@ struct TOMLParser {
         case "{":
             return try parseInlineTable()
         case "t", "f":
-            if matches("true") { i += 4; return .boolean(true) }
-            if matches("false") { i += 5; return .boolean(false) }
+            if matches("true") {
+                i += 4
+                return .boolean(true)
+            }
+            if matches("false") {
+                i += 5
+                return .boolean(false)
+            }
             return try parseNumber()
         default:
             return try parseNumber()
@@ -345,7 +371,9 @@ struct TOMLParser {
             text.unicodeScalars.append(c)
             advance()
         }
-        guard !text.isEmpty else { throw error("expected a value, found '\(peek.map { String($0) } ?? "end of file")'") }
+        guard !text.isEmpty else {
+            throw error("expected a value, found '\(peek.map { String($0) } ?? "end of file")'")
+        }
         if text.contains(":") || (text.count >= 10 && text.dropFirst(4).first == "-" && text.first?.isNumber == true) {
             throw error("dates and times are not supported")
         }
@@ -357,7 +385,8 @@ struct TOMLParser {
         }
         func digits(_ body: Substring, radix: Int) throws(TOMLError) -> Int64 {
             guard !body.isEmpty, body.first != "_", body.last != "_", !body.contains("__"),
-                  let value = Int64(body.filter { $0 != "_" }, radix: radix) else {
+                let value = Int64(body.filter { $0 != "_" }, radix: radix)
+            else {
                 throw error("'\(text)' is not a valid number")
             }
             return value
@@ -370,7 +399,9 @@ struct TOMLParser {
             throw error("'\(text)' has a leading zero")
         }
         if text.contains(".") || text.contains("e") || text.contains("E") {
-            guard let value = Double(text.filter { $0 != "_" }), !text.hasSuffix("."), !text.contains("._"), !text.contains("_.") else {
+            guard let value = Double(text.filter { $0 != "_" }), !text.hasSuffix("."), !text.contains("._"),
+                !text.contains("_.")
+            else {
                 throw error("'\(text)' is not a valid number")
             }
             return .float(value)
@@ -385,10 +416,16 @@ struct TOMLParser {
         var elements: [TOMLValue] = []
         while true {
             try skipTrivia()
-            if peek == "]" { advance(); return .array(elements) }
+            if peek == "]" {
+                advance()
+                return .array(elements)
+            }
             elements.append(try parseValue())
             try skipTrivia()
-            if peek == "," { advance(); continue }
+            if peek == "," {
+                advance()
+                continue
+            }
             guard peek == "]" else { throw error("expected ',' or ']' in the array") }
             advance()
             return .array(elements)
@@ -400,7 +437,11 @@ struct TOMLParser {
         var table = TOMLTable()
         table.line = line
         skipSpaces()
-        if peek == "}" { advance(); table.isInline = true; return .table(table) }
+        if peek == "}" {
+            advance()
+            table.isInline = true
+            return .table(table)
+        }
         while true {
             skipSpaces()
             let keyLine = line
@@ -411,7 +452,10 @@ struct TOMLParser {
             let value = try parseValue()
             try Self.insert(key[...], value, into: &table, line: keyLine, at: error(""))
             skipSpaces()
-            if peek == "," { advance(); continue }
+            if peek == "," {
+                advance()
+                continue
+            }
             guard peek == "}" else { throw error("expected ',' or '}' in the inline table (it must fit on one line)") }
             advance()
             table.isInline = true
@@ -453,7 +497,9 @@ struct TOMLParser {
             let count = e == "u" ? 4 : 8
             var hex = ""
             for _ in 0..<count {
-                guard let h = peek, h.properties.isASCIIHexDigit else { throw error("\\\(e) needs \(count) hex digits") }
+                guard let h = peek, h.properties.isASCIIHexDigit else {
+                    throw error("\\\(e) needs \(count) hex digits")
+                }
                 hex.unicodeScalars.append(h)
                 advance()
             }
@@ -479,7 +525,12 @@ struct TOMLParser {
 
     private mutating func parseMultilineBasicString() throws(TOMLError) -> String {
         i += 3
-        if peek == "\n" { advance() } else if peek == "\r" && peek(1) == "\n" { advance(); advance() }
+        if peek == "\n" {
+            advance()
+        } else if peek == "\r" && peek(1) == "\n" {
+            advance()
+            advance()
+        }
         var out = ""
         while true {
             guard let c = peek else { throw error("unterminated multi-line string") }
@@ -508,13 +559,21 @@ struct TOMLParser {
 
     private mutating func parseMultilineLiteralString() throws(TOMLError) -> String {
         i += 3
-        if peek == "\n" { advance() } else if peek == "\r" && peek(1) == "\n" { advance(); advance() }
+        if peek == "\n" {
+            advance()
+        } else if peek == "\r" && peek(1) == "\n" {
+            advance()
+            advance()
+        }
         var out = ""
         while true {
             guard let c = peek else { throw error("unterminated multi-line string") }
             if c == "'" && peek(1) == "'" && peek(2) == "'" {
                 i += 3
-                while peek == "'" { out.unicodeScalars.append("'"); advance() }
+                while peek == "'" {
+                    out.unicodeScalars.append("'")
+                    advance()
+                }
                 return out
             }
             out.unicodeScalars.append(c)

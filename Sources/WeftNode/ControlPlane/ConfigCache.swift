@@ -45,13 +45,18 @@ public final class ConfigCache: Sendable {
 
     public var resources: [ConfigResource] { state.withLock { Array($0.resources.values) } }
 
-    func apply(_ update: Weft_Node_V1_ConfigUpdate) -> Result<(CompiledNodeConfig, UpdateSummary), CompiledNodeConfig.AssemblyError> {
+    func apply(_ update: Weft_Node_V1_ConfigUpdate) -> Result<
+        (CompiledNodeConfig, UpdateSummary), CompiledNodeConfig.AssemblyError
+    > {
         state.withLock { state in
             var resources = state.resources
             for resource in update.resources {
                 let made = ConfigResource(name: resource.name, payload: resource.payload)
                 guard made.version == resource.version else {
-                    return .failure(.undecodable(resource: resource.name, reason: "the payload does not match its version \(resource.version)"))
+                    return .failure(
+                        .undecodable(
+                            resource: resource.name,
+                            reason: "the payload does not match its version \(resource.version)"))
                 }
                 resources[resource.name] = made
             }
@@ -63,7 +68,8 @@ public final class ConfigCache: Sendable {
                 return .failure(error)
             }
             state = State(version: update.version, resources: resources, config: config)
-            let summary = UpdateSummary(version: update.version, changed: update.resources.map(\.name), removed: update.removed)
+            let summary = UpdateSummary(
+                version: update.version, changed: update.resources.map(\.name), removed: update.removed)
             return .success((config, summary))
         }
     }

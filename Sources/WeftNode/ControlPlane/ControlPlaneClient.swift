@@ -14,7 +14,10 @@ public struct NodeCredentials: Sendable, Codable, Equatable {
     public var privateKeyPEM: String
     public var trustBundlePEM: String
 
-    public init(nodeName: String, trustDomain: String, certificateChainPEM: String, privateKeyPEM: String, trustBundlePEM: String) {
+    public init(
+        nodeName: String, trustDomain: String, certificateChainPEM: String, privateKeyPEM: String,
+        trustBundlePEM: String
+    ) {
         self.nodeName = nodeName
         self.trustDomain = trustDomain
         self.certificateChainPEM = certificateChainPEM
@@ -41,7 +44,8 @@ public enum ControlPlaneClientError: Error, CustomStringConvertible {
         switch self {
         case .invalidToken: return "the join token is not a Weft join token (weftjoin.<id>.<secret>.<ca>)"
         case .fingerprintMismatch(let expected, let found):
-            return "the control plane's CA (\(found.prefix(16))…) is not the one the token names (\(expected.prefix(16))…): wrong address, or someone in between"
+            return
+                "the control plane's CA (\(found.prefix(16))…) is not the one the token names (\(expected.prefix(16))…): wrong address, or someone in between"
         case .refused(let reason): return reason
         case .unreachable(let reason): return "the control plane is unreachable: \(reason)"
         }
@@ -64,7 +68,8 @@ public enum ControlPlaneJoin {
     /// Joins the mesh: reads the trust bundle without trusting it, checks it against the fingerprint in the token
     /// (so a node never trusts a control plane the admin did not mean), then, now verifying the server, exchanges
     /// the token and a CSR (the key is made here and never leaves) for the node certificate.
-    public static func join(address: IPSocketAddress, token tokenText: String, nodeName: String) async throws(ControlPlaneClientError)
+    public static func join(address: IPSocketAddress, token tokenText: String, nodeName: String)
+        async throws(ControlPlaneClientError)
         -> NodeCredentials
     {
         let parts = tokenText.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").map(String.init)
@@ -77,11 +82,14 @@ public enum ControlPlaneJoin {
                     transportSecurity: .tls { $0.serverCertificateVerification = .noVerification }
                 )
             ) { client in
-                try await Weft_Node_V1_NodeService.Client(wrapping: client).trustBundle(Weft_Node_V1_TrustBundleRequest())
+                try await Weft_Node_V1_NodeService.Client(wrapping: client).trustBundle(
+                    Weft_Node_V1_TrustBundleRequest())
             }
             let roots = try PEM.certificates(fromPEM: bundle.trustBundlePem, source: "the control plane's trust bundle")
             let found = trustBundleFingerprint(roots)
-            guard found == pinned else { throw ControlPlaneClientError.fingerprintMismatch(expected: pinned, found: found) }
+            guard found == pinned else {
+                throw ControlPlaneClientError.fingerprintMismatch(expected: pinned, found: found)
+            }
 
             let identity = SPIFFEID.node(trustDomain: bundle.trustDomain, name: nodeName)
             let request = try CertificateRequestFactory.make(for: identity)
@@ -92,13 +100,16 @@ public enum ControlPlaneJoin {
             let response = try await withGRPCClient(
                 transport: try .http2NIOPosix(
                     target: NodeAPIAddress.target(address),
-                    transportSecurity: .tls { $0.trustRoots = .certificates([.bytes(Array(bundle.trustBundlePem.utf8), format: .pem)]) }
+                    transportSecurity: .tls {
+                        $0.trustRoots = .certificates([.bytes(Array(bundle.trustBundlePem.utf8), format: .pem)])
+                    }
                 )
             ) { client in
                 try await Weft_Node_V1_NodeService.Client(wrapping: client).join(join)
             }
             return NodeCredentials(
-                nodeName: nodeName, trustDomain: response.trustDomain, certificateChainPEM: response.certificateChainPem,
+                nodeName: nodeName, trustDomain: response.trustDomain,
+                certificateChainPEM: response.certificateChainPem,
                 privateKeyPEM: request.privateKeyPEM, trustBundlePEM: response.trustBundlePem
             )
         } catch {

@@ -43,9 +43,12 @@ final class ControlPlaneLink: Sendable {
                 try await connectOnce()
             } catch {
                 if Task.isCancelled { return }
-                logger.warning("control plane link lost; serving from the last good config", metadata: [
-                    "controlPlane": "\(address)", "error": "\(error)", "retryIn": "\(String(format: "%.1f", backoff)) s",
-                ])
+                logger.warning(
+                    "control plane link lost; serving from the last good config",
+                    metadata: [
+                        "controlPlane": "\(address)", "error": "\(error)",
+                        "retryIn": "\(String(format: "%.1f", backoff)) s",
+                    ])
             }
             if ContinuousClock.now - started > .seconds(30) { backoff = 0.5 }
             try? await Task.sleep(for: .seconds(backoff * Double.random(in: 0.8...1.2)))
@@ -58,7 +61,8 @@ final class ControlPlaneLink: Sendable {
     }
 
     private func connectOnce() async throws {
-        let session = try NodeSession(address: address, credentials: await certificates.nodeCredentials, socketMark: socketMark)
+        let session = try NodeSession(
+            address: address, credentials: await certificates.nodeCredentials, socketMark: socketMark)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await session.run() }
             group.addTask { try await self.maintain(session) }
@@ -82,11 +86,16 @@ final class ControlPlaneLink: Sendable {
         var registered: (addresses: [IPAddress], services: [Weft_Node_V1_RegisteredService])?
         while !Task.isCancelled {
             let current = registration()
-            if registered == nil || registered!.addresses != current.addresses || registered!.services != current.services {
-                _ = try await session.register(addresses: current.addresses, version: WeftVersion.current, services: current.services)
-                logger.info("registered with the control plane", metadata: [
-                    "services": "\(current.services.map(\.name))", "addresses": "\(current.addresses)",
-                ])
+            if registered == nil || registered!.addresses != current.addresses
+                || registered!.services != current.services
+            {
+                _ = try await session.register(
+                    addresses: current.addresses, version: WeftVersion.current, services: current.services)
+                logger.info(
+                    "registered with the control plane",
+                    metadata: [
+                        "services": "\(current.services.map(\.name))", "addresses": "\(current.addresses)",
+                    ])
                 registered = current
             }
             await certificates.refresh(localServices: localServices(), session: session)

@@ -25,11 +25,13 @@ public actor NodeCertificates {
         self.logger = logger
         var workloads: [ServiceName: TLSIdentity] = [:]
         for (key, stored) in (try? stateDirectory.loadWorkloads()) ?? [:] {
-            guard let identity = try? SPIFFEID(parsing: stored.identity), case .workload(let namespace, let name) = identity.kind,
-                  "\(namespace)/\(name)" == key
+            guard let identity = try? SPIFFEID(parsing: stored.identity),
+                case .workload(let namespace, let name) = identity.kind,
+                "\(namespace)/\(name)" == key
             else { continue }
             workloads[ServiceName(namespace: namespace, name: name)] = TLSIdentity(
-                identity: identity, certificateChainPEM: stored.certificateChainPEM, privateKeyPEM: stored.privateKeyPEM)
+                identity: identity, certificateChainPEM: stored.certificateChainPEM, privateKeyPEM: stored.privateKeyPEM
+            )
         }
         self.workloads = workloads
     }
@@ -94,7 +96,8 @@ public actor NodeCertificates {
         }
         for service in localServices.sorted() {
             if let held = workloads[service], !isDue(held.certificateChainPEM, now: now) { continue }
-            let identity = SPIFFEID.workload(trustDomain: credentials.trustDomain, namespace: service.namespace, service: service.name)
+            let identity = SPIFFEID.workload(
+                trustDomain: credentials.trustDomain, namespace: service.namespace, service: service.name)
             if let issued = await issue(identity, session: session) {
                 workloads[service] = issued
                 changed = true

@@ -25,7 +25,9 @@ public struct NodeStateDirectory: Sendable {
         self.path = path
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-            guard chmod(path, 0o700) == 0 else { throw Error.unusable(path: path, reason: String(cString: strerror(errno))) }
+            guard chmod(path, 0o700) == 0 else {
+                throw Error.unusable(path: path, reason: String(cString: strerror(errno)))
+            }
         } catch let error as Error {
             throw error
         } catch {
@@ -56,7 +58,8 @@ public struct NodeStateDirectory: Sendable {
     public func saveConfig(version: UInt64, resources: [ConfigResource]) throws(Error) {
         let stored = StoredConfig(
             version: version,
-            resources: resources.sorted { $0.name < $1.name }.map { StoredResource(name: $0.name, payload: $0.payload) })
+            resources: resources.sorted { $0.name < $1.name }.map { StoredResource(name: $0.name, payload: $0.payload) }
+        )
         try write(stored, configFile)
     }
 
@@ -96,10 +99,15 @@ public struct NodeStateDirectory: Sendable {
         let temporary = file + ".tmp"
         do {
             let data = try encoder.encode(value)
-            guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]) else {
+            guard
+                FileManager.default.createFile(
+                    atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600])
+            else {
                 throw Error.unusable(path: temporary, reason: "cannot write it")
             }
-            guard rename(temporary, file) == 0 else { throw Error.unusable(path: file, reason: String(cString: strerror(errno))) }
+            guard rename(temporary, file) == 0 else {
+                throw Error.unusable(path: file, reason: String(cString: strerror(errno)))
+            }
         } catch let error as Error {
             throw error
         } catch {

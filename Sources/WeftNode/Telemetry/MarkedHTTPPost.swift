@@ -19,7 +19,7 @@ enum MarkedHTTPPost {
         url text: String, headers: [(String, String)], body: [UInt8], mark: UInt32?, timeout: Duration
     ) async throws -> (status: Int, body: String) {
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
-              let host = url.host, !host.isEmpty
+            let host = url.host, !host.isEmpty
         else { throw Failure(description: "'\(text)' is not an http:// or https:// URL") }
         let secure = scheme == "https"
         let port = url.port ?? (secure ? 443 : 80)
@@ -35,14 +35,16 @@ enum MarkedHTTPPost {
                     .connectTimeout(.seconds(Int64(timeout.components.seconds)))
                     .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
                     .marking(mark)
-                    .connect(host: host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: port) { channel in
+                    .connect(host: host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: port) {
+                        channel in
                         channel.eventLoop.makeCompletedFuture {
                             if let tls {
                                 try channel.pipeline.syncOperations.addHandler(
                                     NIOSSLClientHandler(context: tls, serverHostname: hostIsAddress ? nil : host))
                             }
                             try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                            return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
+                            return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
+                                wrappingChannelSynchronously: channel)
                         }
                     }
                 return try await channel.executeThenClose { inbound, outbound in

@@ -16,7 +16,10 @@ final class MetricsPusher: Sendable {
     private let logger: Logger
 
     /// `socketMark`: the capture's mark, put on the push connections so the node's rules let them pass.
-    init(metrics: ProxyMetrics, settings: NIOLockedValueBox<TelemetrySettings?>, node: String, socketMark: UInt32?, logger: Logger) {
+    init(
+        metrics: ProxyMetrics, settings: NIOLockedValueBox<TelemetrySettings?>, node: String, socketMark: UInt32?,
+        logger: Logger
+    ) {
         self.metrics = metrics
         self.settings = settings
         self.node = node
@@ -34,7 +37,8 @@ final class MetricsPusher: Sendable {
         }
         while !Task.isCancelled {
             let current = settings.withLockedValue { $0 }
-            guard let telemetry = current, telemetry.metricsPush != .none, let endpoint = telemetry.metricsEndpoint else {
+            guard let telemetry = current, telemetry.metricsPush != .none, let endpoint = telemetry.metricsEndpoint
+            else {
                 if lastOutcome != nil { report("off", warning: false) }
                 try? await Task.sleep(for: .seconds(1))
                 continue
@@ -42,12 +46,16 @@ final class MetricsPusher: Sendable {
             if telemetry.metricsPush == .prometheusRemoteWrite {
                 do {
                     try await push(to: endpoint)
-                    report("pushing to \(endpoint) every \(telemetry.pushInterval) s (Prometheus remote write)", warning: false)
+                    report(
+                        "pushing to \(endpoint) every \(telemetry.pushInterval) s (Prometheus remote write)",
+                        warning: false)
                 } catch {
                     report("\(endpoint): \(error)", warning: true)
                 }
             } else {
-                report("\(telemetry.metricsPush.rawValue) is not supported by this node yet; use prometheus-remote-write", warning: true)
+                report(
+                    "\(telemetry.metricsPush.rawValue) is not supported by this node yet; use prometheus-remote-write",
+                    warning: true)
             }
             // Wait out the interval, but follow a settings change within a second.
             for _ in 0..<max(1, telemetry.pushInterval) {

@@ -17,13 +17,17 @@ enum RemoteWrite {
     static func samples(fromExposition text: String, extra: [(String, String)]) -> [MetricSample] {
         var samples: [MetricSample] = []
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
-            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else {
+                continue
+            }
             let series = line[..<space]
             var labels: [(String, String)] = []
             let name: Substring
             if let open = series.firstIndex(of: "{"), series.last == "}" {
                 name = series[..<open]
-                guard let parsed = parseLabels(series[series.index(after: open)..<series.index(before: series.endIndex)]) else { continue }
+                guard
+                    let parsed = parseLabels(series[series.index(after: open)..<series.index(before: series.endIndex)])
+                else { continue }
                 labels = parsed
             } else {
                 name = series
@@ -42,7 +46,7 @@ enum RemoteWrite {
         var index = text.startIndex
         while index < text.endIndex {
             guard let equals = text[index...].firstIndex(of: "="), text.index(after: equals) < text.endIndex,
-                  text[text.index(after: equals)] == "\""
+                text[text.index(after: equals)] == "\""
             else { return nil }
             let name = String(text[index..<equals])
             var value = ""

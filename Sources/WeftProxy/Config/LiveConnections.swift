@@ -88,7 +88,10 @@ public final class LiveConnections: Sendable {
     public func drain(timeout: Duration, reason: String) async -> Bool {
         let drained = await Task.detached { [self] in
             await withTaskGroup(of: Bool.self) { group in
-                group.addTask { await self.waitUntilEmpty(); return !Task.isCancelled }
+                group.addTask {
+                    await self.waitUntilEmpty()
+                    return !Task.isCancelled
+                }
                 group.addTask {
                     try? await Task.sleep(for: timeout)
                     return false

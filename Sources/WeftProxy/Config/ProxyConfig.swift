@@ -10,7 +10,10 @@ public struct ProxyConfig: Sendable {
     /// Port of the HBONE listener on every node.
     public var hbonePort: UInt16
 
-    public init(state: NodeState, policy: AuthorizationPolicy = AuthorizationPolicy(), trustDomain: String = SPIFFEID.defaultTrustDomain, hbonePort: UInt16 = 15008) {
+    public init(
+        state: NodeState, policy: AuthorizationPolicy = AuthorizationPolicy(),
+        trustDomain: String = SPIFFEID.defaultTrustDomain, hbonePort: UInt16 = 15008
+    ) {
         self.state = state
         self.policy = policy
         self.trustDomain = trustDomain

@@ -16,10 +16,12 @@ public enum HBONEError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case .refused(let status, let reason): "the destination node refused the tunnel (\(status))\(reason.map { ": \($0)" } ?? "")"
+        case .refused(let status, let reason):
+            "the destination node refused the tunnel (\(status))\(reason.map { ": \($0)" } ?? "")"
         case .closedBeforeResponse: "the tunnel stream closed before the destination node answered"
         case .handshake(let reason): "mTLS with the destination node failed: \(reason)"
-        case .noAnswer(let timeout): "the destination node did not answer the tunnel request within \(timeout.nanoseconds / 1_000_000) ms"
+        case .noAnswer(let timeout):
+            "the destination node did not answer the tunnel request within \(timeout.nanoseconds / 1_000_000) ms"
         }
     }
 
@@ -68,7 +70,9 @@ final class HBONEClientStreamHandler: ChannelDuplexHandler {
         if (200..<300).contains(status) && !headers.endStream {
             established.succeed()
         } else {
-            fail(context: context, .refused(status: status, reason: headers.headers.first(name: HBONEError.reasonHeader)))
+            fail(
+                context: context, .refused(status: status, reason: headers.headers.first(name: HBONEError.reasonHeader))
+            )
         }
     }
 

@@ -114,7 +114,8 @@ public final class HBONEConnectionPool: Sendable {
             let created = eventLoop.makePromise(of: (any Channel).self)
             multiplexer.createStreamChannel(promise: created) { stream in
                 do {
-                    try stream.pipeline.syncOperations.addHandler(HBONEClientStreamHandler(request: request, established: established))
+                    try stream.pipeline.syncOperations.addHandler(
+                        HBONEClientStreamHandler(request: request, established: established))
                     try initializer(stream)
                     return stream.setOption(ChannelOptions.autoRead, value: false)
                 } catch {
@@ -134,7 +135,9 @@ public final class HBONEConnectionPool: Sendable {
     private func pick(_ peer: HBONEPeer, tls: MeshTLS, on eventLoop: any EventLoop) throws -> PooledConnection {
         let key = Key(peer: peer, loop: ObjectIdentifier(eventLoop))
         if let reusable = connections.withLockedValue({ pool in
-            pool[key]?.first { $0.canTakeStream(generation: tls.generation, limit: configuration.maxStreamsPerConnection) }
+            pool[key]?.first {
+                $0.canTakeStream(generation: tls.generation, limit: configuration.maxStreamsPerConnection)
+            }
         }) {
             return reusable
         }
@@ -152,7 +155,8 @@ public final class HBONEConnectionPool: Sendable {
     private func connect(_ peer: HBONEPeer, tls: MeshTLS, on eventLoop: any EventLoop) throws -> PooledConnection {
         let context = try tls.clientContext(for: peer.source)
         let expected = SPIFFEID.node(trustDomain: tls.credentials.trustDomain, name: peer.node)
-        let connection = PooledConnection(generation: tls.generation, idleTimeout: configuration.idleTimeout, eventLoop: eventLoop)
+        let connection = PooledConnection(
+            generation: tls.generation, idleTimeout: configuration.idleTimeout, eventLoop: eventLoop)
         var bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(configuration.connectTimeout)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
@@ -165,13 +169,18 @@ public final class HBONEConnectionPool: Sendable {
         bootstrap = bootstrap.channelInitializer { channel in
             do {
                 let verification = tls.verification(expecting: expected) { outcome in
-                    if case .failure(let rejection) = outcome { connection.fail(HBONEError.handshake(rejection.reason)) }
+                    if case .failure(let rejection) = outcome {
+                        connection.fail(HBONEError.handshake(rejection.reason))
+                    }
                 }
                 let sync = channel.pipeline.syncOperations
-                try sync.addHandler(NIOSSLClientHandler(context: context, serverHostname: nil, customVerificationCallback: verification))
+                try sync.addHandler(
+                    NIOSSLClientHandler(context: context, serverHostname: nil, customVerificationCallback: verification)
+                )
                 try sync.addHandler(FlushCoalescer())
                 let http2 = HBONEHTTP2.configurations(
-                    maxConcurrentStreams: maxStreams, streamWindow: windows.stream, connectionWindow: windows.connection)
+                    maxConcurrentStreams: maxStreams, streamWindow: windows.stream, connectionWindow: windows.connection
+                )
                 // The server never opens streams towards a client.
                 _ = try sync.configureHTTP2Pipeline(
                     mode: .client, connectionConfiguration: http2.connection, streamConfiguration: http2.stream
@@ -187,7 +196,8 @@ public final class HBONEConnectionPool: Sendable {
             switch result {
             case .success(let channel):
                 do {
-                    let multiplexer = try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self).syncMultiplexer()
+                    let multiplexer = try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self)
+                        .syncMultiplexer()
                     connection.connected(channel: channel, multiplexer: multiplexer)
                     logger.debug("tunnel connection open", metadata: ["peer": "\(peer)"])
                 } catch {

@@ -2,7 +2,7 @@ import NIOCore
 import NIOHTTP2
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The HTTP/2 settings both ends of an HBONE connection use: flow-control windows large enough for bulk transfers
@@ -29,10 +29,25 @@ enum HBONEHTTP2 {
     /// noticed within about half a minute and its tunnels end instead of hanging: TCP keepalive after 15 s idle,
     /// probes every 5 s, 3 of them; unacknowledged data given up after 30 s (TCP_USER_TIMEOUT).
     static let deadPeerDetection: [(ChannelOptions.Types.SocketOption, SocketOptionValue)] = [
-        (ChannelOptions.Types.SocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_KEEPALIVE)), 1),
-        (ChannelOptions.Types.SocketOption(level: SocketOptionLevel(IPPROTO_TCP), name: SocketOptionName(TCP_KEEPIDLE)), 15),
-        (ChannelOptions.Types.SocketOption(level: SocketOptionLevel(IPPROTO_TCP), name: SocketOptionName(TCP_KEEPINTVL)), 5),
-        (ChannelOptions.Types.SocketOption(level: SocketOptionLevel(IPPROTO_TCP), name: SocketOptionName(TCP_KEEPCNT)), 3),
-        (ChannelOptions.Types.SocketOption(level: SocketOptionLevel(IPPROTO_TCP), name: SocketOptionName(TCP_USER_TIMEOUT)), 30_000),
+        (
+            ChannelOptions.Types.SocketOption(
+                level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_KEEPALIVE)), 1
+        ),
+        (
+            ChannelOptions.Types.SocketOption(
+                level: SocketOptionLevel(IPPROTO_TCP), name: SocketOptionName(TCP_KEEPIDLE)), 15
+        ),
+        (
+            ChannelOptions.Types.SocketOption(
+                level: SocketOptionLevel(IPPROTO_TCP), name: SocketOptionName(TCP_KEEPINTVL)), 5
+        ),
+        (
+            ChannelOptions.Types.SocketOption(
+                level: SocketOptionLevel(IPPROTO_TCP), name: SocketOptionName(TCP_KEEPCNT)), 3
+        ),
+        (
+            ChannelOptions.Types.SocketOption(
+                level: SocketOptionLevel(IPPROTO_TCP), name: SocketOptionName(TCP_USER_TIMEOUT)), 30_000
+        ),
     ]
 }

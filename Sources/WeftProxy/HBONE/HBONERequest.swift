@@ -28,9 +28,11 @@ public struct HBONERequest: Sendable, Equatable {
 
         public var description: String {
             switch self {
-            case .notConnect(let method): "only CONNECT is served on the HBONE port, not \(method ?? "a request without :method")"
+            case .notConnect(let method):
+                "only CONNECT is served on the HBONE port, not \(method ?? "a request without :method")"
             case .extendedConnect: "CONNECT with :path, :scheme or :protocol is not an HBONE tunnel"
-            case .badAuthority(let authority): ":authority \(authority.map { "'\($0)'" } ?? "is missing"); give ADDRESS:PORT of an endpoint"
+            case .badAuthority(let authority):
+                ":authority \(authority.map { "'\($0)'" } ?? "is missing"); give ADDRESS:PORT of an endpoint"
             }
         }
 
@@ -47,7 +49,7 @@ public struct HBONERequest: Sendable, Equatable {
         let method = headers.first(name: ":method")
         guard method == "CONNECT" else { throw .notConnect(method: method) }
         guard headers.first(name: ":path") == nil, headers.first(name: ":scheme") == nil,
-              headers.first(name: ":protocol") == nil
+            headers.first(name: ":protocol") == nil
         else { throw .extendedConnect }
         let authority = headers.first(name: ":authority")
         guard let authority, let address = IPSocketAddress(authority), address.port != 0 else {

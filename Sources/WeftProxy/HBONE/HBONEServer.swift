@@ -34,7 +34,10 @@ public final class HBONEServer: Sendable {
     private let logger: Logger
     private let sockets = ListeningSockets()
 
-    public init(configuration: Configuration, group: any EventLoopGroup, tls: MeshTLSStore, context: ProxyContext, logger: Logger) {
+    public init(
+        configuration: Configuration, group: any EventLoopGroup, tls: MeshTLSStore, context: ProxyContext,
+        logger: Logger
+    ) {
         self.configuration = configuration
         self.group = group
         self.tls = tls
@@ -45,7 +48,8 @@ public final class HBONEServer: Sendable {
     /// Binds every configured address; returns the bound addresses.
     @discardableResult
     public func start() async throws -> [SocketAddress] {
-        let bound = try await sockets.bind(configuration.bindAddresses, group: group, backlog: configuration.backlog) { bootstrap in
+        let bound = try await sockets.bind(configuration.bindAddresses, group: group, backlog: configuration.backlog) {
+            bootstrap in
             var bootstrap = bootstrap.childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             for (option, value) in HBONEHTTP2.deadPeerDetection {
                 bootstrap = bootstrap.childChannelOption(option, value: value)
@@ -66,7 +70,8 @@ public final class HBONEServer: Sendable {
     private func initialize(_ channel: any Channel) throws {
         let client = channel.remoteAddress.flatMap(IPSocketAddress.init(nio:))?.description ?? "?"
         guard let tls = tls.current else {
-            logger.warning("HBONE connection refused: this node has no certificates yet", metadata: ["client": "\(client)"])
+            logger.warning(
+                "HBONE connection refused: this node has no certificates yet", metadata: ["client": "\(client)"])
             throw MeshTLSError.notReady
         }
         let peer = PeerIdentity()
@@ -91,7 +96,8 @@ public final class HBONEServer: Sendable {
             mode: .server, connectionConfiguration: http2.connection, streamConfiguration: http2.stream
         ) { stream in
             do {
-                try stream.pipeline.syncOperations.addHandler(HBONEInboundStreamHandler(client: client, peer: peer, context: context))
+                try stream.pipeline.syncOperations.addHandler(
+                    HBONEInboundStreamHandler(client: client, peer: peer, context: context))
                 return stream.setOption(ChannelOptions.autoRead, value: false)
             } catch {
                 return stream.eventLoop.makeFailedFuture(error)
@@ -166,11 +172,14 @@ final class HBONEInboundStreamHandler: ChannelDuplexHandler {
             return
         }
         guard let identity else {
-            refuse(status: 403, reason: "the connection has no verified client identity", record: record, context: context)
+            refuse(
+                status: 403, reason: "the connection has no verified client identity", record: record, context: context)
             return
         }
         guard let service = config.state.localService(atEndpoint: request.authority) else {
-            refuse(status: 404, reason: "\(request.authority) is not an endpoint on this node", record: record, context: context)
+            refuse(
+                status: 404, reason: "\(request.authority) is not an endpoint on this node", record: record,
+                context: context)
             return
         }
         let destination = service.serviceName
@@ -197,7 +206,9 @@ final class HBONEInboundStreamHandler: ChannelDuplexHandler {
                     try stream.pipeline.syncOperations.addHandler(HBONEStreamAdapter())
                     // Before the relay's first read, which releases frames the client sent ahead of our answer.
                     handler.established = true
-                    try accepted.relay(downstream: stream, upstream: upstream, context: handler.proxy) { stream.close(promise: nil) }
+                    try accepted.relay(downstream: stream, upstream: upstream, context: handler.proxy) {
+                        stream.close(promise: nil)
+                    }
                     let ok = HTTP2Frame.FramePayload.headers(.init(headers: [":status": "200"]))
                     context.writeAndFlush(handler.wrapOutboundOut(ok), promise: nil)
                 } catch {
@@ -219,6 +230,8 @@ final class HBONEInboundStreamHandler: ChannelDuplexHandler {
 
     /// Header values may not hold control characters.
     private static func headerSafe(_ text: String) -> String {
-        String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : $0 }).prefix(512))
+        String(
+            String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : $0 }).prefix(
+                512))
     }
 }

@@ -59,7 +59,8 @@ public final class CaptureListener: Sendable {
     /// Binds every configured address; returns the bound addresses (useful with port 0 in tests).
     @discardableResult
     public func start() async throws -> [SocketAddress] {
-        let bound = try await sockets.bind(configuration.bindAddresses, group: group, backlog: configuration.backlog) { bootstrap in
+        let bound = try await sockets.bind(configuration.bindAddresses, group: group, backlog: configuration.backlog) {
+            bootstrap in
             bootstrap
                 .childChannelOption(ChannelOptions.autoRead, value: false)
                 .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
@@ -96,7 +97,9 @@ public final class CaptureListener: Sendable {
         let config = context.config.current
         let decision = router.decide(connection, config: config)
         let reporter: ProxyMetrics.Reporter = configuration.direction == "outbound" ? .source : .destination
-        func record(source: ServiceName?, destination: ServiceName?, reporter: ProxyMetrics.Reporter) -> ConnectionRecord {
+        func record(source: ServiceName?, destination: ServiceName?, reporter: ProxyMetrics.Reporter)
+            -> ConnectionRecord
+        {
             var record = ConnectionRecord(
                 direction: configuration.direction, client: connection.client.description,
                 destination: connection.originalDestination.description,
@@ -116,9 +119,10 @@ public final class CaptureListener: Sendable {
             prepared = record(source: source, destination: tunnel.destination, reporter: .source)
             prepared.entry.upstream = tunnel.authority.description
             prepared.entry.tunnelNode = tunnel.peer.node
-            prepared.entry.sourceIdentity = SPIFFEID.workload(
-                trustDomain: config.trustDomain, namespace: source.namespace, service: source.name
-            ).description
+            prepared.entry.sourceIdentity =
+                SPIFFEID.workload(
+                    trustDomain: config.trustDomain, namespace: source.namespace, service: source.name
+                ).description
             prepared.entry.requestID = UUID().uuidString.lowercased()
         }
         let context = self.context
@@ -140,7 +144,11 @@ public final class CaptureListener: Sendable {
         case .tunnel(let tunnel, _):
             guard let tunnels = context.tunnels else {
                 Self.reset(channel)
-                record.refused("refused", reason: "\(tunnel.destination) runs on node \(tunnel.peer.node) and this node has no mesh credentials for a tunnel", context: context)
+                record.refused(
+                    "refused",
+                    reason:
+                        "\(tunnel.destination) runs on node \(tunnel.peer.node) and this node has no mesh credentials for a tunnel",
+                    context: context)
                 return
             }
             let request = HBONERequest(authority: tunnel.authority, requestID: record.entry.requestID)
@@ -151,8 +159,14 @@ public final class CaptureListener: Sendable {
                 case .failure(let error):
                     Self.reset(channel)
                     let refused: Bool
-                    if case HBONEError.refused(let status, _) = error { refused = status == 403 } else { refused = false }
-                    record.refused(refused ? "refused" : "failed", reason: "tunnel to node \(tunnel.peer.node): \(error)", context: context)
+                    if case HBONEError.refused(let status, _) = error {
+                        refused = status == 403
+                    } else {
+                        refused = false
+                    }
+                    record.refused(
+                        refused ? "refused" : "failed", reason: "tunnel to node \(tunnel.peer.node): \(error)",
+                        context: context)
                 case .success(let stream):
                     Self.relay(channel, to: stream, record: record, context: context)
                 }
@@ -162,7 +176,9 @@ public final class CaptureListener: Sendable {
 
     /// Relays the client `channel` to `upstream` (a socket or a tunnel stream); when the relay cannot start, resets
     /// the client, closes `upstream` and records why.
-    private static func relay(_ channel: any Channel, to upstream: any Channel, record: ConnectionRecord, context: ProxyContext) {
+    private static func relay(
+        _ channel: any Channel, to upstream: any Channel, record: ConnectionRecord, context: ProxyContext
+    ) {
         do {
             try record.relay(downstream: channel, upstream: upstream, context: context) { reset(channel) }
         } catch {

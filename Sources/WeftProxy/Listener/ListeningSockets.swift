@@ -20,7 +20,8 @@ final class ListeningSockets: Sendable {
                 .serverChannelOption(ChannelOptions.backlog, value: backlog)
                 .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             if !address.address.isIPv4 {
-                bootstrap = bootstrap.serverChannelOption(ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
+                bootstrap = bootstrap.serverChannelOption(
+                    ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
             }
             do {
                 let channel = try await configure(bootstrap).bind(to: try SocketAddress(address)).get()

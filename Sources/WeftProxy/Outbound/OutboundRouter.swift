@@ -20,7 +20,9 @@ public final class OutboundRouter: ConnectionRouter {
         let source = connection.source.service.flatMap { config.localService(named: $0) }
         if let service = state.service(atVIP: destination.address) {
             guard service.ports.isEmpty || service.ports.contains(destination.port) else {
-                return .refuse(reason: "\(service.name) does not serve port \(destination.port)", source: source, destination: service.serviceName)
+                return .refuse(
+                    reason: "\(service.name) does not serve port \(destination.port)", source: source,
+                    destination: service.serviceName)
             }
             return route(to: service, port: destination.port, pinned: nil, source: source, config: config)
         }
@@ -34,11 +36,15 @@ public final class OutboundRouter: ConnectionRouter {
         case .passthrough:
             return .forward(to: destination, source: source, destination: nil)
         case .refuse:
-            return .refuse(reason: "\(destination) is not a mesh service and egress is refused on this node", source: source, destination: nil)
+            return .refuse(
+                reason: "\(destination) is not a mesh service and egress is refused on this node", source: source,
+                destination: nil)
         }
     }
 
-    private func route(to service: MeshService, port: UInt16, pinned: IPSocketAddress?, source: ServiceName?, config: ProxyConfig)
+    private func route(
+        to service: MeshService, port: UInt16, pinned: IPSocketAddress?, source: ServiceName?, config: ProxyConfig
+    )
         -> ConnectionDecision
     {
         let destination = service.serviceName
@@ -68,12 +74,15 @@ public final class OutboundRouter: ConnectionRouter {
                 return .forward(to: endpoint.socketAddress, source: nil, destination: destination)
             case .refuse:
                 return .refuse(
-                    reason: "the caller is no known workload (no certificate to present) and egress is refused on this node",
+                    reason:
+                        "the caller is no known workload (no certificate to present) and egress is refused on this node",
                     source: nil, destination: destination)
             }
         }
         let peer = HBONEPeer(
-            node: endpoint.node, address: IPSocketAddress(address: endpoint.address, port: config.hbonePort), source: source)
-        return .tunnel(HBONETunnel(peer: peer, authority: endpoint.socketAddress, destination: destination), source: source)
+            node: endpoint.node, address: IPSocketAddress(address: endpoint.address, port: config.hbonePort),
+            source: source)
+        return .tunnel(
+            HBONETunnel(peer: peer, authority: endpoint.socketAddress, destination: destination), source: source)
     }
 }

@@ -37,7 +37,7 @@ final class EarlyInputBuffer: ChannelInboundHandler, RemovableChannelHandler {
     /// Releases the buffer of `channel`, if it has one; call on its event loop once the relay is installed.
     static func release(in channel: any Channel) {
         guard let context = try? channel.pipeline.syncOperations.context(handlerType: EarlyInputBuffer.self),
-              let buffer = context.handler as? EarlyInputBuffer
+            let buffer = context.handler as? EarlyInputBuffer
         else { return }
         buffer.release(context: context)
     }

@@ -62,7 +62,10 @@ struct ConnectionRecord: Sendable {
     /// Relays between `downstream` (the side that came to us) and `upstream` (both on one event loop, their lower
     /// handlers in place, not reading yet), registers the pair with the live connections so a policy change can
     /// close it, and writes the record when both are closed.
-    func relay(downstream: any Channel, upstream: any Channel, context: ProxyContext, resetDownstream: @escaping @Sendable () -> Void) throws {
+    func relay(
+        downstream: any Channel, upstream: any Channel, context: ProxyContext,
+        resetDownstream: @escaping @Sendable () -> Void
+    ) throws {
         guard downstream.isActive else { throw RelayError.clientGone }
         let done = downstream.eventLoop.makePromise(of: RelayStats.self)
         let meter = context.metrics.meter(labels)
@@ -77,11 +80,12 @@ struct ConnectionRecord: Sendable {
         let closedBecause = NIOLockedValueBox<String?>(nil)
         let remove: @Sendable () -> Void
         if let destination = labels.destination {
-            remove = context.live.add(LiveConnections.Entry(source: labels.source, destination: destination) { reason in
-                closedBecause.withLockedValue { $0 = reason }
-                resetDownstream()
-                upstream.close(promise: nil)
-            })
+            remove = context.live.add(
+                LiveConnections.Entry(source: labels.source, destination: destination) { reason in
+                    closedBecause.withLockedValue { $0 = reason }
+                    resetDownstream()
+                    upstream.close(promise: nil)
+                })
         } else {
             remove = {}
         }

@@ -43,7 +43,8 @@ public enum MeshTLSError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case .invalidCredential(let identity, let reason): "the certificate or key of \(identity) is unusable: \(reason)"
+        case .invalidCredential(let identity, let reason):
+            "the certificate or key of \(identity) is unusable: \(reason)"
         case .invalidTrustBundle(let reason): "the trust bundle is unusable: \(reason)"
         case .noWorkloadCertificate(let service): "this node holds no certificate for \(service) (yet)"
         case .notReady: "the node has no certificates yet"
@@ -81,11 +82,16 @@ public final class MeshTLS: Sendable {
         clientContexts = clients
     }
 
-    private static func context(for identity: TLSIdentity, roots: [NIOSSLCertificate], server: Bool) throws(MeshTLSError) -> NIOSSLContext {
+    private static func context(for identity: TLSIdentity, roots: [NIOSSLCertificate], server: Bool)
+        throws(MeshTLSError) -> NIOSSLContext
+    {
         do {
-            let chain = try NIOSSLCertificate.fromPEMBytes(Array(identity.certificateChainPEM.utf8)).map { NIOSSLCertificateSource.certificate($0) }
+            let chain = try NIOSSLCertificate.fromPEMBytes(Array(identity.certificateChainPEM.utf8)).map {
+                NIOSSLCertificateSource.certificate($0)
+            }
             let key = try NIOSSLPrivateKey(bytes: Array(identity.privateKeyPEM.utf8), format: .pem)
-            var configuration = server
+            var configuration =
+                server
                 ? TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
                 : TLSConfiguration.makeClientConfiguration()
             if !server {
@@ -126,7 +132,8 @@ public final class MeshTLS: Sendable {
             }
             Task {
                 do throws(PeerVerificationError) {
-                    let identity = try await verifyChain(leafAndIntermediates: chain, trustBundle: bundle, trustDomain: trustDomain)
+                    let identity = try await verifyChain(
+                        leafAndIntermediates: chain, trustBundle: bundle, trustDomain: trustDomain)
                     if let expected, identity != expected {
                         outcome(.failure(PeerRejection(reason: "the peer is \(identity), expected \(expected)")))
                         promise.succeed(.failed)
@@ -186,7 +193,9 @@ public final class MeshTLSStore: Sendable {
 
     /// Credentials holding a certificate for `service`: at once when present, else once the node has obtained one
     /// (failing with `noWorkloadCertificate` after `timeout`).
-    public func workloadCertificate(for service: ServiceName, on eventLoop: any EventLoop, timeout: TimeAmount = .seconds(5))
+    public func workloadCertificate(
+        for service: ServiceName, on eventLoop: any EventLoop, timeout: TimeAmount = .seconds(5)
+    )
         -> EventLoopFuture<MeshTLS>
     {
         let promise = eventLoop.makePromise(of: MeshTLS.self)

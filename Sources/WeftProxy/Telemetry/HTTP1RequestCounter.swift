@@ -21,7 +21,9 @@ struct HTTP1RequestCounter {
     private var sniffed = false
 
     static let maximumHead = 64 << 10
-    private static let methods = ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "TRACE"].map { Array(($0 + " ").utf8) }
+    private static let methods = ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "TRACE"].map {
+        Array(($0 + " ").utf8)
+    }
 
     /// True once nothing more will be counted on this stream.
     var isStopped: Bool {
@@ -106,7 +108,8 @@ struct HTTP1RequestCounter {
     /// Checks the first bytes of a head against the request methods; stops counting when they cannot be one.
     private mutating func sniff() -> Bool {
         var possible = false
-        for method in Self.methods where head.count <= method.count ? method.starts(with: head) : head.starts(with: method) {
+        for method in Self.methods
+        where head.count <= method.count ? method.starts(with: head) : head.starts(with: method) {
             possible = true
             if head.count >= method.count {
                 sniffed = true

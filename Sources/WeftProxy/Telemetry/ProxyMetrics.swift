@@ -43,12 +43,24 @@ public final class ProxyMetrics: Sendable {
         MetricNameDescriptor(namespace: "weft", subsystem: "tcp", metricName: name, unitName: unit, helpText: help)
     }
 
-    static var openedName: MetricNameDescriptor { name("connections_opened", unit: "total", "TCP connections the proxy started relaying") }
-    static var deniedName: MetricNameDescriptor { name("connections_denied", unit: "total", "TCP connections refused by authorization or policy") }
-    static var closedName: MetricNameDescriptor { name("connections_closed", unit: "total", "TCP connections the proxy finished relaying") }
-    static var sentName: MetricNameDescriptor { name("sent_bytes", unit: "total", "Bytes from the caller to the callee, counted as they are relayed") }
-    static var receivedName: MetricNameDescriptor { name("received_bytes", unit: "total", "Bytes from the callee to the caller, counted as they are relayed") }
-    static var durationName: MetricNameDescriptor { name("connection_duration", unit: "seconds", "How long relayed TCP connections lasted") }
+    static var openedName: MetricNameDescriptor {
+        name("connections_opened", unit: "total", "TCP connections the proxy started relaying")
+    }
+    static var deniedName: MetricNameDescriptor {
+        name("connections_denied", unit: "total", "TCP connections refused by authorization or policy")
+    }
+    static var closedName: MetricNameDescriptor {
+        name("connections_closed", unit: "total", "TCP connections the proxy finished relaying")
+    }
+    static var sentName: MetricNameDescriptor {
+        name("sent_bytes", unit: "total", "Bytes from the caller to the callee, counted as they are relayed")
+    }
+    static var receivedName: MetricNameDescriptor {
+        name("received_bytes", unit: "total", "Bytes from the callee to the caller, counted as they are relayed")
+    }
+    static var durationName: MetricNameDescriptor {
+        name("connection_duration", unit: "seconds", "How long relayed TCP connections lasted")
+    }
 
     static var requestsName: MetricNameDescriptor {
         MetricNameDescriptor(

@@ -3,7 +3,7 @@ import NIOPosix
 import WeftCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Opens the proxy's own outgoing TCP connections: marked so the capture skips them, not reading until relayed.
@@ -39,7 +39,8 @@ public struct UpstreamConnector: Sendable {
 /// SO_MARK: the capture rules let sockets carrying the node's mark pass, so the node's own connections are never
 /// captured.
 public enum SocketMark {
-    public static let option = ChannelOptions.Types.SocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_MARK))
+    public static let option = ChannelOptions.Types.SocketOption(
+        level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_MARK))
 }
 
 extension ClientBootstrap {

@@ -1,5 +1,6 @@
 import Testing
 import WeftCore
+
 @testable import WeftCapture
 
 @Suite("DNS resolver configuration and resolv.conf")
@@ -18,13 +19,18 @@ struct DNSConfigurationTests {
         (DNSResolverConfiguration(meshDomain: "Weft!"), .invalidMeshDomain("Weft!")),
         (DNSResolverConfiguration(meshDomain: "mesh..local"), .invalidMeshDomain("mesh..local")),
         (DNSResolverConfiguration(meshTTL: 100_000), .meshTTLTooLong(100_000)),
-        (DNSResolverConfiguration(upstreams: [IPSocketAddress("198.18.0.1:0")!]), .invalidUpstream(IPSocketAddress("198.18.0.1:0")!)),
+        (
+            DNSResolverConfiguration(upstreams: [IPSocketAddress("198.18.0.1:0")!]),
+            .invalidUpstream(IPSocketAddress("198.18.0.1:0")!)
+        ),
         (DNSResolverConfiguration(upstreamTimeout: .zero), .invalidUpstreamTimeout(.zero)),
         (DNSResolverConfiguration(tcpIdleTimeout: .seconds(-1)), .invalidIdleTimeout(.seconds(-1))),
         (DNSResolverConfiguration(maxUDPResponseSize: 100), .outOfRange("maxUDPResponseSize", 100, 512...65_535)),
         (DNSResolverConfiguration(maxPipelinedTCPQueries: 0), .outOfRange("maxPipelinedTCPQueries", 0, 1...1024)),
     ])
-    func invalidConfigurationsAreRejected(_ configuration: DNSResolverConfiguration, _ expected: DNSResolverConfigurationError) {
+    func invalidConfigurationsAreRejected(
+        _ configuration: DNSResolverConfiguration, _ expected: DNSResolverConfigurationError
+    ) {
         #expect(throws: expected) { try configuration.validate() }
         #expect(!expected.description.isEmpty)
     }
@@ -41,7 +47,8 @@ struct DNSConfigurationTests {
     }
 
     @Test func resolvConfReadsNameservers() {
-        let conf = ResolvConf.parse("""
+        let conf = ResolvConf.parse(
+            """
             # generated
             search example.test
             nameserver 198.18.0.1
@@ -54,7 +61,8 @@ struct DNSConfigurationTests {
     }
 
     @Test func malformedNameserverLinesAreWarnedAboutAndSkipped() {
-        let conf = ResolvConf.parse("""
+        let conf = ResolvConf.parse(
+            """
             nameserver
             nameserver dns.example.test
             nameserver fe80::1%eth0

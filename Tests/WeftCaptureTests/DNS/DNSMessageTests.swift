@@ -1,5 +1,6 @@
 import Testing
 import WeftCore
+
 @testable import WeftCapture
 
 @Suite("DNS message codec")
@@ -7,15 +8,21 @@ struct DNSMessageTests {
     static func name(_ text: String) -> DNSName { try! DNSName(text) }
 
     static let sampleResponse = DNSMessage(
-        header: DNSHeader(id: 0xBEEF, isResponse: true, isAuthoritative: true, recursionDesired: true, recursionAvailable: true),
+        header: DNSHeader(
+            id: 0xBEEF, isResponse: true, isAuthoritative: true, recursionDesired: true, recursionAvailable: true),
         questions: [DNSQuestion(name: name("www.example.test"), type: .a)],
         answers: [
-            DNSResourceRecord(name: name("www.example.test"), type: .cname, ttl: 300, data: .cname(name("web.example.test"))),
+            DNSResourceRecord(
+                name: name("www.example.test"), type: .cname, ttl: 300, data: .cname(name("web.example.test"))),
             .a(name("web.example.test"), .v4(0xC612_0001), ttl: 60),
             .aaaa(name("web.example.test"), IPAddress("2001:2::1")!, ttl: 60),
         ],
-        authorities: [DNSResourceRecord(name: name("example.test"), type: .txt, ttl: 5, data: .raw([3, 0x61, 0x62, 0x63]))],
-        additionals: [DNSEDNS(udpPayloadSize: 1232, dnssecOK: true, options: [0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8]).record]
+        authorities: [
+            DNSResourceRecord(name: name("example.test"), type: .txt, ttl: 5, data: .raw([3, 0x61, 0x62, 0x63]))
+        ],
+        additionals: [
+            DNSEDNS(udpPayloadSize: 1232, dnssecOK: true, options: [0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8]).record
+        ]
     )
 
     @Test func roundTripKeepsEverything() throws {
@@ -90,14 +97,16 @@ struct DNSMessageTests {
         bytes += [7] + Array("example".utf8) + [4] + Array("test".utf8) + [0, 0, 15, 0, 1]
         bytes += [0xC0, 12, 0, 15, 0, 1, 0, 0, 0, 60, 0, 7, 0, 10, 2] + Array("mx".utf8) + [0xC0, 12]
         let message = try DNSMessage(decoding: bytes)
-        let expected: [UInt8] = [0, 10, 2] + Array("mx".utf8) + [7] + Array("example".utf8) + [4] + Array("test".utf8) + [0]
+        let expected: [UInt8] =
+            [0, 10, 2] + Array("mx".utf8) + [7] + Array("example".utf8) + [4] + Array("test".utf8) + [0]
         #expect(message.answers[0].data == .raw(expected))
         #expect(try DNSMessage(decoding: try message.encoded()) == message)
     }
 
     @Test func headerFlagsRoundTrip() throws {
         let header = DNSHeader(
-            id: 0xFFFF, isResponse: true, opcode: .update, isAuthoritative: true, isTruncated: true, recursionDesired: true,
+            id: 0xFFFF, isResponse: true, opcode: .update, isAuthoritative: true, isTruncated: true,
+            recursionDesired: true,
             recursionAvailable: true, reservedZ: true, authenticData: true, checkingDisabled: true, responseCode: 0xF)
         let bytes = try DNSMessage(header: header).encoded()
         #expect(bytes[2] == 0xAF && bytes[3] == 0xFF)
@@ -118,15 +127,19 @@ struct DNSMessageTests {
         #expect(try DNSName("weft").isSubdomain(of: DNSName("weft")))
     }
 
-    @Test(arguments: ["a..b", ".a", String(repeating: "x", count: 64) + ".weft",
-                      Array(repeating: String(repeating: "x", count: 63), count: 4).joined(separator: ".")])
+    @Test(arguments: [
+        "a..b", ".a", String(repeating: "x", count: 64) + ".weft",
+        Array(repeating: String(repeating: "x", count: 63), count: 4).joined(separator: "."),
+    ])
     func invalidNamesAreRejected(_ text: String) {
         #expect(throws: DNSMessageError.self) { try DNSName(text) }
     }
 
     @Test func longestNameIsAccepted() throws {
         // 3 × 63 + 61 octets of labels + 4 length bytes + root = 255
-        let text = Array(repeating: String(repeating: "x", count: 63), count: 3).joined(separator: ".") + "." + String(repeating: "y", count: 61)
+        let text =
+            Array(repeating: String(repeating: "x", count: 63), count: 3).joined(separator: ".") + "."
+            + String(repeating: "y", count: 61)
         #expect(try DNSName(text).wireLength == 255)
     }
 
@@ -202,8 +215,9 @@ struct DNSMessageTests {
     }
 
     @Test func labelLongerThan63() {
-        #expect(Self.decodeError(Self.question([64] + Array(repeating: 0x61, count: 64) + [0]))
-            == .invalidLabelLength(offset: 12, length: 64))
+        #expect(
+            Self.decodeError(Self.question([64] + Array(repeating: 0x61, count: 64) + [0]))
+                == .invalidLabelLength(offset: 12, length: 64))
         #expect(Self.decodeError(Self.question([0x80, 0])) == .invalidLabelLength(offset: 12, length: 0x80))
     }
 
@@ -257,7 +271,9 @@ struct DNSMessageTests {
             try DNSMessage(
                 header: DNSHeader(id: 9, isResponse: true),
                 questions: [DNSQuestion(name: Self.name("backend.default.weft"), type: .aaaa)],
-                answers: (0..<8).map { .aaaa(Self.name("backend.default.weft"), .v6(0x2001_0002_0000_0000, UInt64($0)), ttl: 5) }
+                answers: (0..<8).map {
+                    .aaaa(Self.name("backend.default.weft"), .v6(0x2001_0002_0000_0000, UInt64($0)), ttl: 5)
+                }
             ).encoded(),
         ]
         let clock = ContinuousClock()
@@ -273,7 +289,9 @@ struct DNSMessageTests {
                 case 1:
                     bytes.removeLast(Int(random.next() % UInt64(bytes.count + 1)) / 4)
                 case 2:
-                    bytes.insert(contentsOf: (0..<(random.next() % 8)).map { _ in UInt8(truncatingIfNeeded: random.next()) }, at: position)
+                    bytes.insert(
+                        contentsOf: (0..<(random.next() % 8)).map { _ in UInt8(truncatingIfNeeded: random.next()) },
+                        at: position)
                 case 3 where position + 1 < bytes.count:
                     bytes[position] = 0xC0 | UInt8(random.next() % 2)
                     bytes[position + 1] = UInt8(truncatingIfNeeded: random.next())

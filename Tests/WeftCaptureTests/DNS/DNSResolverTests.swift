@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WeftCore
+
 @testable import WeftCapture
 
 /// The resolver over real loopback sockets, with dnsmasq as the upstream server.
@@ -19,7 +20,8 @@ struct DNSResolverTests {
     static func configuration(
         upstreams: [IPSocketAddress] = [], timeout: Duration = .seconds(2), mark: UInt32? = nil
     ) -> DNSResolverConfiguration {
-        DNSResolverConfiguration(listenAddresses: [loopbackAnyPort], upstreams: upstreams, upstreamTimeout: timeout, socketMark: mark)
+        DNSResolverConfiguration(
+            listenAddresses: [loopbackAnyPort], upstreams: upstreams, upstreamTimeout: timeout, socketMark: mark)
     }
 
     // MARK: Mesh names
@@ -135,13 +137,17 @@ struct DNSResolverTests {
             #expect(answer.header.isResponse)
             #expect(answer.responseCode == .formatError)
 
-            let twoQuestions = DNSMessage(header: DNSHeader(id: 3), questions: [
-                DNSQuestion(name: try DNSName("a.weft"), type: .a), DNSQuestion(name: try DNSName("b.weft"), type: .a),
-            ])
+            let twoQuestions = DNSMessage(
+                header: DNSHeader(id: 3),
+                questions: [
+                    DNSQuestion(name: try DNSName("a.weft"), type: .a),
+                    DNSQuestion(name: try DNSName("b.weft"), type: .a),
+                ])
             let second = try await DNSTestClient.udpMessage(try twoQuestions.encoded(), to: server)
             #expect(second.responseCode == .formatError)
 
-            let short = try await DNSTestClient.udp([0x5A, 0x5A, 0x01, 0x00, 0], to: server, timeout: .milliseconds(300))
+            let short = try await DNSTestClient.udp(
+                [0x5A, 0x5A, 0x01, 0x00, 0], to: server, timeout: .milliseconds(300))
             #expect(short == nil)
 
             var response = try makeQuery("backend.weft")
@@ -159,7 +165,8 @@ struct DNSResolverTests {
             let garbage: [UInt8] = [0x11, 0x22, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 64, 0x61]
             let framed = [0, UInt8(garbage.count)] + garbage
             let good = try makeQuery("backend.weft", id: 0x3333)
-            let exchange = try await DNSTestClient.tcp(raw: framed + [0, UInt8(good.count)] + good, to: server, expecting: 2)
+            let exchange = try await DNSTestClient.tcp(
+                raw: framed + [0, UInt8(good.count)] + good, to: server, expecting: 2)
             #expect(exchange.answers.count == 2)
             let answers = try exchange.answers.map { try DNSMessage(decoding: $0) }
             let formerr = try #require(answers.first { $0.header.id == 0x1122 })
@@ -170,7 +177,8 @@ struct DNSResolverTests {
 
     @Test func oversizedTCPFrameClosesTheConnection() async throws {
         try await withResolver { _, server in
-            let exchange = try await DNSTestClient.tcp(raw: [0xFF, 0xFF] + Array(repeating: 0, count: 100), to: server, expecting: 1)
+            let exchange = try await DNSTestClient.tcp(
+                raw: [0xFF, 0xFF] + Array(repeating: 0, count: 100), to: server, expecting: 1)
             #expect(exchange.closedByServer)
             #expect(exchange.answers.isEmpty)
         }
@@ -191,11 +199,13 @@ struct DNSResolverTests {
 
     @Test func twoQueriesOnOneTCPConnection() async throws {
         try await withDnsmasq { upstream in
-            try await withResolver(Self.configuration(upstreams: [upstream]), names: Self.meshNames) { resolver, server in
-                let answers = try await DNSTestClient.tcp([
-                    try makeQuery("backend.default.weft", id: 1),
-                    try makeQuery("www.example.test", id: 2),
-                ], to: server)
+            try await withResolver(Self.configuration(upstreams: [upstream]), names: Self.meshNames) {
+                resolver, server in
+                let answers = try await DNSTestClient.tcp(
+                    [
+                        try makeQuery("backend.default.weft", id: 1),
+                        try makeQuery("www.example.test", id: 2),
+                    ], to: server)
                 #expect(answers.count == 2)
                 #expect(answers.first { $0.header.id == 1 }?.answers.map(\.data) == [.a(Self.vip)])
                 #expect(answers.first { $0.header.id == 2 }?.answers.map(\.data) == [.a(IPAddress("198.18.0.53")!)])
@@ -229,7 +239,8 @@ struct DNSResolverTests {
                 try await withThrowingTaskGroup(of: DNSMessage.self) { group in
                     for index in 0..<50 {
                         group.addTask {
-                            try await DNSTestClient.udpMessage(try makeQuery("host\(index).example.test", id: UInt16(index)), to: server)
+                            try await DNSTestClient.udpMessage(
+                                try makeQuery("host\(index).example.test", id: UInt16(index)), to: server)
                         }
                     }
                     var count = 0
@@ -260,7 +271,8 @@ struct DNSResolverTests {
         let dead = [try await deadLoopbackServer(), try await deadLoopbackServer()]
         try await withResolver(Self.configuration(upstreams: dead, timeout: .milliseconds(300))) { resolver, server in
             let start = ContinuousClock.now
-            let udp = try await DNSTestClient.udpMessage(try makeQuery("example.test", id: 9, ednsSize: 1232), to: server)
+            let udp = try await DNSTestClient.udpMessage(
+                try makeQuery("example.test", id: 9, ednsSize: 1232), to: server)
             let elapsed = ContinuousClock.now - start
             #expect(udp.header.id == 9)
             #expect(udp.responseCode == .serverFailure)
@@ -277,7 +289,8 @@ struct DNSResolverTests {
     @Test func failsOverToTheNextUpstream() async throws {
         let dead = try await deadLoopbackServer()
         try await withDnsmasq { upstream in
-            try await withResolver(Self.configuration(upstreams: [dead, upstream], timeout: .milliseconds(300))) { _, server in
+            try await withResolver(Self.configuration(upstreams: [dead, upstream], timeout: .milliseconds(300))) {
+                _, server in
                 let udp = try await DNSTestClient.udpMessage(try makeQuery("example.test"), to: server)
                 #expect(udp.answers.map(\.data) == [.a(IPAddress("198.18.0.53")!)])
                 let tcp = try await DNSTestClient.tcp([try makeQuery("example.test")], to: server)
@@ -289,7 +302,8 @@ struct DNSResolverTests {
     @Test func noUpstreamsGiveSERVFAIL() async throws {
         try await withResolver { resolver, server in
             resolver.update(upstreams: [server])  // our own address: skipped, so nothing is left
-            let answer = try await DNSTestClient.udpMessage(try makeQuery("example.test"), to: server, timeout: .seconds(2))
+            let answer = try await DNSTestClient.udpMessage(
+                try makeQuery("example.test"), to: server, timeout: .seconds(2))
             #expect(answer.responseCode == .serverFailure)
         }
     }

@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import Testing
 import WeftCore
+
 @testable import WeftCapture
 
 enum DNSTestError: Error {
@@ -11,7 +12,9 @@ enum DNSTestError: Error {
 }
 
 /// Builds query bytes.
-func makeQuery(_ name: String, _ type: DNSRecordType = .a, id: UInt16 = 0x4242, ednsSize: UInt16? = nil, opcode: DNSOpcode = .query) throws -> [UInt8] {
+func makeQuery(
+    _ name: String, _ type: DNSRecordType = .a, id: UInt16 = 0x4242, ednsSize: UInt16? = nil, opcode: DNSOpcode = .query
+) throws -> [UInt8] {
     var message = DNSMessage(
         header: DNSHeader(id: id, opcode: opcode, recursionDesired: true),
         questions: [DNSQuestion(name: try DNSName(name), type: type)])
@@ -24,7 +27,9 @@ func makeQuery(_ name: String, _ type: DNSRecordType = .a, id: UInt16 = 0x4242, 
 /// A DNS client over real sockets, for tests.
 enum DNSTestClient {
     /// Sends one datagram and returns the first answer, or nil when none arrives within `timeout`.
-    static func udp(_ query: [UInt8], to server: IPSocketAddress, timeout: Duration = .seconds(5)) async throws -> [UInt8]? {
+    static func udp(_ query: [UInt8], to server: IPSocketAddress, timeout: Duration = .seconds(5)) async throws
+        -> [UInt8]?
+    {
         let group = MultiThreadedEventLoopGroup.singleton
         let promise = group.any().makePromise(of: [UInt8]?.self)
         let channel = try await DatagramBootstrap(group: group)
@@ -46,14 +51,18 @@ enum DNSTestClient {
     }
 
     /// Decodes the answer to a UDP query; fails the test when there is none.
-    static func udpMessage(_ query: [UInt8], to server: IPSocketAddress, timeout: Duration = .seconds(5)) async throws -> DNSMessage {
+    static func udpMessage(_ query: [UInt8], to server: IPSocketAddress, timeout: Duration = .seconds(5)) async throws
+        -> DNSMessage
+    {
         let bytes = try #require(try await udp(query, to: server, timeout: timeout))
         return try DNSMessage(decoding: bytes)
     }
 
     /// Writes `bytes` on one TCP connection and collects up to `expecting` length-framed answers; returns early when
     /// the server closes the connection or `timeout` passes.
-    static func tcp(raw bytes: [UInt8], to server: IPSocketAddress, expecting: Int, timeout: Duration = .seconds(5)) async throws -> TCPExchange {
+    static func tcp(raw bytes: [UInt8], to server: IPSocketAddress, expecting: Int, timeout: Duration = .seconds(5))
+        async throws -> TCPExchange
+    {
         let group = MultiThreadedEventLoopGroup.singleton
         let eventLoop = group.any()
         let promise = eventLoop.makePromise(of: TCPExchange.self)
@@ -76,7 +85,9 @@ enum DNSTestClient {
         return result
     }
 
-    static func tcp(_ queries: [[UInt8]], to server: IPSocketAddress, timeout: Duration = .seconds(5)) async throws -> [DNSMessage] {
+    static func tcp(_ queries: [[UInt8]], to server: IPSocketAddress, timeout: Duration = .seconds(5)) async throws
+        -> [DNSMessage]
+    {
         let framed = queries.flatMap { [UInt8(($0.count >> 8) & 0xFF), UInt8($0.count & 0xFF)] + $0 }
         let exchange = try await tcp(raw: framed, to: server, expecting: queries.count, timeout: timeout)
         return try exchange.answers.map { try DNSMessage(decoding: $0) }
@@ -121,7 +132,9 @@ private final class FrameCollector: ChannelInboundHandler {
 
 /// A loopback port that was free a moment ago (bound and released), for a child process to take.
 func freeLoopbackPort() async throws -> UInt16 {
-    let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+    let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(
+        host: "127.0.0.1", port: 0
+    ).get()
     let port = UInt16(channel.localAddress!.port!)
     try await channel.close()
     return port
@@ -149,21 +162,25 @@ final class Dnsmasq {
             let port = try await freeLoopbackPort()
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/sbin/dnsmasq")
-            process.arguments = [
-                "--no-daemon", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--port=\(port)",
-                "--listen-address=127.0.0.1", "--bind-interfaces", "--address=/example.test/198.18.0.53",
-                "--pid-file=/tmp/weft-dns-dnsmasq-\(port).pid", "--user=root", "--log-facility=-",
-            ] + extraArguments
+            process.arguments =
+                [
+                    "--no-daemon", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--port=\(port)",
+                    "--listen-address=127.0.0.1", "--bind-interfaces", "--address=/example.test/198.18.0.53",
+                    "--pid-file=/tmp/weft-dns-dnsmasq-\(port).pid", "--user=root", "--log-facility=-",
+                ] + extraArguments
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
             let server = Dnsmasq(address: IPSocketAddress(address: .v4(0x7F00_0001), port: port), process: process)
             for _ in 0..<50 where process.isRunning {
-                if try await DNSTestClient.udp(try makeQuery("example.test"), to: server.address, timeout: .milliseconds(100)) != nil {
+                if try await DNSTestClient.udp(
+                    try makeQuery("example.test"), to: server.address, timeout: .milliseconds(100)) != nil
+                {
                     return server
                 }
             }
-            lastError = process.isRunning ? "no answer on port \(port)" : "exited with status \(process.terminationStatus)"
+            lastError =
+                process.isRunning ? "no answer on port \(port)" : "exited with status \(process.terminationStatus)"
             server.stop()
         }
         throw DNSTestError.dnsmasqDidNotStart(lastError)

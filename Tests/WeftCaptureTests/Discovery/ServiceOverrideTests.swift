@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WeftCore
+
 @testable import WeftCapture
 
 @Suite("services.d files")
@@ -71,7 +72,8 @@ struct ServiceOverrideTests {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try "name = \"alpha\"\nports = [80]".write(toFile: directory + "/a.toml", atomically: true, encoding: .utf8)
-        try "name = \"beta\"\nprotocol = \"smtp\"".write(toFile: directory + "/b.toml", atomically: true, encoding: .utf8)
+        try "name = \"beta\"\nprotocol = \"smtp\"".write(
+            toFile: directory + "/b.toml", atomically: true, encoding: .utf8)
         try "name = \"gamma\"".write(toFile: directory + "/c.toml", atomically: true, encoding: .utf8)
         try "name = \"alpha\"".write(toFile: directory + "/d.toml", atomically: true, encoding: .utf8)
         try "not toml at all".write(toFile: directory + "/README", atomically: true, encoding: .utf8)
@@ -80,7 +82,9 @@ struct ServiceOverrideTests {
         #expect(overrides.map(\.name) == ["alpha", "gamma"])
         #expect(errors.count == 2)
         #expect(errors[0].file == directory + "/b.toml" && errors[0].line == 2)
-        #expect(errors[1].file == directory + "/d.toml" && errors[1].message.contains("already defined in \(directory)/a.toml"))
+        #expect(
+            errors[1].file == directory + "/d.toml"
+                && errors[1].message.contains("already defined in \(directory)/a.toml"))
     }
 
     @Test func missingDirectoryMeansNoOverrides() {

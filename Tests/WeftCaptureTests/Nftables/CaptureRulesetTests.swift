@@ -1,5 +1,6 @@
 import Testing
 import WeftCore
+
 @testable import WeftCapture
 
 @Suite("nftables rules, sets and batches")
@@ -7,18 +8,22 @@ struct CaptureRulesetTests {
     func cidr(_ text: String) throws -> IPCIDR { try IPCIDR(text) }
 
     @Test func addressRangesBecomeIntervalElementsLikeNftWritesThem() throws {
-        let set = NftSet.addresses(name: "v4", id: 1, ipv6: false, [try cidr("240.0.0.0/4"), try cidr("198.18.5.0/24")])
+        let set = NftSet.addresses(
+            name: "v4", id: 1, ipv6: false, [try cidr("240.0.0.0/4"), try cidr("198.18.5.0/24")])
         #expect(set.interval && set.keyType == .ipv4Address)
-        #expect(set.elements == [
-            NftSetElement(key: [0, 0, 0, 0], intervalEnd: true),
-            NftSetElement(key: [198, 18, 5, 0]),
-            NftSetElement(key: [198, 18, 6, 0], intervalEnd: true),
-            NftSetElement(key: [240, 0, 0, 0]),  // reaches the top: no end element
-        ])
+        #expect(
+            set.elements == [
+                NftSetElement(key: [0, 0, 0, 0], intervalEnd: true),
+                NftSetElement(key: [198, 18, 5, 0]),
+                NftSetElement(key: [198, 18, 6, 0], intervalEnd: true),
+                NftSetElement(key: [240, 0, 0, 0]),  // reaches the top: no end element
+            ])
     }
 
     @Test func overlappingAndAdjacentRangesMergeAndOtherFamiliesAreLeftOut() throws {
-        let ranges = [try cidr("198.18.0.0/24"), try cidr("198.18.1.0/24"), try cidr("198.18.0.128/25"), try cidr("2001:2::/48")]
+        let ranges = [
+            try cidr("198.18.0.0/24"), try cidr("198.18.1.0/24"), try cidr("198.18.0.128/25"), try cidr("2001:2::/48"),
+        ]
         let v4 = NftSet.addresses(name: "v4", id: 1, ipv6: false, ranges)
         #expect(v4.elements.map(\.key) == [[0, 0, 0, 0], [198, 18, 0, 0], [198, 18, 2, 0]])
         let v6 = NftSet.addresses(name: "v6", id: 2, ipv6: true, ranges)
@@ -28,7 +33,10 @@ struct CaptureRulesetTests {
         #expect(v6.elements[2].key == [0x20, 0x01, 0, 2, 0, 1] + [UInt8](repeating: 0, count: 10))
         #expect(v6.elements[2].intervalEnd)
         #expect(NftSet.addresses(name: "none", id: 3, ipv6: true, [try cidr("10.0.0.0/8")]).elements.isEmpty)
-        #expect(NftSet.addresses(name: "all", id: 4, ipv6: false, [try cidr("0.0.0.0/0")]).elements == [NftSetElement(key: [0, 0, 0, 0])])
+        #expect(
+            NftSet.addresses(name: "all", id: 4, ipv6: false, [try cidr("0.0.0.0/0")]).elements == [
+                NftSetElement(key: [0, 0, 0, 0])
+            ])
     }
 
     @Test func portSetsAreSortedBigEndianAndUnique() {
@@ -46,16 +54,23 @@ struct CaptureRulesetTests {
         #expect(table.chains.allSatisfy { $0.type == "nat" && $0.priority == -100 })
         let output = table.rules.filter { $0.chain == "output" }.map(\.expressions)
         #expect(output[0] == [.meta(.mark), .compare(.equal, [0x45, 0x57, 0, 0]), .verdict(.return)])
-        #expect(output[1] == [.meta(.l4proto), .compare(.equal, [17]), .payload(.transport, offset: 2, length: 2),
-                              .compare(.equal, [0, 53]), .immediate([0x3A, 0xCD]), .redirectToPortInRegister])
-        #expect(output.contains { $0.contains(.lookup(set: "vip4", id: 1)) && $0.last == .redirectToPortInRegister
-            && $0.contains(.immediate([0x3A, 0x99])) })
+        #expect(
+            output[1] == [
+                .meta(.l4proto), .compare(.equal, [17]), .payload(.transport, offset: 2, length: 2),
+                .compare(.equal, [0, 53]), .immediate([0x3A, 0xCD]), .redirectToPortInRegister,
+            ])
+        #expect(
+            output.contains {
+                $0.contains(.lookup(set: "vip4", id: 1)) && $0.last == .redirectToPortInRegister
+                    && $0.contains(.immediate([0x3A, 0x99]))
+            })
         // Every lookup names a set of the table, with its id.
         for case .lookup(let name, let id) in table.rules.flatMap(\.expressions) {
             #expect(table.sets.first { $0.name == name }?.id == id)
         }
         configuration.captureDNS = false
-        #expect(!CaptureRuleset.table(for: configuration).rules.flatMap(\.expressions).contains(.immediate([0x3A, 0xCD])))
+        #expect(
+            !CaptureRuleset.table(for: configuration).rules.flatMap(\.expressions).contains(.immediate([0x3A, 0xCD])))
     }
 
     @Test func preroutingNeverCapturesLoopbackOrHBONEAndSendsInboundPortsTo15006() {
@@ -63,7 +78,10 @@ struct CaptureRulesetTests {
         configuration.inboundPorts = [8080]
         let table = CaptureRuleset.table(for: configuration)
         let prerouting = table.rules.filter { $0.chain == "prerouting" }.map(\.expressions)
-        #expect(prerouting[0].prefix(2) == [.meta(.iifname), .compare(.equal, Array("lo".utf8) + [UInt8](repeating: 0, count: 14))])
+        #expect(
+            prerouting[0].prefix(2) == [
+                .meta(.iifname), .compare(.equal, Array("lo".utf8) + [UInt8](repeating: 0, count: 14)),
+            ])
         let hbone = prerouting.firstIndex { $0.contains(.compare(.equal, [0x3A, 0xA0])) }
         let inbound = prerouting.firstIndex { $0.contains(.lookup(set: "inbound_ports", id: 6)) }
         #expect(hbone != nil && inbound != nil && hbone! < inbound!)
@@ -106,9 +124,12 @@ struct CaptureRulesetTests {
             var offset = 0
             while offset + 16 <= bytes.count {
                 let length = Int(bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
-                messages.append((bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt16.self),
-                                 bytes.loadUnaligned(fromByteOffset: offset + 6, as: UInt16.self),
-                                 bytes.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self), length))
+                messages.append(
+                    (
+                        bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt16.self),
+                        bytes.loadUnaligned(fromByteOffset: offset + 6, as: UInt16.self),
+                        bytes.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self), length
+                    ))
                 offset += (length + 3) & ~3
             }
             #expect(offset == bytes.count, "messages tile the buffer exactly")
@@ -119,8 +140,12 @@ struct CaptureRulesetTests {
         #expect(inner.allSatisfy { $0.flags & 0x4 != 0 }, "every message asks for an ack")
         #expect(described.count == inner.count)
         // 1,100 ports: one NEWSET and three NEWSETELEM messages of at most 512 elements.
-        #expect(described.values.filter { $0.hasSuffix("of set outbound_ports") }.sorted()
-            == ["elements 1-512 of set outbound_ports", "elements 1025-1100 of set outbound_ports", "elements 513-1024 of set outbound_ports"])
+        #expect(
+            described.values.filter { $0.hasSuffix("of set outbound_ports") }.sorted()
+                == [
+                    "elements 1-512 of set outbound_ports", "elements 1025-1100 of set outbound_ports",
+                    "elements 513-1024 of set outbound_ports",
+                ])
         #expect(described.values.contains("rule 1 (chain output)"))
     }
 }

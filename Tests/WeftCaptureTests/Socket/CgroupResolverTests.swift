@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+
 @testable import WeftCapture
 
 @Suite struct CgroupResolverTests {
@@ -20,12 +21,13 @@ import Testing
 
     @Test func findsTheCgroup2MountInMountinfo() {
         let hybrid = """
-        35 25 0:30 / /sys/fs/cgroup rw,relatime shared:9 - tmpfs tmpfs rw,mode=755
-        36 35 0:31 / /sys/fs/cgroup/cpu rw,relatime shared:10 - cgroup cgroup rw,cpu
-        44 35 0:39 / /sys/fs/cgroup/unified rw,relatime shared:18 - cgroup2 cgroup2 rw
-        """
+            35 25 0:30 / /sys/fs/cgroup rw,relatime shared:9 - tmpfs tmpfs rw,mode=755
+            36 35 0:31 / /sys/fs/cgroup/cpu rw,relatime shared:10 - cgroup cgroup rw,cpu
+            44 35 0:39 / /sys/fs/cgroup/unified rw,relatime shared:18 - cgroup2 cgroup2 rw
+            """
         #expect(CgroupResolver.cgroup2MountPoint(mountinfo: hybrid) == "/sys/fs/cgroup/unified")
-        let unified = "30 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate"
+        let unified =
+            "30 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate"
         #expect(CgroupResolver.cgroup2MountPoint(mountinfo: unified) == "/sys/fs/cgroup")
         #expect(CgroupResolver.cgroup2MountPoint(mountinfo: "36 35 0:31 / /x rw - cgroup cgroup rw,cpu") == nil)
     }

@@ -10,18 +10,23 @@ import WeftIdentity
 @Suite("AdminAPI document")
 struct AdminAPIDocumentTests {
     static let documentPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Sources/WeftAPI/openapi.yaml").path
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Sources/WeftAPI/openapi.yaml")
+        .path
 
     /// `METHOD /path` → needs a token, from the document's `paths:` section. A small reader for the layout the
     /// document uses (two-space indents), not a YAML parser.
     static func documentedOperations() throws -> [String: Bool] {
-        let lines = try String(contentsOfFile: documentPath, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        let lines = try String(contentsOfFile: documentPath, encoding: .utf8).split(
+            separator: "\n", omittingEmptySubsequences: false)
         var operations: [String: Bool] = [:]
         var inPaths = false
         var path: String?
         var operation: String?
         for line in lines {
-            if line == "paths:" { inPaths = true; continue }
+            if line == "paths:" {
+                inPaths = true
+                continue
+            }
             if inPaths, !line.isEmpty, !line.hasPrefix(" ") { break }
             if line.hasPrefix("  /"), line.hasSuffix(":"), !line.hasPrefix("   ") {
                 path = String(line.dropFirst(2).dropLast())
@@ -42,10 +47,13 @@ struct AdminAPIDocumentTests {
     }
 
     @Test func everyRouteIsDocumentedAndNothingElse() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("weft-admin-test-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "weft-admin-test-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = try SQLiteStore(path: directory.appendingPathComponent("weft.sqlite").path)
-        let registry = Registry(store: store, authority: try CertificateAuthority.generateRoot(trustDomain: "weft.local"), configuration: .init())
+        let registry = Registry(
+            store: store, authority: try CertificateAuthority.generateRoot(trustDomain: "weft.local"),
+            configuration: .init())
         let routes = AdminAPI(registry: registry).routes
         await store.close()
 
@@ -60,7 +68,9 @@ struct AdminAPIDocumentTests {
             Issue.record("\(operation) is in Sources/WeftAPI/openapi.yaml but no route serves it")
         }
         for (route, needsToken) in served where documented[route] != nil && documented[route] != needsToken {
-            Issue.record("\(route): the router \(needsToken ? "needs" : "needs no") token; the document says otherwise (security: [])")
+            Issue.record(
+                "\(route): the router \(needsToken ? "needs" : "needs no") token; the document says otherwise (security: [])"
+            )
         }
     }
 
@@ -128,8 +138,10 @@ struct JSONBodyTests {
         }
         try roundTrip(
             ServiceRecord(
-                name: ServiceName(namespace: "payments", name: "api"), protocol: .grpc, ports: [9000], labels: ["team": "pay"],
-                vip: IPAddress("240.0.0.9"), origin: .external, externalAddresses: [IPSocketAddress("198.18.0.20:9000")!],
+                name: ServiceName(namespace: "payments", name: "api"), protocol: .grpc, ports: [9000],
+                labels: ["team": "pay"],
+                vip: IPAddress("240.0.0.9"), origin: .external,
+                externalAddresses: [IPSocketAddress("198.18.0.20:9000")!],
                 meshMode: .permissive
             )
         )
@@ -159,7 +171,8 @@ struct JSONBodyTests {
     @Test func decodingErrorsNameTheField() throws {
         #expect(throws: AdminError.self) { try JSONBody.decode(Intention.self, from: Data(#"{"source": "a"}"#.utf8)) }
         do {
-            _ = try JSONBody.decode(ServiceRecord.self, from: Data(#"{"name": "x", "external_addresses": ["nope"]}"#.utf8))
+            _ = try JSONBody.decode(
+                ServiceRecord.self, from: Data(#"{"name": "x", "external_addresses": ["nope"]}"#.utf8))
             Issue.record("decoded a bad address")
         } catch let error as AdminError {
             #expect(error.field == "external_addresses[0]")

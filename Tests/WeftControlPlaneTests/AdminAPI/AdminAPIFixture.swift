@@ -24,7 +24,8 @@ struct AdminAPIFixture: Sendable {
     static func with<T: Sendable>(
         nodeStatus: (any NodeStatusSource)? = nil, _ body: @Sendable (AdminAPIFixture) async throws -> T
     ) async throws -> T {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("weft-admin-test-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "weft-admin-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = try SQLiteStore(path: directory.appendingPathComponent("weft.sqlite").path)
@@ -35,7 +36,8 @@ struct AdminAPIFixture: Sendable {
         let read = try await registry.createAdminToken(name: "viewer", scope: .read, actor: "test")
         let server = AdminServer(
             configuration: AdminServerConfiguration(
-                host: "127.0.0.1", port: 0, tls: try .issued(by: authority, dnsNames: ["localhost"], ipAddresses: [IPAddress("127.0.0.1")!])
+                host: "127.0.0.1", port: 0,
+                tls: try .issued(by: authority, dnsNames: ["localhost"], ipAddresses: [IPAddress("127.0.0.1")!])
             ),
             api: AdminAPI(registry: registry, nodeStatus: nodeStatus), logger: quietLogger
         )
@@ -76,7 +78,8 @@ struct AdminAPIFixture: Sendable {
 
     /// The revision and the audit log, to show that a refused request changed nothing.
     func snapshot() async throws -> Snapshot {
-        Snapshot(revision: try await registry.revision(), audit: try await registry.auditEntries(afterID: 0, limit: 10_000))
+        Snapshot(
+            revision: try await registry.revision(), audit: try await registry.auditEntries(afterID: 0, limit: 10_000))
     }
 
     struct Snapshot: Equatable {
@@ -88,7 +91,8 @@ struct AdminAPIFixture: Sendable {
     /// that nothing changed. Returns the error body.
     @discardableResult
     func expectRefusal(
-        _ status: Int, field: String? = nil, client: AdminClient? = nil, sourceLocation: SourceLocation = #_sourceLocation,
+        _ status: Int, field: String? = nil, client: AdminClient? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation,
         _ send: (AdminClient) async throws -> AdminResponse
     ) async throws -> AdminErrorBody? {
         let before = try await snapshot()

@@ -17,7 +17,8 @@ struct AdminAPIRefusalTests {
     @Test func missingTokenIs401WithBearerChallenge() async throws {
         try await AdminAPIFixture.with { fixture in
             for (method, path) in [("GET", "/v1/status"), ("PUT", "/v1/intentions"), ("GET", "/v1/no-such-route")] {
-                let response = try await fixture.anonymous.send(.init(rawValue: method), path, body: Data(json: Self.intentionJSON))
+                let response = try await fixture.anonymous.send(
+                    .init(rawValue: method), path, body: Data(json: Self.intentionJSON))
                 #expect(response.status == 401, "\(method) \(path)")
                 #expect(response.header("WWW-Authenticate")?.hasPrefix("Bearer") == true)
                 #expect(response.error?.error.contains("--token") == true, "\(response.text)")
@@ -53,7 +54,9 @@ struct AdminAPIRefusalTests {
                 try await $0.send(.PUT, "/v1/intentions", body: Data(json: Self.intentionJSON))
             }
             #expect(body?.error.contains("read scope") == true)
-            try await fixture.expectRefusal(403, client: fixture.reader) { try await $0.send(.POST, "/v1/mesh/stop-all") }
+            try await fixture.expectRefusal(403, client: fixture.reader) {
+                try await $0.send(.POST, "/v1/mesh/stop-all")
+            }
             try await fixture.expectRefusal(403, client: fixture.reader) {
                 try await $0.send(.POST, "/v1/admin-tokens", body: Data(json: #"{"name": "mine", "scope": "write"}"#))
             }
@@ -63,7 +66,9 @@ struct AdminAPIRefusalTests {
     @Test func malformedJSONIs400() async throws {
         try await AdminAPIFixture.with { fixture in
             for text in [#"{"source": "frontend", "#, "not json", "[1, 2]", "\"text\"", ""] {
-                let body = try await fixture.expectRefusal(400) { try await $0.send(.PUT, "/v1/intentions", body: Data(json: text)) }
+                let body = try await fixture.expectRefusal(400) {
+                    try await $0.send(.PUT, "/v1/intentions", body: Data(json: text))
+                }
                 #expect(body?.error.isEmpty == false, "\(text)")
             }
         }
@@ -72,19 +77,26 @@ struct AdminAPIRefusalTests {
     @Test func unknownFieldsAre400NamingTheField() async throws {
         try await AdminAPIFixture.with { fixture in
             try await fixture.expectRefusal(400, field: "acton") {
-                try await $0.send(.PUT, "/v1/intentions", body: Data(json: #"{"source": "a", "destination": "b", "acton": "allow"}"#))
+                try await $0.send(
+                    .PUT, "/v1/intentions", body: Data(json: #"{"source": "a", "destination": "b", "acton": "allow"}"#))
             }
             try await fixture.expectRefusal(400, field: "permissions[1].method") {
-                try await $0.send(.PUT, "/v1/intentions", body: Data(json: """
-                    {"source": "a", "destination": "b", "action": "allow",
-                     "permissions": [{"action": "allow", "methods": ["GET"]}, {"action": "deny", "method": "POST"}]}
-                    """))
+                try await $0.send(
+                    .PUT, "/v1/intentions",
+                    body: Data(
+                        json: """
+                            {"source": "a", "destination": "b", "action": "allow",
+                             "permissions": [{"action": "allow", "methods": ["GET"]}, {"action": "deny", "method": "POST"}]}
+                            """))
             }
             try await fixture.expectRefusal(400, field: "permissions[0].headers[0].exactly") {
-                try await $0.send(.PUT, "/v1/intentions", body: Data(json: """
-                    {"source": "a", "destination": "b", "action": "allow",
-                     "permissions": [{"action": "allow", "headers": [{"name": "x-user", "exactly": "me"}]}]}
-                    """))
+                try await $0.send(
+                    .PUT, "/v1/intentions",
+                    body: Data(
+                        json: """
+                            {"source": "a", "destination": "b", "action": "allow",
+                             "permissions": [{"action": "allow", "headers": [{"name": "x-user", "exactly": "me"}]}]}
+                            """))
             }
             let body = try await fixture.expectRefusal(400, field: "prots") {
                 try await $0.send(.PUT, "/v1/services/default/billing", body: Data(json: #"{"prots": [80]}"#))
@@ -102,13 +114,17 @@ struct AdminAPIRefusalTests {
     @Test func wrongTypesAndValuesAre400NamingTheField() async throws {
         try await AdminAPIFixture.with { fixture in
             try await fixture.expectRefusal(400, field: "action") {
-                try await $0.send(.PUT, "/v1/intentions", body: Data(json: #"{"source": "a", "destination": "b", "action": "permit"}"#))
+                try await $0.send(
+                    .PUT, "/v1/intentions",
+                    body: Data(json: #"{"source": "a", "destination": "b", "action": "permit"}"#))
             }
             try await fixture.expectRefusal(400, field: "action") {
                 try await $0.send(.PUT, "/v1/intentions", body: Data(json: #"{"source": "a", "destination": "b"}"#))
             }
             try await fixture.expectRefusal(400, field: "description") {
-                try await $0.send(.PUT, "/v1/intentions", body: Data(json: #"{"source": "a", "destination": "b", "action": "allow", "description": 5}"#))
+                try await $0.send(
+                    .PUT, "/v1/intentions",
+                    body: Data(json: #"{"source": "a", "destination": "b", "action": "allow", "description": 5}"#))
             }
             try await fixture.expectRefusal(400, field: "telemetry.push_interval") {
                 try await $0.send(.PUT, "/v1/mesh", body: Data(json: #"{"telemetry": {"push_interval": 0}}"#))
@@ -125,9 +141,13 @@ struct AdminAPIRefusalTests {
             try await fixture.expectRefusal(400, field: "scope") {
                 try await $0.send(.POST, "/v1/admin-tokens", body: Data(json: #"{"name": "ci", "scope": "root"}"#))
             }
-            try await fixture.expectRefusal(400, field: "limit") { try await $0.send(.GET, "/v1/audit", query: [("limit", "0")]) }
+            try await fixture.expectRefusal(400, field: "limit") {
+                try await $0.send(.GET, "/v1/audit", query: [("limit", "0")])
+            }
             try await fixture.expectRefusal(400, field: "If-Match") {
-                try await $0.send(.PUT, "/v1/intentions", body: Data(json: Self.intentionJSON), ifMatch: nil, headers: [("If-Match", "yesterday")])
+                try await $0.send(
+                    .PUT, "/v1/intentions", body: Data(json: Self.intentionJSON), ifMatch: nil,
+                    headers: [("If-Match", "yesterday")])
             }
         }
     }
@@ -135,19 +155,27 @@ struct AdminAPIRefusalTests {
     @Test func oversizeBodyIs413() async throws {
         try await AdminAPIFixture.with { fixture in
             // Valid JSON, just too big: a description of 2 MiB.
-            let big = #"{"source": "a", "destination": "b", "action": "allow", "description": ""# + String(repeating: "x", count: 2 << 20) + "\"}"
-            let body = try await fixture.expectRefusal(413) { try await $0.send(.PUT, "/v1/intentions", body: Data(json: big)) }
+            let big =
+                #"{"source": "a", "destination": "b", "action": "allow", "description": ""#
+                + String(repeating: "x", count: 2 << 20) + "\"}"
+            let body = try await fixture.expectRefusal(413) {
+                try await $0.send(.PUT, "/v1/intentions", body: Data(json: big))
+            }
             #expect(body?.error.contains("1 MiB") == true)
 
             let http = HTTPClient(
                 eventLoopGroupProvider: .singleton,
-                configuration: .init(tlsConfiguration: {
-                    var tls = TLSConfiguration.makeClientConfiguration()
-                    tls.trustRoots = .certificates(try! NIOSSLCertificate.fromPEMBytes(Array(fixture.authority.trustBundlePEM.utf8)))
-                    return tls
-                }())
+                configuration: .init(
+                    tlsConfiguration: {
+                        var tls = TLSConfiguration.makeClientConfiguration()
+                        tls.trustRoots = .certificates(
+                            try! NIOSSLCertificate.fromPEMBytes(Array(fixture.authority.trustBundlePEM.utf8)))
+                        return tls
+                    }())
             )
-            func upload(length: HTTPClientRequest.Body.Length, chunks: Int, finish: Bool) async throws -> (Int, AsyncStream<ByteBuffer>.Continuation) {
+            func upload(length: HTTPClientRequest.Body.Length, chunks: Int, finish: Bool) async throws -> (
+                Int, AsyncStream<ByteBuffer>.Continuation
+            ) {
                 var request = HTTPClientRequest(url: fixture.baseURL + "/v1/intentions")
                 request.method = .PUT
                 request.headers.add(name: "Authorization", value: "Bearer \(fixture.writeToken)")
@@ -179,7 +207,9 @@ struct AdminAPIRefusalTests {
 
     @Test func staleIfMatchIs409WithTheCurrentRevision() async throws {
         try await AdminAPIFixture.with { fixture in
-            let intention = Intention(source: .service(ServiceName(name: "frontend")), destination: .service(ServiceName(name: "backend")), action: .allow)
+            let intention = Intention(
+                source: .service(ServiceName(name: "frontend")), destination: .service(ServiceName(name: "backend")),
+                action: .allow)
             let first = try await fixture.writer.putIntention(intention, ifMatch: 0)
             var denied = intention
             denied.action = .deny
@@ -199,13 +229,19 @@ struct AdminAPIRefusalTests {
             #expect(exists?.currentRevision == second.revision)
 
             // Stale deletes too; the ETag of the 409 is the current revision.
-            let response = try await fixture.writer.send(.DELETE, "/v1/intentions/frontend/backend", ifMatch: first.revision)
+            let response = try await fixture.writer.send(
+                .DELETE, "/v1/intentions/frontend/backend", ifMatch: first.revision)
             #expect(response.status == 409)
             #expect(response.etag == second.revision)
-            #expect(try await fixture.writer.intention(source: intention.source, destination: intention.destination).value.action == .deny)
+            #expect(
+                try await fixture.writer.intention(source: intention.source, destination: intention.destination).value
+                    .action == .deny)
 
             // Through the typed client, the error carries the same facts.
-            await #expect(throws: AdminClientError.server(status: 409, message: body?.error ?? "", field: nil, currentRevision: second.revision)) {
+            await #expect(
+                throws: AdminClientError.server(
+                    status: 409, message: body?.error ?? "", field: nil, currentRevision: second.revision)
+            ) {
                 try await fixture.writer.putIntention(intention, ifMatch: first.revision)
             }
         }
@@ -220,10 +256,13 @@ struct AdminAPIRefusalTests {
                 try await $0.send(.PUT, "/v1/services/-ops/billing", body: Data(json: #"{"ports": [80]}"#))
             }
             try await fixture.expectRefusal(400, field: "name") {
-                try await $0.send(.PUT, "/v1/services/default/billing", body: Data(json: #"{"name": "other", "ports": [80]}"#))
+                try await $0.send(
+                    .PUT, "/v1/services/default/billing", body: Data(json: #"{"name": "other", "ports": [80]}"#))
             }
             try await fixture.expectRefusal(400, field: "source") {
-                try await $0.send(.PUT, "/v1/intentions", body: Data(json: #"{"source": "Front End", "destination": "backend", "action": "allow"}"#))
+                try await $0.send(
+                    .PUT, "/v1/intentions",
+                    body: Data(json: #"{"source": "Front End", "destination": "backend", "action": "allow"}"#))
             }
             try await fixture.expectRefusal(400, field: "destination") {
                 try await $0.send(.GET, "/v1/intentions/frontend/back.end")
@@ -271,7 +310,9 @@ struct AdminAPIRefusalTests {
                 try await $0.send(.PUT, "/v1/services/default/legacy-db", body: Data(json: #"{"origin": "external"}"#))
             }
             try await fixture.expectRefusal(400, field: "origin") {
-                try await $0.send(.PUT, "/v1/services/default/legacy-db", body: Data(json: #"{"origin": "discovered", "ports": [80]}"#))
+                try await $0.send(
+                    .PUT, "/v1/services/default/legacy-db",
+                    body: Data(json: #"{"origin": "discovered", "ports": [80]}"#))
             }
         }
     }
@@ -282,7 +323,9 @@ struct AdminAPIRefusalTests {
             try await fixture.expectRefusal(404) { try await $0.send(.GET, "/v1/services/default/nobody") }
             try await fixture.expectRefusal(404) { try await $0.send(.DELETE, "/v1/intentions/a/b") }
             try await fixture.expectRefusal(404) { try await $0.send(.DELETE, "/v1/node-tokens/abc") }
-            try await fixture.expectRefusal(404) { try await $0.send(.PUT, "/v1/nodes/host-z/egress", body: Data(json: #"{"egress": "refuse"}"#)) }
+            try await fixture.expectRefusal(404) {
+                try await $0.send(.PUT, "/v1/nodes/host-z/egress", body: Data(json: #"{"egress": "refuse"}"#))
+            }
         }
     }
 }

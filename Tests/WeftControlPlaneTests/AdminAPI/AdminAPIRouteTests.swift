@@ -57,7 +57,8 @@ struct AdminAPIRouteTests {
             let allowed = try await fixture.reader.authorize(source: Self.frontend, destination: Self.backend)
             #expect(allowed.allowed)
             #expect(allowed.intention == "frontend>backend")
-            let other = try await fixture.reader.authorize(source: ServiceName(name: "batch"), destination: Self.backend)
+            let other = try await fixture.reader.authorize(
+                source: ServiceName(name: "batch"), destination: Self.backend)
             #expect(!other.allowed)
             #expect(other.reason.contains("default"))
 
@@ -84,12 +85,19 @@ struct AdminAPIRouteTests {
             try await fixture.writer.putIntention(
                 Intention(
                     source: .any, destination: .service(Self.backend), action: .allow,
-                    permissions: [L7Permission(action: .deny, methods: ["DELETE"]), L7Permission(action: .allow, pathPrefix: "/")]
+                    permissions: [
+                        L7Permission(action: .deny, methods: ["DELETE"]), L7Permission(action: .allow, pathPrefix: "/"),
+                    ]
                 )
             )
             try await fixture.writer.setDefaultAction(.deny)
-            #expect(try await fixture.reader.authorize(source: nil, destination: Self.backend, method: "GET", path: "/x").allowed)
-            #expect(try await !fixture.reader.authorize(source: Self.frontend, destination: Self.backend, method: "DELETE", path: "/x").allowed)
+            #expect(
+                try await fixture.reader.authorize(source: nil, destination: Self.backend, method: "GET", path: "/x")
+                    .allowed)
+            #expect(
+                try await !fixture.reader.authorize(
+                    source: Self.frontend, destination: Self.backend, method: "DELETE", path: "/x"
+                ).allowed)
         }
     }
 
@@ -97,7 +105,8 @@ struct AdminAPIRouteTests {
         try await AdminAPIFixture.with { fixture in
             let response = try await fixture.writer.send(
                 .PUT, "/v1/services/payments/api",
-                body: Data(json: #"{"protocol": "grpc", "ports": [9000], "vip": "240.9.9.9", "labels": {"team": "pay"}}"#),
+                body: Data(
+                    json: #"{"protocol": "grpc", "ports": [9000], "vip": "240.9.9.9", "labels": {"team": "pay"}}"#),
                 ifMatch: 0
             )
             #expect(response.status == 200, "\(response.text)")
@@ -127,7 +136,8 @@ struct AdminAPIRouteTests {
             #expect(Set(list.map(\.value.name.description)) == ["payments/api", "legacy-db"])
             #expect(list.first { $0.value.name.name == "api" }?.revision == replaced.revision)
 
-            try await fixture.writer.deleteService(ServiceName(namespace: "payments", name: "api"), ifMatch: replaced.revision)
+            try await fixture.writer.deleteService(
+                ServiceName(namespace: "payments", name: "api"), ifMatch: replaced.revision)
             #expect(try await fixture.reader.services().count == 1)
         }
     }
@@ -173,7 +183,8 @@ struct AdminAPIRouteTests {
             let replaced = try await fixture.writer.putMesh(settings, ifMatch: mode.revision)
             #expect(replaced.value.egress == .refuse)
 
-            let telemetry = TelemetrySettings(metricsPush: .statsd, metricsEndpoint: "198.18.0.30:8125", pushInterval: 10)
+            let telemetry = TelemetrySettings(
+                metricsPush: .statsd, metricsEndpoint: "198.18.0.30:8125", pushInterval: 10)
             let stored = try await fixture.writer.putTelemetry(telemetry, ifMatch: replaced.revision)
             #expect(stored.value == telemetry)
             let read = try await fixture.reader.telemetry()
@@ -182,7 +193,9 @@ struct AdminAPIRouteTests {
             #expect(try await fixture.reader.mesh().value.telemetry == telemetry)
 
             // The pieces of the settings changed one by one share one revision; a stale one is refused.
-            await #expect(throws: AdminClientError.self) { try await fixture.writer.putTelemetry(TelemetrySettings(), ifMatch: replaced.revision) }
+            await #expect(throws: AdminClientError.self) {
+                try await fixture.writer.putTelemetry(TelemetrySettings(), ifMatch: replaced.revision)
+            }
             let status = try await fixture.reader.status()
             #expect(status.meshMode == .permissive && status.defaultAction == .deny && status.egress == .refuse)
         }
@@ -216,7 +229,8 @@ struct AdminAPIRouteTests {
             #expect(!raw.text.contains("secret") && !raw.text.contains(text))
             #expect(try await fixture.reader.adminTokens().map(\.name).sorted() == ["admin", "ci", "viewer"])
 
-            let ci = try AdminClient(baseURL: fixture.baseURL, token: text, trustedCAPEM: fixture.authority.trustBundlePEM)
+            let ci = try AdminClient(
+                baseURL: fixture.baseURL, token: text, trustedCAPEM: fixture.authority.trustBundlePEM)
             #expect(try await ci.status().counts.adminTokens == 3)
             try await fixture.writer.deleteAdminToken(id: created.id)
             await #expect(throws: AdminClientError.self) { try await ci.status() }
@@ -231,12 +245,16 @@ struct AdminAPIRouteTests {
             NodeStreamStatus(node: "host-a", connected: true, sentVersion: 7, ackedVersion: 6, lastChange: Date())
         ])
         try await AdminAPIFixture.with(nodeStatus: streams) { fixture in
-            let token = try await fixture.registry.createJoinToken(nodeName: "host-a", ttl: .seconds(600), actor: "test")
+            let token = try await fixture.registry.createJoinToken(
+                nodeName: "host-a", ttl: .seconds(600), actor: "test")
             let csr = try CertificateRequestFactory.make(for: .node(trustDomain: "weft.local", name: "host-a"))
             _ = try await fixture.registry.join(tokenText: token.token.text, nodeName: "host-a", csrPEM: csr.csrPEM)
             try await fixture.registry.register(
                 node: "host-a", addresses: [IPAddress("198.18.0.11")!], version: "0.1.0",
-                services: [DiscoveredService(name: Self.backend, protocol: .http, endpoints: [IPSocketAddress("198.18.0.11:8080")!])]
+                services: [
+                    DiscoveredService(
+                        name: Self.backend, protocol: .http, endpoints: [IPSocketAddress("198.18.0.11:8080")!])
+                ]
             )
 
             let nodes = try await fixture.reader.nodes()
@@ -246,7 +264,8 @@ struct AdminAPIRouteTests {
             #expect(node.stream?.ackedVersion == 6)
             #expect(node.record.addresses == [IPAddress("198.18.0.11")!])
             #expect(try await fixture.reader.status().nodeStreams.map(\.node) == ["host-a"])
-            #expect(try await fixture.reader.certificates().issued.map(\.identity) == ["spiffe://weft.local/node/host-a"])
+            #expect(
+                try await fixture.reader.certificates().issued.map(\.identity) == ["spiffe://weft.local/node/host-a"])
 
             let refused = try await fixture.writer.setNodeEgress("host-a", egress: .refuse, ifMatch: node.revision)
             #expect(refused.value.egress == .refuse)
@@ -309,17 +328,24 @@ struct AdminServerTests {
         try AdminServerConfiguration(host: "127.0.0.1", port: 0, allowPlaintextOnLoopback: true).validate()
         try AdminServerConfiguration(host: "::1", port: 0, allowPlaintextOnLoopback: true).validate()
         #expect(throws: AdminServerConfigurationError.self) {
-            try AdminServerConfiguration(host: "127.0.0.1", port: 0, tls: .init(certificateChainPEM: "nope", privateKeyPEM: "nope")).validate()
+            try AdminServerConfiguration(
+                host: "127.0.0.1", port: 0, tls: .init(certificateChainPEM: "nope", privateKeyPEM: "nope")
+            ).validate()
         }
-        #expect(throws: AdminServerConfigurationError.self) { try AdminServerConfiguration(host: "weft.example", port: 0).validate() }
+        #expect(throws: AdminServerConfigurationError.self) {
+            try AdminServerConfiguration(host: "weft.example", port: 0).validate()
+        }
         #expect(AdminServerConfiguration().port == 15443 && AdminServerConfiguration().host == "0.0.0.0")
     }
 
     @Test func aServerThatMayNotServePlaintextDoesNotStart() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("weft-admin-test-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "weft-admin-test-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = try SQLiteStore(path: directory.appendingPathComponent("weft.sqlite").path)
-        let registry = Registry(store: store, authority: try CertificateAuthority.generateRoot(trustDomain: "weft.local"), configuration: .init())
+        let registry = Registry(
+            store: store, authority: try CertificateAuthority.generateRoot(trustDomain: "weft.local"),
+            configuration: .init())
         let server = AdminServer(
             configuration: AdminServerConfiguration(host: "0.0.0.0", port: 0, allowPlaintextOnLoopback: true),
             api: AdminAPI(registry: registry), logger: quietLogger
@@ -330,11 +356,14 @@ struct AdminServerTests {
     }
 
     @Test func plaintextOnLoopbackServesAndCancellationStopsIt() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("weft-admin-test-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "weft-admin-test-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = try SQLiteStore(path: directory.appendingPathComponent("weft.sqlite").path)
         try await store.migrate()
-        let registry = Registry(store: store, authority: try CertificateAuthority.generateRoot(trustDomain: "weft.local"), configuration: .init())
+        let registry = Registry(
+            store: store, authority: try CertificateAuthority.generateRoot(trustDomain: "weft.local"),
+            configuration: .init())
         let token = try await registry.createAdminToken(name: "admin", scope: .write, actor: "test")
         let server = AdminServer(
             configuration: AdminServerConfiguration(host: "127.0.0.1", port: 0, allowPlaintextOnLoopback: true),

@@ -8,7 +8,9 @@ import WeftCore
 
 @Suite("Config ACK and NACK", .serialized)
 struct ConfigAckTests {
-    static func update(version: UInt64, _ resources: [ConfigResource], removed: [String] = []) -> Weft_Node_V1_ConfigUpdate {
+    static func update(version: UInt64, _ resources: [ConfigResource], removed: [String] = [])
+        -> Weft_Node_V1_ConfigUpdate
+    {
         .with { update in
             update.version = version
             update.resources = resources.map { resource in
@@ -26,7 +28,8 @@ struct ConfigAckTests {
         try ConfigResource.make(
             name: ConfigResource.meshName,
             MeshResource(
-                node: "host-a", trustDomain: "weft.local", meshMode: .strict, egress: .passthrough, defaultAction: .allow,
+                node: "host-a", trustDomain: "weft.local", meshMode: .strict, egress: .passthrough,
+                defaultAction: .allow,
                 stopAll: stopAll, vipRanges: [NodeConfig.defaultVIPRange], telemetry: TelemetrySettings()
             )
         )
@@ -40,7 +43,8 @@ struct ConfigAckTests {
             return
         }
         // Removing the mesh resource makes an incomplete config: refused, nothing changes.
-        guard case .failure(let error) = cache.apply(Self.update(version: 4, [], removed: [ConfigResource.meshName])) else {
+        guard case .failure(let error) = cache.apply(Self.update(version: 4, [], removed: [ConfigResource.meshName]))
+        else {
             Issue.record("an incomplete config was accepted")
             return
         }
@@ -56,7 +60,9 @@ struct ConfigAckTests {
         }
         #expect(cache.held.version == 3)
         // The next good update applies on top of the last good state.
-        guard case .success(let (config, summary)) = cache.apply(Self.update(version: 6, [try Self.mesh(stopAll: true)])) else {
+        guard
+            case .success(let (config, summary)) = cache.apply(Self.update(version: 6, [try Self.mesh(stopAll: true)]))
+        else {
             Issue.record("a good update after a refused one was refused")
             return
         }
@@ -79,12 +85,14 @@ struct ConfigAckTests {
                     requestProducer: { writer in for await message in outbox { try await writer.write(message) } },
                     onResponse: { response in
                         for try await update in response.messages {
-                            continuation.yield(.with {
-                                $0.kind = .nack(.with { nack in
-                                    nack.version = update.version
-                                    nack.reason = "resource mesh: unknown field 'x' (test)"
+                            continuation.yield(
+                                .with {
+                                    $0.kind = .nack(
+                                        .with { nack in
+                                            nack.version = update.version
+                                            nack.reason = "resource mesh: unknown field 'x' (test)"
+                                        })
                                 })
-                            })
                         }
                     }
                 )

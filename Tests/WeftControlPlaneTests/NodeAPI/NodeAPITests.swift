@@ -1,7 +1,7 @@
 import Foundation
 import Testing
-import WeftControlPlane
 import WeftAPI
+import WeftControlPlane
 import WeftCore
 import WeftIdentity
 import WeftNode
@@ -35,13 +35,17 @@ struct NodeAPITests {
     @Test func joinIssuesTheNodeIdentityAndATokenWorksOnce() async throws {
         try await Self.withControlPlane { control in
             let token = try await control.joinToken(for: "host-a")
-            let credentials = try await ControlPlaneJoin.join(address: control.ready.joinListener, token: token, nodeName: "host-a")
+            let credentials = try await ControlPlaneJoin.join(
+                address: control.ready.joinListener, token: token, nodeName: "host-a")
             let leaf = try PEM.certificates(fromPEM: credentials.certificateChainPEM)[0]
             #expect(SPIFFEID(certificate: leaf) == .node(trustDomain: "weft.local", name: "host-a"))
-            #expect(credentials.trustBundlePEM == (try String(contentsOfFile: control.ready.trustBundleFile, encoding: .utf8)))
+            #expect(
+                credentials.trustBundlePEM
+                    == (try String(contentsOfFile: control.ready.trustBundleFile, encoding: .utf8)))
 
             await #expect(throws: ControlPlaneClientError.self) {
-                _ = try await ControlPlaneJoin.join(address: control.ready.joinListener, token: token, nodeName: "host-a")
+                _ = try await ControlPlaneJoin.join(
+                    address: control.ready.joinListener, token: token, nodeName: "host-a")
             }
         }
     }
@@ -54,12 +58,14 @@ struct NodeAPITests {
         try users.privateKeyPEM.write(toFile: "\(directory)/ca-key.pem", atomically: true, encoding: .utf8)
         try await Self.withControlPlane(configure: { configuration in
             configuration.registry.trustDomain = "corp.example"
-            configuration.authorityFiles = .init(certificate: "\(directory)/ca.pem", privateKey: "\(directory)/ca-key.pem")
+            configuration.authorityFiles = .init(
+                certificate: "\(directory)/ca.pem", privateKey: "\(directory)/ca-key.pem")
         }) { control in
             #expect(try String(contentsOfFile: control.ready.trustBundleFile, encoding: .utf8) == users.trustBundlePEM)
             let credentials = try await WatchingNode.join(control, name: "host-a")
             let chain = try PEM.certificates(fromPEM: credentials.certificateChainPEM)
-            let identity = try await verifyChain(leafAndIntermediates: chain, trustBundle: users.trustBundle, trustDomain: "corp.example")
+            let identity = try await verifyChain(
+                leafAndIntermediates: chain, trustBundle: users.trustBundle, trustDomain: "corp.example")
             #expect(identity == .node(trustDomain: "corp.example", name: "host-a"))
         }
     }
@@ -77,7 +83,8 @@ struct NodeAPITests {
             let parts = token.split(separator: ".").map(String.init)
 
             #expect(await refusal(token, node: "host-b").contains("is for node 'host-a'"))
-            let wrongSecret = [parts[0], parts[1], String(repeating: "0", count: parts[2].count), parts[3]].joined(separator: ".")
+            let wrongSecret = [parts[0], parts[1], String(repeating: "0", count: parts[2].count), parts[3]].joined(
+                separator: ".")
             #expect(await refusal(wrongSecret, node: "host-a").contains("unknown token"))
             let wrongCA = [parts[0], parts[1], parts[2], String(repeating: "a", count: 64)].joined(separator: ".")
             #expect(await refusal(wrongCA, node: "host-a").contains("is not the one the token names"))
@@ -99,16 +106,24 @@ struct NodeAPITests {
 
     @Test func aNodeGetsCertificatesOnlyForServicesThatRunOnIt() async throws {
         try await Self.withControlPlane { control in
-            let hostA = try WatchingNode(control: control, credentials: try await WatchingNode.join(control, name: "host-a"))
-            let hostB = try WatchingNode(control: control, credentials: try await WatchingNode.join(control, name: "host-b"))
-            defer { Task { await hostA.stop(); await hostB.stop() } }
+            let hostA = try WatchingNode(
+                control: control, credentials: try await WatchingNode.join(control, name: "host-a"))
+            let hostB = try WatchingNode(
+                control: control, credentials: try await WatchingNode.join(control, name: "host-b"))
+            defer {
+                Task {
+                    await hostA.stop()
+                    await hostB.stop()
+                }
+            }
             try await hostA.register(["frontend": ["198.18.0.11:9000"]])
             try await hostB.register(["backend": ["198.18.0.12:8080"]])
 
             let frontend = SPIFFEID.workload(trustDomain: "weft.local", service: "frontend")
             let backend = SPIFFEID.workload(trustDomain: "weft.local", service: "backend")
             let own = try CertificateRequestFactory.make(for: frontend)
-            let signed = try await hostA.session.signCertificate(identity: frontend, csrPEM: own.csrPEM, ttl: .seconds(120))
+            let signed = try await hostA.session.signCertificate(
+                identity: frontend, csrPEM: own.csrPEM, ttl: .seconds(120))
             let leaf = try PEM.certificates(fromPEM: signed.chainPEM)[0]
             #expect(SPIFFEID(certificate: leaf) == frontend)
             #expect(signed.notAfter.timeIntervalSinceNow < 125)
@@ -127,34 +142,51 @@ struct NodeAPITests {
             }
             // An endpoint at an address that is not the node's own is refused.
             await #expect {
-                _ = try await hostA.session.register(addresses: [IPAddress("198.18.0.11")!], version: "x", services: [
-                    .with { service in
-                        service.name = "backend"
-                        service.endpoints = [.with { $0.address = "198.18.0.12"; $0.port = 8080 }]
-                    },
-                ])
+                _ = try await hostA.session.register(
+                    addresses: [IPAddress("198.18.0.11")!], version: "x",
+                    services: [
+                        .with { service in
+                            service.name = "backend"
+                            service.endpoints = [
+                                .with {
+                                    $0.address = "198.18.0.12"
+                                    $0.port = 8080
+                                }
+                            ]
+                        }
+                    ])
             } throws: { error in
                 "\(error)".contains("is not one of node host-a's addresses")
             }
             // Another node's identity.
             let otherNode = try CertificateRequestFactory.make(for: .node(trustDomain: "weft.local", name: "host-b"))
             await #expect(throws: ControlPlaneClientError.self) {
-                _ = try await hostA.session.signCertificate(identity: .node(trustDomain: "weft.local", name: "host-b"), csrPEM: otherNode.csrPEM)
+                _ = try await hostA.session.signCertificate(
+                    identity: .node(trustDomain: "weft.local", name: "host-b"), csrPEM: otherNode.csrPEM)
             }
         }
     }
 
     @Test func aClientOnlyWorkloadGetsItsCertificateButCannotTakeAServiceOfAnotherNode() async throws {
         try await Self.withControlPlane { control in
-            let hostA = try WatchingNode(control: control, credentials: try await WatchingNode.join(control, name: "host-a"))
-            let hostB = try WatchingNode(control: control, credentials: try await WatchingNode.join(control, name: "host-b"))
-            defer { Task { await hostA.stop(); await hostB.stop() } }
+            let hostA = try WatchingNode(
+                control: control, credentials: try await WatchingNode.join(control, name: "host-a"))
+            let hostB = try WatchingNode(
+                control: control, credentials: try await WatchingNode.join(control, name: "host-b"))
+            defer {
+                Task {
+                    await hostA.stop()
+                    await hostB.stop()
+                }
+            }
             try await hostB.register(["backend": ["198.18.0.12:8080"]])
             // host-a runs a client of `frontend` (no endpoints) and claims a client of `backend`, which runs on host-b.
-            _ = try await hostA.session.register(addresses: [IPAddress("198.18.0.11")!], version: "x", services: [
-                .with { $0.name = "frontend" },
-                .with { $0.name = "backend" },
-            ])
+            _ = try await hostA.session.register(
+                addresses: [IPAddress("198.18.0.11")!], version: "x",
+                services: [
+                    .with { $0.name = "frontend" },
+                    .with { $0.name = "backend" },
+                ])
             let frontend = SPIFFEID.workload(trustDomain: "weft.local", service: "frontend")
             let request = try CertificateRequestFactory.make(for: frontend)
             let signed = try await hostA.session.signCertificate(identity: frontend, csrPEM: request.csrPEM)
@@ -176,7 +208,8 @@ struct NodeAPITests {
             // A certificate from another CA, for the same node name.
             let otherCA = try CertificateAuthority.generateRoot(trustDomain: "weft.local")
             let request = try CertificateRequestFactory.make(for: .node(trustDomain: "weft.local", name: "host-a"))
-            let forged = try otherCA.issueWorkloadCertificate(csrPEM: request.csrPEM, for: .node(trustDomain: "weft.local", name: "host-a"), ttl: .seconds(300))
+            let forged = try otherCA.issueWorkloadCertificate(
+                csrPEM: request.csrPEM, for: .node(trustDomain: "weft.local", name: "host-a"), ttl: .seconds(300))
             var credentials = real
             credentials.certificateChainPEM = forged.certificateChainPEM
             credentials.privateKeyPEM = request.privateKeyPEM
@@ -191,16 +224,19 @@ struct NodeAPITests {
 
     @Test func anIntentionChangeReachesAWatchingNodeWithinOneSecond() async throws {
         try await Self.withControlPlane { control in
-            let node = try WatchingNode(control: control, credentials: try await WatchingNode.join(control, name: "host-b"))
+            let node = try WatchingNode(
+                control: control, credentials: try await WatchingNode.join(control, name: "host-b"))
             defer { Task { await node.stop() } }
             try await node.register(["backend": ["198.18.0.12:8080"]])
             let first = try await node.next { $0.config.nodeConfig.services.contains { $0.name == "backend" } }
             #expect(first.config.nodeConfig.services.first { $0.name == "backend" }?.vip != nil)
-            let frontend = ServiceName(name: "frontend"), backend = ServiceName(name: "backend")
+            let frontend = ServiceName(name: "frontend")
+            let backend = ServiceName(name: "backend")
             #expect(first.config.policy.evaluate(source: frontend, destination: backend).allowed)
 
             let start = ContinuousClock.now
-            let write = try await control.admin(.PUT, "/v1/intentions", json: #"{"source": "frontend", "destination": "backend", "action": "deny"}"#)
+            let write = try await control.admin(
+                .PUT, "/v1/intentions", json: #"{"source": "frontend", "destination": "backend", "action": "deny"}"#)
             #expect(write.status.code < 300)
             let denied = try await node.next(within: .seconds(1)) {
                 !$0.config.policy.evaluate(source: frontend, destination: backend).allowed
@@ -211,18 +247,24 @@ struct NodeAPITests {
             #expect(denied.summary.changed == ["intention/frontend>backend"])
 
             // An intention between services that do not run on this node does not reach it.
-            try await control.admin(.PUT, "/v1/intentions", json: #"{"source": "a", "destination": "b", "action": "deny"}"#)
-            try await control.admin(.PUT, "/v1/intentions", json: #"{"source": "frontend", "destination": "backend", "action": "allow"}"#)
-            let allowed = try await node.next { $0.config.policy.evaluate(source: frontend, destination: backend).allowed }
+            try await control.admin(
+                .PUT, "/v1/intentions", json: #"{"source": "a", "destination": "b", "action": "deny"}"#)
+            try await control.admin(
+                .PUT, "/v1/intentions", json: #"{"source": "frontend", "destination": "backend", "action": "allow"}"#)
+            let allowed = try await node.next {
+                $0.config.policy.evaluate(source: frontend, destination: backend).allowed
+            }
             #expect(!allowed.config.policy.intentions.contains { $0.key == "a>b" })
         }
     }
 
     @Test func aSilentNodeIsMarkedDownAndItsEndpointsWithdrawn() async throws {
         try await Self.withControlPlane(configure: { $0.registry.nodeTimeout = .seconds(2) }) { control in
-            let watcher = try WatchingNode(control: control, credentials: try await WatchingNode.join(control, name: "host-a"))
+            let watcher = try WatchingNode(
+                control: control, credentials: try await WatchingNode.join(control, name: "host-a"))
             defer { Task { await watcher.stop() } }
-            let silent = try WatchingNode(control: control, credentials: try await WatchingNode.join(control, name: "host-b"))
+            let silent = try WatchingNode(
+                control: control, credentials: try await WatchingNode.join(control, name: "host-b"))
             try await silent.register(["backend": ["198.18.0.12:8080"]])
             _ = try await watcher.next { update in
                 update.config.nodeConfig.services.first { $0.name == "backend" }?.endpoints.count == 1
@@ -235,7 +277,9 @@ struct NodeAPITests {
             let withdrawn = try await watcher.next(within: .seconds(6)) { update in
                 update.config.nodeConfig.services.first { $0.name == "backend" }?.endpoints.isEmpty == true
             }
-            #expect(withdrawn.config.nodeConfig.services.contains { $0.name == "backend" }, "the service stays, its endpoints go")
+            #expect(
+                withdrawn.config.nodeConfig.services.contains { $0.name == "backend" },
+                "the service stays, its endpoints go")
             let nodes = try await control.admin(.GET, "/v1/nodes/host-b")
             #expect(try nodes.json()["status"] as? String == "down")
         }
@@ -251,7 +295,8 @@ struct NodeAPITests {
             credentials = try await WatchingNode.join(first, name: "host-b")
             let node = try WatchingNode(control: first, credentials: credentials, cache: cache)
             try await node.register(["backend": ["198.18.0.12:8080"]])
-            try await first.admin(.PUT, "/v1/intentions", json: #"{"source": "frontend", "destination": "backend", "action": "deny"}"#)
+            try await first.admin(
+                .PUT, "/v1/intentions", json: #"{"source": "frontend", "destination": "backend", "action": "deny"}"#)
             _ = try await node.next { $0.config.policy.intentions.count == 1 && !$0.config.nodeConfig.services.isEmpty }
             await node.stop()
             await first.stop()
@@ -267,7 +312,9 @@ struct NodeAPITests {
             #expect(second.ready.bootstrapTokenFile == nil, "the bootstrap token is made once")
             let node = try WatchingNode(control: second, credentials: credentials, cache: cache)
             let resumed = try await node.next { _ in true }
-            #expect(resumed.summary.changed.isEmpty, "nothing is resent to a node that holds the current config: \(resumed.summary)")
+            #expect(
+                resumed.summary.changed.isEmpty,
+                "nothing is resent to a node that holds the current config: \(resumed.summary)")
             #expect(resumed.summary.removed.isEmpty)
             #expect(resumed.config.version >= held.version)
             #expect(resumed.config.nodeConfig.services.first?.vip == vip, "the VIP survives the restart")

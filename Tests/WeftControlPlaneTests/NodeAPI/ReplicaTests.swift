@@ -12,33 +12,39 @@ struct ReplicaTests {
     /// A fresh database on the test server; dropped by `drop`.
     static func createDatabase() async throws -> (url: String, drop: @Sendable () async -> Void) {
         guard let server = ProcessInfo.processInfo.environment["WEFT_TEST_POSTGRES_URL"], !server.isEmpty,
-              var components = URLComponents(string: server)
+            var components = URLComponents(string: server)
         else { throw StoreFixtureError.postgresNotConfigured }
         let database = "weft_replicas_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         let admin = try PostgresStore(url: server)
         try await admin.executeForTesting("CREATE DATABASE \(database)")
         components.path = "/\(database)"
-        return (components.string!, {
-            try? await admin.executeForTesting("DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
-            await admin.close()
-        })
+        return (
+            components.string!,
+            {
+                try? await admin.executeForTesting("DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
+                await admin.close()
+            }
+        )
     }
 
     @Test func twoReplicasServeCurrentStateAndPushEachOthersChanges() async throws {
         let (url, drop) = try await Self.createDatabase()
-        let directoryA = try NodeAPITests.temporaryDirectory(), directoryB = try NodeAPITests.temporaryDirectory()
+        let directoryA = try NodeAPITests.temporaryDirectory()
+        let directoryB = try NodeAPITests.temporaryDirectory()
         defer {
             try? FileManager.default.removeItem(atPath: directoryA)
             try? FileManager.default.removeItem(atPath: directoryB)
         }
         let replicaA = try await RunningControlPlane.start(dataDirectory: directoryA, postgresURL: url)
-        let replicaB = try await RunningControlPlane.start(dataDirectory: directoryB, postgresURL: url, adminToken: replicaA.adminToken)
+        let replicaB = try await RunningControlPlane.start(
+            dataDirectory: directoryB, postgresURL: url, adminToken: replicaA.adminToken)
         do {
             #expect(replicaB.ready.bootstrapTokenFile == nil, "only the first replica makes the bootstrap token")
             // Both replicas share the CA and the tokens: a token made through A works at B's join listener and
             // B's admin API accepts A's bootstrap token.
             let token = try await replicaA.joinToken(for: "host-b")
-            let credentials = try await ControlPlaneJoin.join(address: replicaB.ready.joinListener, token: token, nodeName: "host-b")
+            let credentials = try await ControlPlaneJoin.join(
+                address: replicaB.ready.joinListener, token: token, nodeName: "host-b")
             let bundleA = try String(contentsOfFile: replicaA.ready.trustBundleFile, encoding: .utf8)
             #expect(credentials.trustBundlePEM == bundleA)
 
@@ -46,11 +52,15 @@ struct ReplicaTests {
             try await node.register(["backend": ["198.18.0.12:8080"]])
             _ = try await node.next { !$0.config.nodeConfig.services.isEmpty }
 
-            let frontend = ServiceName(name: "frontend"), backend = ServiceName(name: "backend")
+            let frontend = ServiceName(name: "frontend")
+            let backend = ServiceName(name: "backend")
             let start = ContinuousClock.now
-            let write = try await replicaA.admin(.PUT, "/v1/intentions", json: #"{"source": "frontend", "destination": "backend", "action": "deny"}"#)
+            let write = try await replicaA.admin(
+                .PUT, "/v1/intentions", json: #"{"source": "frontend", "destination": "backend", "action": "deny"}"#)
             #expect(write.status.code < 300)
-            _ = try await node.next(within: .seconds(1)) { !$0.config.policy.evaluate(source: frontend, destination: backend).allowed }
+            _ = try await node.next(within: .seconds(1)) {
+                !$0.config.policy.evaluate(source: frontend, destination: backend).allowed
+            }
             #expect(ContinuousClock.now - start < .seconds(1))
 
             // B serves the state A wrote, and A the endpoint B registered.

@@ -15,7 +15,8 @@ final class RunningControlPlane: Sendable {
     let adminToken: String
 
     static func start(
-        dataDirectory: String, postgresURL: String? = nil, adminToken: String? = nil, configure: (inout ControlPlaneConfiguration) -> Void = { _ in }
+        dataDirectory: String, postgresURL: String? = nil, adminToken: String? = nil,
+        configure: (inout ControlPlaneConfiguration) -> Void = { _ in }
     ) async throws -> RunningControlPlane {
         var configuration = ControlPlaneConfiguration()
         configuration.dataDirectory = dataDirectory
@@ -41,12 +42,17 @@ final class RunningControlPlane: Sendable {
             throw FixtureError("weftd stopped before it was ready")
         }
         // A replica that found a token in a shared database writes no file: the caller passes the first one's.
-        let token = try adminToken
-            ?? String(contentsOfFile: "\(dataDirectory)/admin-token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let token =
+            try adminToken
+            ?? String(contentsOfFile: "\(dataDirectory)/admin-token", encoding: .utf8).trimmingCharacters(
+                in: .whitespacesAndNewlines)
         return RunningControlPlane(ready: ready, task: task, configuration: configuration, adminToken: token)
     }
 
-    private init(ready: ControlPlane.Ready, task: Task<Void, any Error>, configuration: ControlPlaneConfiguration, adminToken: String) {
+    private init(
+        ready: ControlPlane.Ready, task: Task<Void, any Error>, configuration: ControlPlaneConfiguration,
+        adminToken: String
+    ) {
         self.ready = ready
         self.task = task
         self.configuration = configuration
@@ -73,7 +79,8 @@ final class RunningControlPlane: Sendable {
 
     /// One admin API call with the bootstrap token.
     @discardableResult
-    func admin(_ method: HTTPMethod, _ path: String, json: String? = nil, token: String? = nil) async throws -> Response {
+    func admin(_ method: HTTPMethod, _ path: String, json: String? = nil, token: String? = nil) async throws -> Response
+    {
         var request = HTTPClientRequest(url: "http://\(ready.adminListener)\(path)")
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(token ?? adminToken)")
@@ -88,9 +95,12 @@ final class RunningControlPlane: Sendable {
 
     /// A join token for `node` made through the admin API.
     func joinToken(for node: String, ttlSeconds: Int = 3600) async throws -> String {
-        let response = try await admin(.POST, "/v1/node-tokens", json: #"{"node": "\#(node)", "ttl_seconds": \#(ttlSeconds)}"#)
-        guard response.status == .created || response.status == .ok, let token = try response.json()["token"] as? String else {
-            throw FixtureError("creating a join token failed: \(response.status) \(String(decoding: response.body, as: UTF8.self))")
+        let response = try await admin(
+            .POST, "/v1/node-tokens", json: #"{"node": "\#(node)", "ttl_seconds": \#(ttlSeconds)}"#)
+        guard response.status == .created || response.status == .ok, let token = try response.json()["token"] as? String
+        else {
+            throw FixtureError(
+                "creating a join token failed: \(response.status) \(String(decoding: response.body, as: UTF8.self))")
         }
         return token
     }

@@ -19,7 +19,9 @@ final class WatchingNode: Sendable {
     }
 
     /// Connects (without watching yet).
-    static func connect(_ control: RunningControlPlane, credentials: NodeCredentials) throws -> (NodeSession, Task<Void, any Error>) {
+    static func connect(_ control: RunningControlPlane, credentials: NodeCredentials) throws -> (
+        NodeSession, Task<Void, any Error>
+    ) {
         let session = try NodeSession(address: control.ready.nodeListener, credentials: credentials)
         return (session, Task { try await session.run() })
     }
@@ -38,7 +40,9 @@ final class WatchingNode: Sendable {
     }
 
     /// The next config update that satisfies `predicate`, or an error after `timeout`.
-    func next(within timeout: Duration = .seconds(5), where predicate: @escaping @Sendable (Update) -> Bool) async throws -> Update {
+    func next(within timeout: Duration = .seconds(5), where predicate: @escaping @Sendable (Update) -> Bool)
+        async throws -> Update
+    {
         let updates = self.updates
         return try await withThrowingTaskGroup(of: Update?.self) { group in
             group.addTask {

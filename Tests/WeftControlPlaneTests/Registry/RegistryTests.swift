@@ -35,9 +35,13 @@ struct RegistryTests {
                         let address = IPAddress("198.18.0.\(index + 1)")!
                         try await registry.register(
                             node: "node-\(index)", addresses: [address], version: "t",
-                            services: [DiscoveredService(name: ServiceName(name: "shared"), protocol: .http, endpoints: [
-                                IPSocketAddress(address: address, port: UInt16(8000 + index % 3)),
-                            ])]
+                            services: [
+                                DiscoveredService(
+                                    name: ServiceName(name: "shared"), protocol: .http,
+                                    endpoints: [
+                                        IPSocketAddress(address: address, port: UInt16(8000 + index % 3))
+                                    ])
+                            ]
                         )
                     }
                 }
@@ -54,8 +58,10 @@ struct RegistryTests {
     @Test(arguments: StoreBackend.allCases)
     func vipsAreUniqueStableAndFreedOnDelete(_ backend: StoreBackend) async throws {
         try await Self.withRegistry(backend) { registry, store in
-            let a = try await registry.putService(ServiceRecord(name: ServiceName(name: "a"), ports: [80], origin: .admin), ifMatch: nil, actor: "t")
-            let b = try await registry.putService(ServiceRecord(name: ServiceName(name: "b"), ports: [80], origin: .admin), ifMatch: nil, actor: "t")
+            let a = try await registry.putService(
+                ServiceRecord(name: ServiceName(name: "a"), ports: [80], origin: .admin), ifMatch: nil, actor: "t")
+            let b = try await registry.putService(
+                ServiceRecord(name: ServiceName(name: "b"), ports: [80], origin: .admin), ifMatch: nil, actor: "t")
             #expect(a.value.vip != nil && a.value.vip != b.value.vip)
             #expect(RegistryConfiguration().vipRange.contains(a.value.vip!))
             // A body asking for another VIP keeps the allocated one.
@@ -75,22 +81,30 @@ struct RegistryTests {
             try await Self.addNode("host-a", to: store)
             let before = try await store.revision()
             await #expect(throws: RegistryError.self) {
-                try await registry.putService(ServiceRecord(name: ServiceName(name: "x"), ports: [], origin: .admin), ifMatch: nil, actor: "t")
+                try await registry.putService(
+                    ServiceRecord(name: ServiceName(name: "x"), ports: [], origin: .admin), ifMatch: nil, actor: "t")
             }
             await #expect(throws: RegistryError.self) {
-                try await registry.putService(ServiceRecord(name: ServiceName(name: "x"), ports: [], origin: .external), ifMatch: nil, actor: "t")
+                try await registry.putService(
+                    ServiceRecord(name: ServiceName(name: "x"), ports: [], origin: .external), ifMatch: nil, actor: "t")
             }
             await #expect(throws: RegistryError.self) {
-                try await registry.register(node: "host-a", addresses: [IPAddress("198.18.0.1")!], version: "t", services: [
-                    DiscoveredService(name: ServiceName(name: "x"), protocol: .tcp, endpoints: [IPSocketAddress("198.18.0.2:80")!]),
-                ])
+                try await registry.register(
+                    node: "host-a", addresses: [IPAddress("198.18.0.1")!], version: "t",
+                    services: [
+                        DiscoveredService(
+                            name: ServiceName(name: "x"), protocol: .tcp, endpoints: [IPSocketAddress("198.18.0.2:80")!]
+                        )
+                    ])
             }
             await #expect(throws: RegistryError.self) {
                 try await registry.register(node: "ghost", addresses: [], version: "t", services: [])
             }
             await #expect(throws: RegistryError.self) {
                 try await registry.putIntention(
-                    Intention(source: .any, destination: .any, action: .deny, permissions: [L7Permission(action: .deny, pathExact: "no-slash")]),
+                    Intention(
+                        source: .any, destination: .any, action: .deny,
+                        permissions: [L7Permission(action: .deny, pathExact: "no-slash")]),
                     ifMatch: nil, actor: "t"
                 )
             }

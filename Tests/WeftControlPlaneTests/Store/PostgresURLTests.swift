@@ -6,10 +6,13 @@ import Testing
 struct PostgresURLTests {
     @Test
     func tcpURLWithEverything() throws {
-        let url = try PostgresURL("postgres://weft:s3cr%40t%2Fx@db.example.net:6432/weft_prod?sslmode=require&application_name=weftd-a")
-        #expect(url == PostgresURL(
-            endpoint: .tcp(host: "db.example.net", port: 6432), username: "weft", password: "s3cr@t/x",
-            database: "weft_prod", tlsMode: .require, applicationName: "weftd-a"))
+        let url = try PostgresURL(
+            "postgres://weft:s3cr%40t%2Fx@db.example.net:6432/weft_prod?sslmode=require&application_name=weftd-a")
+        #expect(
+            url
+                == PostgresURL(
+                    endpoint: .tcp(host: "db.example.net", port: 6432), username: "weft", password: "s3cr@t/x",
+                    database: "weft_prod", tlsMode: .require, applicationName: "weftd-a"))
         #expect(url.description == "postgres://weft@db.example.net:6432/weft_prod")
         #expect(!url.description.contains("s3cr"))
     }

@@ -76,8 +76,10 @@ struct StoreConformanceTests {
                 audit: Self.admin
             )
 
-            #expect(try await store.object(.service, "a.b") == StoredObject(
-                kind: .service, key: "a.b", body: json(#"{"name":"a.b"}"#), revision: 1))
+            #expect(
+                try await store.object(.service, "a.b")
+                    == StoredObject(
+                        kind: .service, key: "a.b", body: json(#"{"name":"a.b"}"#), revision: 1))
             #expect(try await store.object(.service, "missing") == nil)
             #expect(try await store.object(.intention, "a") == nil)  // same key, other kind
 
@@ -90,8 +92,10 @@ struct StoreConformanceTests {
 
             // Overwrite: new body, new revision.
             let revision = try await store.apply([.put(.service, "a", json(#"{"name":"a","v":2}"#))], audit: Self.admin)
-            #expect(try await store.object(.service, "a") == StoredObject(
-                kind: .service, key: "a", body: json(#"{"name":"a","v":2}"#), revision: revision))
+            #expect(
+                try await store.object(.service, "a")
+                    == StoredObject(
+                        kind: .service, key: "a", body: json(#"{"name":"a","v":2}"#), revision: revision))
 
             // Delete.
             try await store.apply([.delete(.service, "a"), .delete(.service, "B")], audit: Self.admin)
@@ -112,29 +116,43 @@ struct StoreConformanceTests {
     func preconditionsAbsentRevisionAndNone(_ backend: StoreBackend) async throws {
         try await withStoreFixture(backend) { _, store async throws in
             // absent: holds for a new key.
-            let r1 = try await store.apply([.put(.intention, "fe/be", json(#"{"allow":true}"#), precondition: .absent)], audit: Self.admin)
+            let r1 = try await store.apply(
+                [.put(.intention, "fe/be", json(#"{"allow":true}"#), precondition: .absent)], audit: Self.admin)
             #expect(r1 == 1)
 
             // absent on an existing key: conflict naming the actual revision, and nothing changes.
             try await expectUnchanged(store) {
-                await #expect(throws: StoreError.conflict(kind: .intention, key: "fe/be", expected: .absent, actual: 1)) {
-                    try await store.apply([.put(.intention, "fe/be", json(#"{"allow":false}"#), precondition: .absent)], audit: Self.admin)
+                await #expect(throws: StoreError.conflict(kind: .intention, key: "fe/be", expected: .absent, actual: 1))
+                {
+                    try await store.apply(
+                        [.put(.intention, "fe/be", json(#"{"allow":false}"#), precondition: .absent)], audit: Self.admin
+                    )
                 }
             }
 
             // revision: holds at exactly that revision.
             try await expectUnchanged(store) {
-                await #expect(throws: StoreError.conflict(kind: .intention, key: "fe/be", expected: .revision(7), actual: 1)) {
-                    try await store.apply([.put(.intention, "fe/be", json(#"{"allow":false}"#), precondition: .revision(7))], audit: Self.admin)
+                await #expect(
+                    throws: StoreError.conflict(kind: .intention, key: "fe/be", expected: .revision(7), actual: 1)
+                ) {
+                    try await store.apply(
+                        [.put(.intention, "fe/be", json(#"{"allow":false}"#), precondition: .revision(7))],
+                        audit: Self.admin)
                 }
-                await #expect(throws: StoreError.conflict(kind: .intention, key: "x/y", expected: .revision(1), actual: nil)) {
-                    try await store.apply([.put(.intention, "x/y", json("{}"), precondition: .revision(1))], audit: Self.admin)
+                await #expect(
+                    throws: StoreError.conflict(kind: .intention, key: "x/y", expected: .revision(1), actual: nil)
+                ) {
+                    try await store.apply(
+                        [.put(.intention, "x/y", json("{}"), precondition: .revision(1))], audit: Self.admin)
                 }
-                await #expect(throws: StoreError.conflict(kind: .intention, key: "fe/be", expected: .revision(0), actual: 1)) {
+                await #expect(
+                    throws: StoreError.conflict(kind: .intention, key: "fe/be", expected: .revision(0), actual: 1)
+                ) {
                     try await store.apply([.delete(.intention, "fe/be", precondition: .revision(0))], audit: Self.admin)
                 }
             }
-            let r2 = try await store.apply([.put(.intention, "fe/be", json(#"{"allow":false}"#), precondition: .revision(1))], audit: Self.admin)
+            let r2 = try await store.apply(
+                [.put(.intention, "fe/be", json(#"{"allow":false}"#), precondition: .revision(1))], audit: Self.admin)
             #expect(r2 == 2)
             #expect(try await store.object(.intention, "fe/be")?.body == json(#"{"allow":false}"#))
 
@@ -146,11 +164,13 @@ struct StoreConformanceTests {
             #expect(try await store.object(.intention, "never-existed") == nil)
 
             // A delete guarded by the right revision.
-            let r5 = try await store.apply([.delete(.intention, "fe/be", precondition: .revision(3))], audit: Self.admin)
+            let r5 = try await store.apply(
+                [.delete(.intention, "fe/be", precondition: .revision(3))], audit: Self.admin)
             #expect(r5 == 5)
             #expect(try await store.object(.intention, "fe/be") == nil)
             // absent holds again once deleted.
-            #expect(try await store.apply([.put(.intention, "fe/be", json("{}"), precondition: .absent)], audit: nil) == 6)
+            #expect(
+                try await store.apply([.put(.intention, "fe/be", json("{}"), precondition: .absent)], audit: nil) == 6)
         }
     }
 
@@ -158,11 +178,16 @@ struct StoreConformanceTests {
     func oneFailingPreconditionWritesNothing(_ backend: StoreBackend) async throws {
         try await withStoreFixture(backend) { _, store async throws in
             try await store.apply(
-                [.put(.service, "kept", json(#"{"v":1}"#)), .put(.vipClaim, "240.0.0.7", json(#"{"service":"kept"}"#))],
+                [
+                    .put(.service, "kept", json(#"{"v":1}"#)),
+                    .put(.vipClaim, "240.0.0.7", json(#"{"service":"kept"}"#)),
+                ],
                 audit: Self.admin
             )
             try await expectUnchanged(store) {
-                await #expect(throws: StoreError.conflict(kind: .vipClaim, key: "240.0.0.7", expected: .absent, actual: 1)) {
+                await #expect(
+                    throws: StoreError.conflict(kind: .vipClaim, key: "240.0.0.7", expected: .absent, actual: 1)
+                ) {
                     try await store.apply(
                         [
                             .put(.service, "new", json(#"{"v":1}"#), precondition: .absent),  // would hold
@@ -199,11 +224,12 @@ struct StoreConformanceTests {
 
             let since1 = try await store.changes(since: 1)
             #expect(since1.revision == 5)
-            #expect(since1.upserts == [
-                StoredObject(kind: .node, key: "n", body: json("1"), revision: 2),
-                StoredObject(kind: .service, key: "b", body: json("2"), revision: 3),
-                StoredObject(kind: .service, key: "c", body: json("5"), revision: 5),
-            ])
+            #expect(
+                since1.upserts == [
+                    StoredObject(kind: .node, key: "n", body: json("1"), revision: 2),
+                    StoredObject(kind: .service, key: "b", body: json("2"), revision: 3),
+                    StoredObject(kind: .service, key: "c", body: json("5"), revision: 5),
+                ])
             // "c" was deleted at 4 but exists again: an upsert, not a deletion.
             #expect(since1.deletions == [ChangeFeed.Deletion(kind: .service, key: "a", revision: 3)])
 
@@ -215,10 +241,11 @@ struct StoreConformanceTests {
             let since5 = try await store.changes(since: 5)
             #expect(since5.revision == 6)
             #expect(since5.upserts.isEmpty)
-            #expect(Set(since5.deletions) == [
-                ChangeFeed.Deletion(kind: .service, key: "c", revision: 6),
-                ChangeFeed.Deletion(kind: .node, key: "n", revision: 6),
-            ])
+            #expect(
+                Set(since5.deletions) == [
+                    ChangeFeed.Deletion(kind: .service, key: "c", revision: 6),
+                    ChangeFeed.Deletion(kind: .node, key: "n", revision: 6),
+                ])
 
             let current = try await store.changes(since: 6)
             #expect(current == ChangeFeed(revision: 6, upserts: [], deletions: []))
@@ -245,7 +272,10 @@ struct StoreConformanceTests {
             #expect(Set(entries.map(\.id)).count == 4)
             #expect(entries.map(\.revision) == [1, 2, 4, 4])
             #expect(entries.allSatisfy { $0.kind == "service" })
-            #expect(entries.allSatisfy { $0.time >= started.addingTimeInterval(-1) && $0.time <= Date().addingTimeInterval(1) })
+            #expect(
+                entries.allSatisfy {
+                    $0.time >= started.addingTimeInterval(-1) && $0.time <= Date().addingTimeInterval(1)
+                })
 
             #expect(entries[0].actor == "admin-token:alice")
             #expect(entries[0].action == "PUT /v1/services/backend")
@@ -287,7 +317,8 @@ struct StoreConformanceTests {
             try #require(entries.count == 3)
             #expect(entries.map(\.before) == [nil, AuditEntry.redactedMarker, AuditEntry.redactedMarker])
             #expect(entries.map(\.after) == [AuditEntry.redactedMarker, AuditEntry.redactedMarker, nil])
-            #expect(entries.allSatisfy { !($0.before ?? "").contains("PRIVATE") && !($0.after ?? "").contains("PRIVATE") })
+            #expect(
+                entries.allSatisfy { !($0.before ?? "").contains("PRIVATE") && !($0.after ?? "").contains("PRIVATE") })
             #expect(AuditEntry.redactedMarker == "[redacted]")
         }
     }
@@ -517,7 +548,8 @@ struct StoreConformanceTests {
         #expect(message.contains("does not exist"))
 
         // Not migrated, so the pool path: the timeout, then the reason from a direct attempt.
-        let unmigrated = try PostgresStore(url: server.withDatabase("weft_no_such_database"), timeout: .milliseconds(500))
+        let unmigrated = try PostgresStore(
+            url: server.withDatabase("weft_no_such_database"), timeout: .milliseconds(500))
         let poolError = await #expect(throws: StoreError.self) { try await unmigrated.revision() }
         await unmigrated.close()
         #expect(poolError.map { "\($0)" }?.contains("does not exist") == true)

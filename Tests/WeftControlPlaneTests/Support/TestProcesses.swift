@@ -9,7 +9,9 @@ enum TestBinaries {
     /// `name` in WEFT_BIN_DIR (Scripts/test sets it), next to the test bundle, or in .build/debug.
     static func path(_ name: String) throws -> String {
         var candidates: [String] = []
-        if let directory = ProcessInfo.processInfo.environment["WEFT_BIN_DIR"] { candidates.append(directory + "/" + name) }
+        if let directory = ProcessInfo.processInfo.environment["WEFT_BIN_DIR"] {
+            candidates.append(directory + "/" + name)
+        }
         if let bundle = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
             candidates.append((bundle as NSString).deletingLastPathComponent + "/" + name)
         }
@@ -40,11 +42,13 @@ struct ProcessOutcome: CustomStringConvertible {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.environment = ["HOME": home, "PATH": "/usr/bin:/bin"].merging(environment) { $1 }
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         process.standardOutput = out
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
-        let stdout = CollectedBytes(), stderr = CollectedBytes()
+        let stdout = CollectedBytes()
+        let stderr = CollectedBytes()
         return try await withCheckedThrowingContinuation { continuation in
             let done = CollectedBytes()
             process.terminationHandler = { _ in done.finish() }
@@ -52,7 +56,8 @@ struct ProcessOutcome: CustomStringConvertible {
             Thread.detachNewThread { stdout.finish(out.fileHandleForReading.readDataToEndOfFile()) }
             Thread.detachNewThread { stderr.finish(err.fileHandleForReading.readDataToEndOfFile()) }
             Thread.detachNewThread {
-                let output = stdout.wait(), errors = stderr.wait()
+                let output = stdout.wait()
+                let errors = stderr.wait()
                 _ = done.wait()
                 continuation.resume(
                     returning: ProcessOutcome(
@@ -96,10 +101,12 @@ final class BackgroundProcess: @unchecked Sendable {
 
     init(_ executable: String, _ arguments: [String], home: String) throws {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/perl")
-        process.arguments = ["-MPOSIX", "-e", "sigprocmask(SIG_SETMASK, POSIX::SigSet->new); exec @ARGV or die $!", "--", executable]
+        process.arguments =
+            ["-MPOSIX", "-e", "sigprocmask(SIG_SETMASK, POSIX::SigSet->new); exec @ARGV or die $!", "--", executable]
             + arguments
         process.environment = ["HOME": home, "PATH": "/usr/bin:/bin"]
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         process.standardOutput = out
         process.standardError = err
         process.standardInput = FileHandle.nullDevice

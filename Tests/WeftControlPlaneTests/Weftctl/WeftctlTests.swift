@@ -34,7 +34,8 @@ struct WeftctlTests {
 
         /// Runs weftctl with only HOME, PATH and `environment` set (nothing from the test runner's WEFT_*).
         func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> Run {
-            try await ProcessOutcome.run(try TestBinaries.path("weftctl"), arguments, home: home.path, environment: environment)
+            try await ProcessOutcome.run(
+                try TestBinaries.path("weftctl"), arguments, home: home.path, environment: environment)
         }
     }
 
@@ -44,7 +45,8 @@ struct WeftctlTests {
 
     @Test func tokenCreatePrintsAToken() async throws {
         try await Self.withWorkspace { workspace in
-            let run = try await workspace.run(["node", "token", "create", "--name", "host-a", "--ttl", "1h"] + workspace.connection)
+            let run = try await workspace.run(
+                ["node", "token", "create", "--name", "host-a", "--ttl", "1h"] + workspace.connection)
             #expect(run.status == 0, "\(run)")
             let token = run.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             #expect(token.hasPrefix("weftjoin."), "\(run)")
@@ -65,7 +67,8 @@ struct WeftctlTests {
 
     @Test func intentionAllowThenListAsTableAndJSON() async throws {
         try await Self.withWorkspace { workspace in
-            let allow = try await workspace.run(["intention", "allow", "frontend", "backend", "--description", "web tier"] + workspace.connection)
+            let allow = try await workspace.run(
+                ["intention", "allow", "frontend", "backend", "--description", "web tier"] + workspace.connection)
             #expect(allow.status == 0, "\(allow)")
             let deny = try await workspace.run(["intention", "deny", "*", "payments/api"] + workspace.connection)
             #expect(deny.status == 0, "\(deny)")
@@ -75,7 +78,10 @@ struct WeftctlTests {
             let lines = table.stdout.split(separator: "\n").map(String.init)
             #expect(lines.first?.hasPrefix("SOURCE") == true)
             let row = try #require(lines.first { $0.hasPrefix("frontend") })
-            #expect(row.split(separator: " ", omittingEmptySubsequences: true).prefix(3) == ["frontend", "backend", "allow"])
+            #expect(
+                row.split(separator: " ", omittingEmptySubsequences: true).prefix(3) == [
+                    "frontend", "backend", "allow",
+                ])
             #expect(row.contains("web tier"))
             #expect(lines.contains { $0.hasPrefix("*") && $0.contains("payments/api") && $0.contains("deny") })
 
@@ -108,14 +114,18 @@ struct WeftctlTests {
             #expect(status.stdout.contains("STOPPED"), "\(status)")
             let resume = try await workspace.run(["mesh", "resume"] + workspace.connection)
             #expect(resume.status == 0, "\(resume)")
-            let allowed = try await workspace.run(["intention", "check", "frontend", "backend", "-o", "json"] + workspace.connection)
+            let allowed = try await workspace.run(
+                ["intention", "check", "frontend", "backend", "-o", "json"] + workspace.connection)
             let decision = try JSONSerialization.jsonObject(with: Data(allowed.stdout.utf8)) as? [String: Any]
             #expect(decision?["allowed"] as? Bool == true, "\(allowed)")
 
             let mode = try await workspace.run(["mesh", "mode", "permissive"] + workspace.connection)
             #expect(mode.stdout.contains("permissive"), "\(mode)")
             let telemetry = try await workspace.run(
-                ["telemetry", "set", "--metrics-push", "statsd", "--metrics-endpoint", "198.18.0.30:8125", "--interval", "10s"]
+                [
+                    "telemetry", "set", "--metrics-push", "statsd", "--metrics-endpoint", "198.18.0.30:8125",
+                    "--interval", "10s",
+                ]
                     + workspace.connection
             )
             #expect(telemetry.status == 0, "\(telemetry)")
@@ -129,13 +139,17 @@ struct WeftctlTests {
     @Test func servicesPutFromFlags() async throws {
         try await Self.withWorkspace { workspace in
             let put = try await workspace.run(
-                ["services", "put", "payments/api", "--port", "9000", "--protocol", "grpc", "--label", "team=pay"] + workspace.connection
+                ["services", "put", "payments/api", "--port", "9000", "--protocol", "grpc", "--label", "team=pay"]
+                    + workspace.connection
             )
             #expect(put.status == 0, "\(put)")
-            let vip = put.stdout.split(separator: "\n").first { $0.hasPrefix("vip:") }.flatMap { IPAddress($0.dropFirst(4).trimmingCharacters(in: .whitespaces)) }
+            let vip = put.stdout.split(separator: "\n").first { $0.hasPrefix("vip:") }.flatMap {
+                IPAddress($0.dropFirst(4).trimmingCharacters(in: .whitespaces))
+            }
             #expect(vip.map(NodeConfig.defaultVIPRange.contains) == true, "shows the VIP the registry assigned: \(put)")
             let external = try await workspace.run(
-                ["services", "put", "legacy-db", "--port", "5432", "--external", "198.18.0.20:5432"] + workspace.connection
+                ["services", "put", "legacy-db", "--port", "5432", "--external", "198.18.0.20:5432"]
+                    + workspace.connection
             )
             #expect(external.status == 0, "\(external)")
             let list = try await workspace.run(["services", "list"] + workspace.connection)
@@ -148,7 +162,9 @@ struct WeftctlTests {
 
     @Test func missingTokenSaysWhereToPutOne() async throws {
         try await Self.withWorkspace { workspace in
-            let run = try await workspace.run(["status", "--addr", workspace.fixture.baseURL, "--ca-file", workspace.caFile])
+            let run = try await workspace.run([
+                "status", "--addr", workspace.fixture.baseURL, "--ca-file", workspace.caFile,
+            ])
             #expect(run.status != 0)
             #expect(run.stderr.contains("no token: pass --token, set WEFT_TOKEN or put token = "), "\(run)")
             #expect(run.stdout.isEmpty)
@@ -165,13 +181,17 @@ struct WeftctlTests {
             #expect(wrong.stderr.contains("unknown") && wrong.stderr.contains("WEFT_TOKEN"), "\(wrong)")
 
             let readOnly = try await workspace.run(
-                ["mesh", "stop-all", "--addr", workspace.fixture.baseURL, "--ca-file", workspace.caFile, "--token", workspace.fixture.readToken]
+                [
+                    "mesh", "stop-all", "--addr", workspace.fixture.baseURL, "--ca-file", workspace.caFile, "--token",
+                    workspace.fixture.readToken,
+                ]
             )
             #expect(readOnly.status != 0)
             #expect(readOnly.stderr.contains("read scope"), "\(readOnly)")
 
             _ = try await workspace.run(["intention", "allow", "frontend", "backend"] + workspace.connection)
-            let stale = try await workspace.run(["intention", "deny", "frontend", "backend", "--if-match", "1"] + workspace.connection)
+            let stale = try await workspace.run(
+                ["intention", "deny", "frontend", "backend", "--if-match", "1"] + workspace.connection)
             #expect(stale.status != 0)
             #expect(stale.stderr.contains("run the command again"), "\(stale)")
 
@@ -179,7 +199,9 @@ struct WeftctlTests {
             #expect(refused.status != 0)
             #expect(refused.stderr.contains("127.0.0.1:1") && refused.stderr.contains("refused"), "\(refused)")
 
-            let untrusted = try await workspace.run(["status", "--addr", workspace.fixture.baseURL, "--token", workspace.fixture.writeToken])
+            let untrusted = try await workspace.run([
+                "status", "--addr", workspace.fixture.baseURL, "--token", workspace.fixture.writeToken,
+            ])
             #expect(untrusted.status != 0)
             #expect(untrusted.stderr.contains("--ca-file"), "\(untrusted)")
         }
@@ -190,11 +212,11 @@ struct WeftctlTests {
             let directory = workspace.home.appendingPathComponent(".config/weft")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             try """
-                # weftctl settings
-                addr = "\(workspace.fixture.baseURL)"
-                token = "\(workspace.fixture.readToken)"
-                ca_file = "\(workspace.caFile)"
-                """.write(to: directory.appendingPathComponent("config"), atomically: true, encoding: .utf8)
+            # weftctl settings
+            addr = "\(workspace.fixture.baseURL)"
+            token = "\(workspace.fixture.readToken)"
+            ca_file = "\(workspace.caFile)"
+            """.write(to: directory.appendingPathComponent("config"), atomically: true, encoding: .utf8)
 
             let status = try await workspace.run(["status", "-o", "json"])
             #expect(status.status == 0, "\(status)")
@@ -204,14 +226,17 @@ struct WeftctlTests {
             // The file's token is read-only; the environment's wins over it, and the flag over both.
             let fromFile = try await workspace.run(["mesh", "stop-all"])
             #expect(fromFile.status != 0 && fromFile.stderr.contains("read scope"), "\(fromFile)")
-            let fromEnvironment = try await workspace.run(["mesh", "stop-all"], environment: ["WEFT_TOKEN": workspace.fixture.writeToken])
+            let fromEnvironment = try await workspace.run(
+                ["mesh", "stop-all"], environment: ["WEFT_TOKEN": workspace.fixture.writeToken])
             #expect(fromEnvironment.status == 0, "\(fromEnvironment)")
             let fromFlag = try await workspace.run(
-                ["mesh", "resume", "--token", workspace.fixture.writeToken], environment: ["WEFT_TOKEN": "weftadmin.bad.bad"]
+                ["mesh", "resume", "--token", workspace.fixture.writeToken],
+                environment: ["WEFT_TOKEN": "weftadmin.bad.bad"]
             )
             #expect(fromFlag.status == 0, "\(fromFlag)")
 
-            try "tokn = \"x\"\n".write(to: directory.appendingPathComponent("config"), atomically: true, encoding: .utf8)
+            try "tokn = \"x\"\n".write(
+                to: directory.appendingPathComponent("config"), atomically: true, encoding: .utf8)
             let typo = try await workspace.run(["status"])
             #expect(typo.status != 0 && typo.stderr.contains("unknown key 'tokn'"), "\(typo)")
         }

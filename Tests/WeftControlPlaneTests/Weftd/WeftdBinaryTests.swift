@@ -10,7 +10,8 @@ struct WeftdBinaryTests {
         let config: String
 
         init(toml: (String) -> String) throws {
-            directory = FileManager.default.temporaryDirectory.appendingPathComponent("weftd-bin-\(UUID().uuidString)").path
+            directory =
+                FileManager.default.temporaryDirectory.appendingPathComponent("weftd-bin-\(UUID().uuidString)").path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             config = "\(directory)/weftd.toml"
             try toml(directory).write(toFile: config, atomically: true, encoding: .utf8)
@@ -25,7 +26,9 @@ struct WeftdBinaryTests {
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             return try await ProcessOutcome.run(
                 try TestBinaries.path("weftctl"), arguments, home: directory,
-                environment: ["WEFT_ADDR": admin, "WEFT_TOKEN": token, "WEFT_CA_FILE": "\(directory)/data/trust-bundle.pem"]
+                environment: [
+                    "WEFT_ADDR": admin, "WEFT_TOKEN": token, "WEFT_CA_FILE": "\(directory)/data/trust-bundle.pem",
+                ]
             )
         }
     }
@@ -53,12 +56,15 @@ struct WeftdBinaryTests {
         let admin = try #require(Self.field("admin", in: ready))
         #expect(admin.hasPrefix("https://127.0.0.1:"))
         #expect(Self.field("bootstrap_token", in: ready) == "\(setup.directory)/data/admin-token")
-        let mode = try FileManager.default.attributesOfItem(atPath: "\(setup.directory)/data/admin-token")[.posixPermissions] as? Int
+        let mode =
+            try FileManager.default.attributesOfItem(atPath: "\(setup.directory)/data/admin-token")[.posixPermissions]
+            as? Int
         #expect(mode == 0o600)
 
         let status = try await setup.weftctl(["status"], admin: admin)
         #expect(status.status == 0, "\(status)")
-        let token = try await setup.weftctl(["node", "token", "create", "--name", "host-a", "--ttl", "1h"], admin: admin)
+        let token = try await setup.weftctl(
+            ["node", "token", "create", "--name", "host-a", "--ttl", "1h"], admin: admin)
         #expect(token.status == 0 && token.stdout.hasPrefix("weftjoin."), "\(token)")
         let deny = try await setup.weftctl(["intention", "deny", "frontend", "backend"], admin: admin)
         #expect(deny.status == 0, "\(deny)")
@@ -70,7 +76,8 @@ struct WeftdBinaryTests {
 
         let second = try setup.start()
         defer { second.stop(signal: SIGKILL) }
-        let again = try #require(second.waitForLine(containing: "weftd ready"), "weftd did not restart: \(second.stderr)")
+        let again = try #require(
+            second.waitForLine(containing: "weftd ready"), "weftd did not restart: \(second.stderr)")
         #expect(Self.field("bootstrap_token", in: again) == nil, "the bootstrap token is made only on the first start")
         let adminAgain = try #require(Self.field("admin", in: again))
         let list = try await setup.weftctl(["intention", "list", "-o", "json"], admin: adminAgain)
@@ -91,9 +98,12 @@ struct WeftdBinaryTests {
     func aBadConfigIsRefusedWithTheSettingNamed(line: String, expected: String) async throws {
         let setup = try Setup { directory in "data_dir = \"\(directory)/data\"\n\(line)\n" }
         defer { try? FileManager.default.removeItem(atPath: setup.directory) }
-        let outcome = try await ProcessOutcome.run(try TestBinaries.path("weftd"), ["--config", setup.config], home: setup.directory)
+        let outcome = try await ProcessOutcome.run(
+            try TestBinaries.path("weftd"), ["--config", setup.config], home: setup.directory)
         #expect(outcome.status != 0)
         #expect(outcome.stderr.contains(expected), "\(outcome)")
-        #expect(!FileManager.default.fileExists(atPath: "\(setup.directory)/data/weft.db"), "a refused config must not create state")
+        #expect(
+            !FileManager.default.fileExists(atPath: "\(setup.directory)/data/weft.db"),
+            "a refused config must not create state")
     }
 }

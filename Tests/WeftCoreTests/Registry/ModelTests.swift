@@ -6,7 +6,9 @@ import WeftCore
     @Test func parsesWorkloadAndNode() throws {
         let workload = try SPIFFEID(parsing: "spiffe://weft.local/ns/default/svc/backend")
         #expect(workload == .workload(trustDomain: "weft.local", service: "backend"))
-        #expect(try SPIFFEID(parsing: "spiffe://weft.local/node/host-a") == .node(trustDomain: "weft.local", name: "host-a"))
+        #expect(
+            try SPIFFEID(parsing: "spiffe://weft.local/node/host-a") == .node(trustDomain: "weft.local", name: "host-a")
+        )
         #expect(workload.description == "spiffe://weft.local/ns/default/svc/backend")
     }
 
@@ -45,7 +47,8 @@ import WeftCore
         try ConfigResource.make(
             name: ConfigResource.meshName,
             MeshResource(
-                node: "host-a", trustDomain: "weft.local", meshMode: .strict, egress: .passthrough, defaultAction: .deny,
+                node: "host-a", trustDomain: "weft.local", meshMode: .strict, egress: .passthrough,
+                defaultAction: .deny,
                 stopAll: stopAll, vipRanges: [NodeConfig.defaultVIPRange], telemetry: TelemetrySettings()
             )
         )
@@ -56,18 +59,24 @@ import WeftCore
             name: "backend", ports: [8080], vip: IPAddress("240.0.0.7"),
             endpoints: [ServiceEndpoint(address: IPAddress("198.18.0.12")!, port: 8080, node: "host-b")]
         )
-        let intention = Intention(source: .service(ServiceName(name: "frontend")), destination: .service(ServiceName(name: "backend")), action: .allow)
-        let config = try CompiledNodeConfig(version: 7, resources: resources([
-            try mesh(),
-            try ConfigResource.make(name: ConfigResource.trustBundleName, TrustBundleResource(pem: "PEM")),
-            try ConfigResource.make(name: ConfigResource.serviceName(ServiceName(name: "backend")), backend),
-            try ConfigResource.make(name: ConfigResource.intentionName(intention), intention),
-        ]))
+        let intention = Intention(
+            source: .service(ServiceName(name: "frontend")), destination: .service(ServiceName(name: "backend")),
+            action: .allow)
+        let config = try CompiledNodeConfig(
+            version: 7,
+            resources: resources([
+                try mesh(),
+                try ConfigResource.make(name: ConfigResource.trustBundleName, TrustBundleResource(pem: "PEM")),
+                try ConfigResource.make(name: ConfigResource.serviceName(ServiceName(name: "backend")), backend),
+                try ConfigResource.make(name: ConfigResource.intentionName(intention), intention),
+            ]))
         #expect(config.version == 7)
         #expect(config.nodeConfig.services == [backend])
         #expect(config.policy.intentions == [intention])
         #expect(config.policy.defaultAction == .deny)
-        #expect(config.policy.evaluate(source: ServiceName(name: "frontend"), destination: ServiceName(name: "backend")).allowed)
+        #expect(
+            config.policy.evaluate(source: ServiceName(name: "frontend"), destination: ServiceName(name: "backend"))
+                .allowed)
         #expect(config.trustBundlePEM == "PEM")
     }
 
@@ -94,9 +103,13 @@ import WeftCore
             MeshService(name: "b", ports: [1], vip: IPAddress("240.0.0.7"), endpoints: []),
         ]
         #expect(throws: CompiledNodeConfig.AssemblyError.self) {
-            try CompiledNodeConfig(version: 1, resources: resources([try mesh(), bundle] + duplicateVIP.map {
-                try ConfigResource.make(name: ConfigResource.serviceName(ServiceName(name: $0.name)), $0)
-            }))
+            try CompiledNodeConfig(
+                version: 1,
+                resources: resources(
+                    [try mesh(), bundle]
+                        + duplicateVIP.map {
+                            try ConfigResource.make(name: ConfigResource.serviceName(ServiceName(name: $0.name)), $0)
+                        }))
         }
     }
 }

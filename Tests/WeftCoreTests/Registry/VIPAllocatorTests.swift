@@ -16,7 +16,8 @@ import WeftCore
         let small = try IPCIDR("240.0.0.0/29")  // 6 usable addresses
         var taken = Set<IPAddress>()
         for index in 0..<6 {
-            let vip = try #require(VIPAllocator.allocate(for: ServiceName(name: "svc-\(index)"), in: small, taken: taken))
+            let vip = try #require(
+                VIPAllocator.allocate(for: ServiceName(name: "svc-\(index)"), in: small, taken: taken))
             #expect(!taken.contains(vip))
             #expect(vip != small.network && vip != small.last, "never the first or last address")
             taken.insert(vip)

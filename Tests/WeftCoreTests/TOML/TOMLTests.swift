@@ -3,31 +3,32 @@ import WeftCore
 
 @Suite struct TOMLTests {
     @Test func parsesTheShapesWeftConfigsUse() throws {
-        let doc = try TOML.parse("""
-        # a node
-        name = "host-a"          # trailing comment
-        port = 15_001
-        mask = 0x5745
-        ratio = 0.5
-        enabled = true
-        'quoted key' = 'C:\\path'
-        ports = [
-          8080,
-          8443, # comment inside
-        ]
-        labels = { version = "v2", "team" = "pay" }
-        capture.dns = false
+        let doc = try TOML.parse(
+            """
+            # a node
+            name = "host-a"          # trailing comment
+            port = 15_001
+            mask = 0x5745
+            ratio = 0.5
+            enabled = true
+            'quoted key' = 'C:\\path'
+            ports = [
+              8080,
+              8443, # comment inside
+            ]
+            labels = { version = "v2", "team" = "pay" }
+            capture.dns = false
 
-        [control_plane]
-        address = "198.18.0.1:15010"
+            [control_plane]
+            address = "198.18.0.1:15010"
 
-        [[services]]
-        name = "a"
-        [[services]]
-        name = "b"
-        [services.labels]
-        tier = "web"
-        """)
+            [[services]]
+            name = "a"
+            [[services]]
+            name = "b"
+            [services.labels]
+            tier = "web"
+            """)
         #expect(doc["name"]?.string == "host-a")
         #expect(doc["port"]?.integer == 15001)
         #expect(doc["mask"]?.integer == 0x5745)
@@ -46,15 +47,16 @@ import WeftCore
     }
 
     @Test func stringsAndEscapes() throws {
-        let doc = try TOML.parse(#"""
-        a = "tab\there \u00e9 \"q\""
-        b = """
-        line one
-        line two\
-           continued"""
-        c = '''
-        raw \n'''
-        """#)
+        let doc = try TOML.parse(
+            #"""
+            a = "tab\there \u00e9 \"q\""
+            b = """
+            line one
+            line two\
+               continued"""
+            c = '''
+            raw \n'''
+            """#)
         #expect(doc["a"]?.string == "tab\there é \"q\"")
         #expect(doc["b"]?.string == "line one\nline twocontinued")
         #expect(doc["c"]?.string == "raw \\n")

@@ -16,7 +16,8 @@ enum PostgresErrors {
         switch error.code {
         case .server:
             let info = error.serverInfo
-            var text = "\(info?[.severity] ?? "ERROR") \(info?[.sqlState] ?? "?????"): \(info?[.message] ?? "(no message)")"
+            var text =
+                "\(info?[.severity] ?? "ERROR") \(info?[.sqlState] ?? "?????"): \(info?[.message] ?? "(no message)")"
             if let detail = info?[.detail] { text += " (\(detail))" }
             return "\(server): \(text)"
         case .connectionError:

@@ -25,7 +25,10 @@ final class PostgresListener: Sendable {
     private let broadcaster: RevisionBroadcaster
     private let logger: Logger
 
-    init(configuration: PostgresConnection.Configuration, server: String, broadcaster: RevisionBroadcaster, logger: Logger) {
+    init(
+        configuration: PostgresConnection.Configuration, server: String, broadcaster: RevisionBroadcaster,
+        logger: Logger
+    ) {
         self.configuration = configuration
         self.server = server
         self.broadcaster = broadcaster

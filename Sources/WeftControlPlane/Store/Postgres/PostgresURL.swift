@@ -3,7 +3,7 @@ import NIOSSL
 import PostgresNIO
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Where a PostgreSQL store lives, parsed from a libpq-style URL:
@@ -52,7 +52,8 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
             .invalidConfiguration("PostgreSQL URL \(Self.redacted(string)): \(reason)")
         }
         guard let schemeEnd = string.range(of: "://") else {
-            throw invalid("expected postgres://user:password@host:port/database or postgres:///database?host=/socket/dir")
+            throw invalid(
+                "expected postgres://user:password@host:port/database or postgres:///database?host=/socket/dir")
         }
         let scheme = string[..<schemeEnd.lowerBound].lowercased()
         guard scheme == "postgres" || scheme == "postgresql" else {
@@ -67,7 +68,9 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
 
         var parameters: [String: String] = [:]
         for item in components.queryItems ?? [] {
-            guard let value = item.value, !value.isEmpty else { throw invalid("the parameter '\(item.name)' has no value") }
+            guard let value = item.value, !value.isEmpty else {
+                throw invalid("the parameter '\(item.name)' has no value")
+            }
             guard parameters[item.name] == nil else { throw invalid("the parameter '\(item.name)' is given twice") }
             parameters[item.name] = value
         }
@@ -100,8 +103,12 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         guard !database.isEmpty else { throw invalid("no database name (…/DATABASE)") }
         guard !database.contains("/") else { throw invalid("the database name '\(database)' contains '/'") }
 
-        let urlUser = components.percentEncodedUser.flatMap { $0.removingPercentEncoding }.flatMap { $0.isEmpty ? nil : $0 }
-        if urlUser != nil, parameters["user"] != nil { throw invalid("the user is given twice (in the URL and as ?user=)") }
+        let urlUser = components.percentEncodedUser.flatMap { $0.removingPercentEncoding }.flatMap {
+            $0.isEmpty ? nil : $0
+        }
+        if urlUser != nil, parameters["user"] != nil {
+            throw invalid("the user is given twice (in the URL and as ?user=)")
+        }
         guard let username = urlUser ?? parameters["user"] ?? Self.osUserName() else {
             throw invalid("no user name, and the OS user has none")
         }
@@ -218,8 +225,10 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
             result.replaceSubrange(result.index(after: colon)..<at, with: "***")
         }
         if let query = result.firstIndex(of: "?") {
-            let parameters = result[result.index(after: query)...].split(separator: "&", omittingEmptySubsequences: false)
-                .map { $0.hasPrefix("password=") ? "password=***" : String($0) }
+            let parameters = result[result.index(after: query)...].split(
+                separator: "&", omittingEmptySubsequences: false
+            )
+            .map { $0.hasPrefix("password=") ? "password=***" : String($0) }
             result = result[...query] + parameters.joined(separator: "&")
         }
         return result
