@@ -11,18 +11,18 @@ import WeftCore
 private struct InboundStreamFixture {
     let channel = EmbeddedChannel()
     let accessLines: @Sendable () -> [String]
-    let context: ProxyContext
+    let runtime: ProxyRuntime
     static let localEndpoint = IPSocketAddress("198.18.0.12:8080")!
 
     init(identity: SPIFFEID? = Mesh.frontendID, policy: AuthorizationPolicy = AuthorizationPolicy()) throws {
         let config = LoopbackMesh.config(endpoint: Self.localEndpoint, policy: policy, hbonePort: 15008)
-        let made = Mesh.context(config)
-        context = made.context
+        let made = Mesh.runtime(config)
+        runtime = made.runtime
         accessLines = made.accessLines
         let peer = PeerIdentity()
         peer.identity.withLockedValue { $0 = identity }
         try channel.pipeline.syncOperations.addHandler(
-            HBONEInboundStreamHandler(client: "198.18.0.11:40000", peer: peer, context: context))
+            HBONEInboundStreamHandler(client: "198.18.0.11:40000", peer: peer, runtime: runtime))
         try channel.connect(to: SocketAddress(ipAddress: "198.18.0.11", port: 40000)).wait()
     }
 
@@ -52,7 +52,7 @@ private struct InboundStreamFixture {
         #expect(answer.status == "405" && answer.endStream)
         #expect(answer.reason?.contains("only CONNECT") == true)
         #expect(!f.channel.isActive)
-        #expect(f.entries.map(\.result) == ["refused"])
+        #expect(f.entries.map(\.result) == [.refused])
     }
 
     @Test(arguments: [
@@ -65,7 +65,7 @@ private struct InboundStreamFixture {
         let answer = try f.answer(to: Frame.headers(fields))
         #expect(answer.status == "400" && answer.endStream && answer.reason != nil)
         #expect(!f.channel.isActive)
-        #expect(f.entries.map(\.result) == ["refused"])
+        #expect(f.entries.map(\.result) == [.refused])
     }
 
     @Test func aConnectionWithoutVerifiedIdentityIsAnswered403() throws {
@@ -82,7 +82,7 @@ private struct InboundStreamFixture {
         #expect(answer.status == "404")
         #expect(answer.reason == "\(authority) is not an endpoint on this node")
         let entry = try #require(f.entries.first)
-        #expect(entry.result == "refused" && entry.direction == "inbound")
+        #expect(entry.result == .refused && entry.direction == .inbound)
         #expect(entry.requestID == "req-404")
         #expect(entry.sourceIdentity == Mesh.frontendID.description)
         #expect(entry.sourceService == "frontend")
@@ -99,10 +99,10 @@ private struct InboundStreamFixture {
         #expect(answer.status == "403")
         #expect(answer.reason == "denied for \(Mesh.frontendID): \(because)")
         let entry = try #require(f.entries.first)
-        #expect(entry.result == "refused" && entry.destinationService == "backend")
+        #expect(entry.result == .refused && entry.destinationService == "backend")
         #expect(entry.reason?.hasSuffix(because) == true)
         #expect(
-            f.context.metrics.exposition().contains(
+            f.runtime.metrics.exposition().contains(
                 #"weft_tcp_connections_denied_total{reporter="destination",source_service="frontend",destination_service="backend"} 1"#
             ))
     }

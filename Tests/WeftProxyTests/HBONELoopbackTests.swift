@@ -1,4 +1,5 @@
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import Testing
 import WeftCore
@@ -25,7 +26,7 @@ struct HBONELoopbackTests {
             try await stream.send("ping")
             #expect(await eventually { stream.collector.received == "ping" }, "echoed through the tunnel")
             let labels = #"{reporter="destination",source_service="frontend",destination_service="backend"}"#
-            let whileOpen = mesh.serverContext.metrics.exposition()
+            let whileOpen = mesh.serverRuntime.metrics.exposition()
             #expect(
                 whileOpen.contains("weft_tcp_sent_bytes_total\(labels) 4")
                     && whileOpen.contains("weft_tcp_received_bytes_total\(labels) 4"),
@@ -41,8 +42,8 @@ struct HBONELoopbackTests {
                 "the tunnel ends with END_STREAM, as the workload's socket ended with FIN")
             #expect(mesh.workload.received == "ping")
 
-            let entry = try #require(await mesh.serverEntry { $0.result == "forwarded" })
-            #expect(entry.direction == "inbound")
+            let entry = try #require(await mesh.serverEntry { $0.result == .forwarded })
+            #expect(entry.direction == .inbound)
             #expect(entry.sourceIdentity == "spiffe://weft.local/ns/default/svc/frontend")
             #expect(entry.sourceService == "frontend" && entry.destinationService == "backend")
             #expect(entry.requestID == "req-loopback-1")
@@ -50,12 +51,12 @@ struct HBONELoopbackTests {
             #expect(entry.bytesSent == 4 && entry.bytesReceived == 7)
             #expect(mesh.serverEntries.count == 1)
 
-            let metrics = mesh.serverContext.metrics.exposition()
+            let metrics = mesh.serverRuntime.metrics.exposition()
             #expect(metrics.contains("weft_tcp_connections_opened_total\(labels) 1"))
             #expect(metrics.contains("weft_tcp_connections_closed_total\(labels) 1"))
             #expect(metrics.contains("weft_tcp_sent_bytes_total\(labels) 4"))
             #expect(metrics.contains("weft_tcp_received_bytes_total\(labels) 7"))
-            #expect(mesh.serverContext.live.count == 0)
+            #expect(mesh.serverRuntime.live.count == 0)
         }
     }
 
@@ -63,7 +64,7 @@ struct HBONELoopbackTests {
         try await LoopbackMesh.run { mesh in
             for authority in [LoopbackMesh.nodeCEndpoint, IPSocketAddress("127.0.0.1:9")!] {
                 let error = await refusal { try await mesh.open(authority) }
-                guard case .refused(404, let reason)? = error as? HBONEError else {
+                guard case .refused(.notFound, let reason)? = error as? HBONEError else {
                     Issue.record("expected a 404 for \(authority), got \(String(describing: error))")
                     continue
                 }
@@ -73,7 +74,7 @@ struct HBONELoopbackTests {
             #expect(await eventually { mesh.serverEntries.count == 2 })
             #expect(
                 mesh.serverEntries.allSatisfy {
-                    $0.result == "refused" && $0.sourceIdentity == Mesh.frontendID.description
+                    $0.result == .refused && $0.sourceIdentity == Mesh.frontendID.description
                 })
         }
     }
@@ -85,9 +86,11 @@ struct HBONELoopbackTests {
     func aDeniedCallIsRefused403WithTheReason(policy: AuthorizationPolicy, because: String) async throws {
         try await LoopbackMesh.run(policy: policy) { mesh in
             let error = await refusal { try await mesh.open() }
-            #expect(error as? HBONEError == .refused(status: 403, reason: "denied for \(Mesh.frontendID): \(because)"))
+            #expect(
+                error as? HBONEError
+                    == .refused(status: .forbidden, reason: "denied for \(Mesh.frontendID): \(because)"))
             #expect(mesh.workload.accepted == 0)
-            let entry = try #require(await mesh.serverEntry { $0.result == "refused" })
+            let entry = try #require(await mesh.serverEntry { $0.result == .refused })
             #expect(entry.reason?.hasSuffix(because) == true)
         }
     }
@@ -97,12 +100,12 @@ struct HBONELoopbackTests {
             let dead = try await EchoWorkload.deadAddress(on: mesh.group)
             mesh.serverStore.update(LoopbackMesh.config(endpoint: dead, hbonePort: mesh.serverAddress.port))
             let error = await refusal { try await mesh.open(dead) }
-            guard case .refused(503, let reason)? = error as? HBONEError else {
+            guard case .refused(.serviceUnavailable, let reason)? = error as? HBONEError else {
                 Issue.record("expected a 503, got \(String(describing: error))")
                 return
             }
             #expect(reason?.contains("workload backend at \(dead) is down") == true)
-            let entry = try #require(await mesh.serverEntry { $0.result == "failed" })
+            let entry = try #require(await mesh.serverEntry { $0.result == .failed })
             #expect(entry.destinationService == "backend")
         }
     }
@@ -122,9 +125,9 @@ struct HBONELoopbackTests {
             case .closedBeforeResponse?, .handshake?: break
             default: Issue.record("expected the tunnel to fail at the handshake, got \(String(describing: error))")
             }
-            let entry = try #require(await mesh.serverEntry { $0.result == "refused" })
+            let entry = try #require(await mesh.serverEntry { $0.result == .refused })
             #expect(entry.reason?.hasPrefix("mTLS:") == true, "\(entry.reason ?? "no reason")")
-            #expect(entry.direction == "inbound" && entry.sourceIdentity == nil)
+            #expect(entry.direction == .inbound && entry.sourceIdentity == nil)
             #expect(mesh.workload.accepted == 0)
         }
     }
@@ -224,7 +227,7 @@ struct HBONELoopbackTests {
             let stream = try await mesh.open(requestID: "req-live")
             try await stream.send("ping")
             #expect(await eventually { stream.collector.received == "ping" })
-            #expect(mesh.serverContext.live.count == 1)
+            #expect(mesh.serverRuntime.live.count == 1)
 
             let closed = mesh.serverStore.update(mesh.config(policy: Mesh.denyFrontendToBackend))
             #expect(closed == 1)
@@ -232,10 +235,10 @@ struct HBONELoopbackTests {
                 await eventually(within: .seconds(1)) { stream.collector.inactive }, "the tunnel ends within a second")
 
             let entry = try #require(await mesh.serverEntry { $0.requestID == "req-live" })
-            #expect(entry.result == "closed")
+            #expect(entry.result == .closed)
             #expect(entry.reason?.contains("frontend>backend") == true)
             #expect(entry.bytesSent == 4 && entry.bytesReceived == 4)
-            #expect(await eventually { mesh.serverContext.live.count == 0 })
+            #expect(await eventually { mesh.serverRuntime.live.count == 0 })
         }
     }
 
@@ -268,7 +271,7 @@ struct HBONELoopbackTests {
             #expect(await eventually { stream.collector.inactive })
             #expect(stream.collector.received.utf8.count == size)
             #expect(stream.collector.inputClosed == 1)
-            let entry = try #require(await mesh.serverEntry { $0.result == "forwarded" })
+            let entry = try #require(await mesh.serverEntry { $0.result == .forwarded })
             #expect(entry.bytesReceived == UInt64(size), "the server counts all it read from the workload as forwarded")
         }
     }

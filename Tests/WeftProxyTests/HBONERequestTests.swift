@@ -1,4 +1,5 @@
 import NIOHPACK
+import NIOHTTP1
 import Testing
 import WeftCore
 
@@ -28,26 +29,26 @@ import WeftCore
             (":method", method), (":authority", "198.18.0.12:8080"), (":path", "/"), (":scheme", "https"),
         ])
         #expect(result.failure == .notConnect(method: method))
-        #expect(result.failure?.status == 405)
+        #expect(result.failure?.status == .methodNotAllowed)
     }
 
     @Test func aRequestWithoutMethodIsNotConnect() {
         let failure = parse([(":authority", "198.18.0.12:8080")]).failure
         #expect(failure == .notConnect(method: nil))
-        #expect(failure?.status == 405)
+        #expect(failure?.status == .methodNotAllowed)
     }
 
     @Test(arguments: [(":protocol", "websocket"), (":path", "/"), (":scheme", "https")])
     func extendedConnectIsRefused(header: (String, String)) {
         let failure = parse([(":method", "CONNECT"), (":authority", "198.18.0.12:8080"), header]).failure
         #expect(failure == .extendedConnect)
-        #expect(failure?.status == 400)
+        #expect(failure?.status == .badRequest)
     }
 
     @Test func aMissingAuthorityIsRefused() {
         let failure = parse([(":method", "CONNECT")]).failure
         #expect(failure == .badAuthority(nil))
-        #expect(failure?.status == 400)
+        #expect(failure?.status == .badRequest)
         #expect(failure?.description.contains("missing") == true)
     }
 
@@ -58,7 +59,7 @@ import WeftCore
     func badAuthoritiesAreRefused(authority: String) {
         let failure = parse([(":method", "CONNECT"), (":authority", authority)]).failure
         #expect(failure == .badAuthority(authority))
-        #expect(failure?.status == 400)
+        #expect(failure?.status == .badRequest)
     }
 
     @Test(arguments: [

@@ -19,12 +19,12 @@ import WeftCore
     }
 
     @Test func strictPortIsRefused() {
-        guard case .refuse(let reason, _, let destination) = router.decide(connection(toPort: 8080), config: allowAll)
+        guard case .refuse(let refusal, _, let destination) = router.decide(connection(toPort: 8080), config: allowAll)
         else {
             Issue.record("expected a refusal")
             return
         }
-        #expect(reason.contains("STRICT") && reason.contains("backend"))
+        #expect(refusal.reason.contains("STRICT") && refusal.reason.contains("backend"))
         #expect(destination == ServiceName(name: "backend"))
     }
 
@@ -38,11 +38,11 @@ import WeftCore
     @Test func permissivePortFollowsThePolicyForCallersWithoutIdentity() {
         var config = allowAll
         config.policy = AuthorizationPolicy(defaultAction: .deny)
-        guard case .refuse(let reason, _, _) = router.decide(connection(toPort: 9090), config: config) else {
+        guard case .refuse(let refusal, _, _) = router.decide(connection(toPort: 9090), config: config) else {
             Issue.record("expected a refusal")
             return
         }
-        #expect(reason.contains("mesh default is deny"))
+        #expect(refusal.reason.contains("mesh default is deny"))
     }
 
     @Test func undeclaredPortIsRefused() {

@@ -47,7 +47,7 @@ import WeftCore
     }
 
     private func refusal(_ decision: ConnectionDecision) -> String? {
-        if case .refuse(let reason, _, _) = decision { return reason }
+        if case .refuse(let refusal, _, _) = decision { return refusal.reason }
         return nil
     }
 
@@ -79,7 +79,9 @@ import WeftCore
     @Test func aDenyIntentionRefusesNamingIt() {
         let decision = decide(Self.backendVIP, Self.config(policy: Mesh.denyFrontendToBackend))
         #expect(refusal(decision)?.contains("frontend>backend") == true)
-        #expect(decision == .refuse(reason: refusal(decision) ?? "", source: Mesh.frontend, destination: Mesh.backend))
+        #expect(
+            decision
+                == .refuse(.forbidden(refusal(decision) ?? ""), source: Mesh.frontend, destination: Mesh.backend))
     }
 
     @Test func stopAllRefusesEvenLocalDestinations() {

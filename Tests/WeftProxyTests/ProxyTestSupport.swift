@@ -212,17 +212,17 @@ enum Mesh {
 
     static let quietLogger = Logger(label: "weft.proxy-tests") { _ in SwiftLogNoOpLogHandler() }
 
-    /// A proxy context whose access log collects its lines in memory.
-    static func context(
+    /// A proxy runtime whose access log collects its lines in memory.
+    static func runtime(
         _ config: ProxyConfig, tunnels: HBONEConnectionPool? = nil
-    ) -> (context: ProxyContext, store: ProxyConfigStore, accessLines: @Sendable () -> [String]) {
+    ) -> (runtime: ProxyRuntime, store: ProxyConfigStore, accessLines: @Sendable () -> [String]) {
         let live = LiveConnections()
         let store = ProxyConfigStore(config, live: live)
         let (log, lines) = AccessLog.collecting()
-        let context = ProxyContext(
+        let runtime = ProxyRuntime(
             config: store, live: live, accessLog: log, metrics: ProxyMetrics(),
             connector: UpstreamConnector(socketMark: nil, connectTimeout: .seconds(2)), tunnels: tunnels)
-        return (context, store, lines)
+        return (runtime, store, lines)
     }
 
     static func entries(_ lines: [String]) -> [AccessLogEntry] {
@@ -416,7 +416,7 @@ final class LoopbackMesh: Sendable {
     let serverAddress: IPSocketAddress
     let server: HBONEServer
     let serverStore: ProxyConfigStore
-    let serverContext: ProxyContext
+    let serverRuntime: ProxyRuntime
     let accessLines: @Sendable () -> [String]
     let clientTLS: MeshTLSStore
     let pool: HBONEConnectionPool
@@ -426,7 +426,7 @@ final class LoopbackMesh: Sendable {
     private init(
         group: MultiThreadedEventLoopGroup, ca: TestCA, workload: EchoWorkload, serverAddress: IPSocketAddress,
         server: HBONEServer,
-        context: (context: ProxyContext, store: ProxyConfigStore, accessLines: @Sendable () -> [String]),
+        runtime: (runtime: ProxyRuntime, store: ProxyConfigStore, accessLines: @Sendable () -> [String]),
         clientTLS: MeshTLSStore, pool: HBONEConnectionPool
     ) {
         self.group = group
@@ -435,9 +435,9 @@ final class LoopbackMesh: Sendable {
         self.workload = workload
         self.serverAddress = serverAddress
         self.server = server
-        self.serverStore = context.store
-        self.serverContext = context.context
-        self.accessLines = context.accessLines
+        self.serverStore = runtime.store
+        self.serverRuntime = runtime.runtime
+        self.accessLines = runtime.accessLines
         self.clientTLS = clientTLS
         self.pool = pool
     }
@@ -483,21 +483,21 @@ final class LoopbackMesh: Sendable {
             workload = echo
             let serverTLS = MeshTLSStore()
             try serverTLS.update(try ca.credentials(node: "b", workloads: [Mesh.backend]))
-            let context = Mesh.context(config(endpoint: echo.address, policy: policy, hbonePort: 0))
+            let runtime = Mesh.runtime(config(endpoint: echo.address, policy: policy, hbonePort: 0))
             let hbone = HBONEServer(
                 configuration: .init(bindAddresses: [IPSocketAddress("127.0.0.1:0")!]), group: group, tls: serverTLS,
-                context: context.context, logger: Mesh.quietLogger)
+                runtime: runtime.runtime, logger: Mesh.quietLogger)
             server = hbone
             let bound = try await hbone.start()
             guard let first = bound.first, let serverAddress = IPSocketAddress(nio: first) else {
                 throw TimedOut(what: "the HBONE listener's address")
             }
-            context.store.update(config(endpoint: echo.address, policy: policy, hbonePort: serverAddress.port))
+            runtime.store.update(config(endpoint: echo.address, policy: policy, hbonePort: serverAddress.port))
             let clientTLS = MeshTLSStore()
             try clientTLS.update(try clientCredentials(ca))
             let pool = HBONEConnectionPool(configuration: configuration, tls: clientTLS, logger: Mesh.quietLogger)
             let mesh = LoopbackMesh(
-                group: group, ca: ca, workload: echo, serverAddress: serverAddress, server: hbone, context: context,
+                group: group, ca: ca, workload: echo, serverAddress: serverAddress, server: hbone, runtime: runtime,
                 clientTLS: clientTLS, pool: pool)
             try await body(mesh)
         } catch {

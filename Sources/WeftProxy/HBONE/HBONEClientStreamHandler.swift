@@ -1,33 +1,7 @@
 import NIOCore
 import NIOHPACK
+import NIOHTTP1
 import NIOHTTP2
-
-/// Why an HBONE stream did not open.
-public enum HBONEError: Error, CustomStringConvertible, Equatable {
-    /// The peer answered the CONNECT with a non-2xx status (403: denied by policy, 503: workload down, ...).
-    case refused(status: Int, reason: String?)
-    /// The stream or the connection ended before the answer.
-    case closedBeforeResponse
-    /// The TLS handshake failed or the peer's certificate was refused.
-    case handshake(String)
-    /// The destination node did not answer the CONNECT in time (a peer that accepts TCP but never completes TLS,
-    /// or one that stopped answering).
-    case noAnswer(within: TimeAmount)
-
-    public var description: String {
-        switch self {
-        case .refused(let status, let reason):
-            "the destination node refused the tunnel (\(status))\(reason.map { ": \($0)" } ?? "")"
-        case .closedBeforeResponse: "the tunnel stream closed before the destination node answered"
-        case .handshake(let reason): "mTLS with the destination node failed: \(reason)"
-        case .noAnswer(let timeout):
-            "the destination node did not answer the tunnel request within \(timeout.nanoseconds / 1_000_000) ms"
-        }
-    }
-
-    /// The header both sides use to say why a CONNECT was refused.
-    public static let reasonHeader = "x-weft-reason"
-}
 
 /// The client end of one HBONE stream: sends the CONNECT, waits for the answer, then passes frames through to the
 /// handlers above (an `HBONEStreamAdapter` and a relay). `established` completes with the outcome. Frames that
@@ -66,8 +40,8 @@ final class HBONEClientStreamHandler: ChannelDuplexHandler {
             return
         }
         answered = true
-        let status = headers.headers.first(name: ":status").flatMap { Int($0) } ?? 0
-        if (200..<300).contains(status) && !headers.endStream {
+        let status = HTTPResponseStatus(statusCode: headers.headers.first(name: ":status").flatMap { Int($0) } ?? 0)
+        if (200..<300).contains(status.code) && !headers.endStream {
             established.succeed()
         } else {
             fail(
@@ -102,29 +76,5 @@ final class HBONEClientStreamHandler: ChannelDuplexHandler {
         answered = true
         established.fail(error)
         context.close(promise: nil)
-    }
-}
-
-/// Frames that arrived before the handlers above were ready: passed on once they first ask to read.
-struct HeldFrames {
-    private var frames: [NIOAny] = []
-    private var released = false
-
-    mutating func pass(_ data: NIOAny, context: ChannelHandlerContext) {
-        if released {
-            context.fireChannelRead(data)
-        } else {
-            frames.append(data)
-        }
-    }
-
-    mutating func release(context: ChannelHandlerContext) {
-        guard !released else { return }
-        released = true
-        let pending = frames
-        frames = []
-        guard !pending.isEmpty else { return }
-        for frame in pending { context.fireChannelRead(frame) }
-        context.fireChannelReadComplete()
     }
 }

@@ -6,22 +6,6 @@ import NIOPosix
 import NIOSSL
 import WeftCore
 
-/// Where a tunnel goes and as whom: the destination node (its HBONE address and the node identity it must present)
-/// and the local service calling.
-public struct HBONEPeer: Sendable, Hashable, CustomStringConvertible {
-    public var node: String
-    public var address: IPSocketAddress
-    public var source: ServiceName
-
-    public init(node: String, address: IPSocketAddress, source: ServiceName) {
-        self.node = node
-        self.address = address
-        self.source = source
-    }
-
-    public var description: String { "\(source)→node \(node) (\(address))" }
-}
-
 /// Pooled HBONE connections: TLS 1.3 with the calling service's certificate, the server checked to be the
 /// destination node (`spiffe://<td>/node/<node>`), HTTP/2 with one CONNECT stream per tunnelled connection.
 ///
@@ -90,9 +74,20 @@ public final class HBONEConnectionPool: Sendable {
         } catch {
             return eventLoop.makeFailedFuture(error)
         }
+        return Self.openStream(
+            on: connection, request: request, answerTimeout: configuration.answerTimeout, initializer: initializer)
+    }
+
+    /// Opens a CONNECT stream on `connection` (on its event loop): counts it on the connection until it closes, and
+    /// fails it with `HBONEError.noAnswer` when no answer came within `answerTimeout` (giving up a connection that
+    /// never answered).
+    static func openStream(
+        on connection: PooledConnection, request: HBONERequest, answerTimeout: TimeAmount,
+        initializer: @escaping @Sendable (any Channel) throws -> Void
+    ) -> EventLoopFuture<any Channel> {
+        let eventLoop = connection.eventLoop
         connection.streamStarted()
         let established = eventLoop.makePromise(of: Void.self)
-        let answerTimeout = configuration.answerTimeout
         let noAnswer = eventLoop.scheduleTask(in: answerTimeout) {
             established.fail(HBONEError.noAnswer(within: answerTimeout))
             connection.giveUpIfNeverAnswered(HBONEError.noAnswer(within: answerTimeout))
@@ -209,84 +204,5 @@ public final class HBONEConnectionPool: Sendable {
             }
         }
         return connection
-    }
-}
-
-/// One pooled TLS+HTTP/2 connection; used only on its event loop.
-private final class PooledConnection: @unchecked Sendable {
-    let generation: UInt64
-    let eventLoop: any EventLoop
-    private let idleTimeout: TimeAmount
-    private let multiplexerPromise: EventLoopPromise<NIOHTTP2Handler.StreamMultiplexer>
-    private let closedPromise: EventLoopPromise<Void>
-    private var channel: (any Channel)?
-    private var streams = 0
-    private var closed = false
-    private var idleTimer: Scheduled<Void>?
-    private(set) var failure: (any Error)?
-    private var everAnswered = false
-
-    init(generation: UInt64, idleTimeout: TimeAmount, eventLoop: any EventLoop) {
-        self.generation = generation
-        self.idleTimeout = idleTimeout
-        self.eventLoop = eventLoop
-        multiplexerPromise = eventLoop.makePromise()
-        closedPromise = eventLoop.makePromise()
-    }
-
-    var multiplexer: EventLoopFuture<NIOHTTP2Handler.StreamMultiplexer> { multiplexerPromise.futureResult }
-    var channelClosed: EventLoopFuture<Void> { closedPromise.futureResult }
-
-    func canTakeStream(generation current: UInt64, limit: Int) -> Bool {
-        !closed && failure == nil && generation == current && streams < limit
-    }
-
-    func connected(channel: any Channel, multiplexer: NIOHTTP2Handler.StreamMultiplexer) {
-        self.channel = channel
-        channel.closeFuture.whenComplete { _ in
-            self.closed = true
-            self.idleTimer?.cancel()
-            self.closedPromise.succeed()
-        }
-        multiplexerPromise.succeed(multiplexer)
-    }
-
-    /// The handshake or the connection failed: every waiting stream fails with this.
-    func fail(_ error: any Error) {
-        eventLoop.execute {
-            if self.failure == nil { self.failure = error }
-            self.closed = true
-            self.multiplexerPromise.fail(error)
-            if let channel = self.channel {
-                channel.close(promise: nil)
-            } else {
-                self.closedPromise.succeed()
-            }
-        }
-    }
-
-    /// A stream on this connection was answered: the peer speaks TLS and HBONE.
-    func answered() {
-        everAnswered = true
-    }
-
-    /// A stream got no answer in time: if no stream ever did, the connection is no use (a TLS handshake that never
-    /// ends, a peer that accepts and says nothing) and new streams must not wait on it.
-    func giveUpIfNeverAnswered(_ error: any Error) {
-        if !everAnswered { fail(error) }
-    }
-
-    func streamStarted() {
-        streams += 1
-        idleTimer?.cancel()
-        idleTimer = nil
-    }
-
-    func streamEnded() {
-        streams -= 1
-        guard streams == 0, !closed else { return }
-        idleTimer = eventLoop.scheduleTask(in: idleTimeout) { [self] in
-            if streams == 0 { channel?.close(promise: nil) }
-        }
     }
 }

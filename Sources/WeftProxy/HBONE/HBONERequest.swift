@@ -1,4 +1,5 @@
 import NIOHPACK
+import NIOHTTP1
 import WeftCore
 
 /// The HTTP/2 CONNECT request that opens one HBONE tunnel stream: `:method CONNECT`, `:authority` the endpoint's
@@ -37,10 +38,10 @@ public struct HBONERequest: Sendable, Equatable {
         }
 
         /// The HTTP status the refusal is answered with.
-        public var status: Int {
+        public var status: HTTPResponseStatus {
             switch self {
-            case .notConnect: 405
-            case .extendedConnect, .badAuthority: 400
+            case .notConnect: .methodNotAllowed
+            case .extendedConnect, .badAuthority: .badRequest
             }
         }
     }

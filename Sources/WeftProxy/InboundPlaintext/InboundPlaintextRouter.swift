@@ -32,17 +32,17 @@ public final class InboundPlaintextRouter: ConnectionRouter {
     public func decide(_ connection: CapturedConnection, config: ProxyConfig) -> ConnectionDecision {
         let port = connection.originalDestination.port
         guard let declared = ports.withLockedValue({ $0[port] }) else {
-            return .refuse(reason: "port \(port) is not a declared service port on this node")
+            return .refuse(.notFound("port \(port) is not a declared service port on this node"))
         }
         switch declared.mode {
         case .strict:
             return .refuse(
-                reason: "plaintext to \(declared.service) refused: port \(port) is STRICT (mTLS only)",
+                .forbidden("plaintext to \(declared.service) refused: port \(port) is STRICT (mTLS only)"),
                 source: nil, destination: declared.service)
         case .permissive:
             let decision = config.policy.evaluate(source: nil, destination: declared.service)
             guard decision.allowed else {
-                return .refuse(reason: "denied: \(decision.reason)", source: nil, destination: declared.service)
+                return .refuse(.forbidden("denied: \(decision.reason)"), source: nil, destination: declared.service)
             }
             return .forward(to: connection.originalDestination, source: nil, destination: declared.service)
         }

@@ -1,22 +1,26 @@
-import Foundation
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import WeftCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// A listener the capture redirects into (outbound :15001, inbound plaintext :15006): for each accepted
 /// connection it asks the inspector what was captured, the router what to do, then relays or refuses, and
 /// writes one access-log line.
 public final class CaptureListener: Sendable {
-    /// Where the listener binds and what it calls itself in logs.
+    /// Where the listener binds and which listener it is (in logs, the access log and metrics).
     public struct Configuration: Sendable {
-        public var direction: String
+        public var role: ListenerRole
         public var bindAddresses: [IPSocketAddress]
         public var backlog: Int32 = 1024
 
-        public init(direction: String, bindAddresses: [IPSocketAddress]) {
-            self.direction = direction
+        public init(role: ListenerRole, bindAddresses: [IPSocketAddress]) {
+            self.role = role
             self.bindAddresses = bindAddresses
         }
     }
@@ -36,7 +40,7 @@ public final class CaptureListener: Sendable {
     private let group: any EventLoopGroup
     private let inspector: any CapturedConnectionInspector
     private let router: any ConnectionRouter
-    private let context: ProxyContext
+    private let runtime: ProxyRuntime
     private let logger: Logger
     private let sockets = ListeningSockets()
 
@@ -45,14 +49,14 @@ public final class CaptureListener: Sendable {
         group: any EventLoopGroup,
         inspector: any CapturedConnectionInspector,
         router: any ConnectionRouter,
-        context: ProxyContext,
+        runtime: ProxyRuntime,
         logger: Logger
     ) {
         self.configuration = configuration
         self.group = group
         self.inspector = inspector
         self.router = router
-        self.context = context
+        self.runtime = runtime
         self.logger = logger
     }
 
@@ -72,7 +76,7 @@ public final class CaptureListener: Sendable {
                     }
                 }
         }
-        logger.info("listening", metadata: ["direction": "\(configuration.direction)", "addresses": "\(bound)"])
+        logger.info("listening", metadata: ["direction": "\(configuration.role.rawValue)", "addresses": "\(bound)"])
         return bound
     }
 
@@ -94,14 +98,14 @@ public final class CaptureListener: Sendable {
     }
 
     private func route(_ connection: CapturedConnection, channel: any Channel) {
-        let config = context.config.current
+        let config = runtime.config.current
         let decision = router.decide(connection, config: config)
-        let reporter: ProxyMetrics.Reporter = configuration.direction == "outbound" ? .source : .destination
+        let reporter = configuration.role.reporter
         func record(source: ServiceName?, destination: ServiceName?, reporter: ProxyMetrics.Reporter)
             -> ConnectionRecord
         {
             var record = ConnectionRecord(
-                direction: configuration.direction, client: connection.client.description,
+                role: configuration.role, client: connection.client.description,
                 destination: connection.originalDestination.description,
                 labels: ProxyMetrics.Labels(reporter: reporter, source: source, destination: destination))
             record.entry.sourceCgroup = connection.source.cgroupPath
@@ -125,30 +129,29 @@ public final class CaptureListener: Sendable {
                 ).description
             prepared.entry.requestID = UUID().uuidString.lowercased()
         }
-        let context = self.context
+        let runtime = self.runtime
         let record = prepared
         switch decision {
-        case .refuse(let reason, _, _):
+        case .refuse(let refusal, _, _):
             Self.reset(channel)
-            record.refused("refused", reason: reason, context: context)
+            record.refused(refusal, runtime: runtime)
         case .forward(let upstream, _, _):
-            context.connector.connect(to: upstream, on: channel.eventLoop).whenComplete { result in
+            runtime.connector.connect(to: upstream, on: channel.eventLoop).whenComplete { result in
                 switch result {
                 case .failure(let error):
                     Self.reset(channel)
-                    record.refused("failed", reason: "connect to \(upstream): \(error)", context: context)
+                    record.notRelayed(.failed, reason: "connect to \(upstream): \(error)", runtime: runtime)
                 case .success(let upstreamChannel):
-                    Self.relay(channel, to: upstreamChannel, record: record, context: context)
+                    Self.relay(channel, to: upstreamChannel, record: record, runtime: runtime)
                 }
             }
         case .tunnel(let tunnel, _):
-            guard let tunnels = context.tunnels else {
+            guard let tunnels = runtime.tunnels else {
                 Self.reset(channel)
                 record.refused(
-                    "refused",
-                    reason:
-                        "\(tunnel.destination) runs on node \(tunnel.peer.node) and this node has no mesh credentials for a tunnel",
-                    context: context)
+                    .unavailable(
+                        "\(tunnel.destination) runs on node \(tunnel.peer.node) and this node has no mesh credentials for a tunnel"
+                    ), runtime: runtime)
                 return
             }
             let request = HBONERequest(authority: tunnel.authority, requestID: record.entry.requestID)
@@ -158,17 +161,15 @@ public final class CaptureListener: Sendable {
                 switch result {
                 case .failure(let error):
                     Self.reset(channel)
-                    let refused: Bool
-                    if case HBONEError.refused(let status, _) = error {
-                        refused = status == 403
+                    let result: ConnectionResult
+                    if case HBONEError.refused(.forbidden, _) = error {
+                        result = .refused
                     } else {
-                        refused = false
+                        result = .failed
                     }
-                    record.refused(
-                        refused ? "refused" : "failed", reason: "tunnel to node \(tunnel.peer.node): \(error)",
-                        context: context)
+                    record.notRelayed(result, reason: "tunnel to node \(tunnel.peer.node): \(error)", runtime: runtime)
                 case .success(let stream):
-                    Self.relay(channel, to: stream, record: record, context: context)
+                    Self.relay(channel, to: stream, record: record, runtime: runtime)
                 }
             }
         }
@@ -177,14 +178,14 @@ public final class CaptureListener: Sendable {
     /// Relays the client `channel` to `upstream` (a socket or a tunnel stream); when the relay cannot start, resets
     /// the client, closes `upstream` and records why.
     private static func relay(
-        _ channel: any Channel, to upstream: any Channel, record: ConnectionRecord, context: ProxyContext
+        _ channel: any Channel, to upstream: any Channel, record: ConnectionRecord, runtime: ProxyRuntime
     ) {
         do {
-            try record.relay(downstream: channel, upstream: upstream, context: context) { reset(channel) }
+            try record.relay(downstream: channel, upstream: upstream, runtime: runtime) { reset(channel) }
         } catch {
             reset(channel)
             upstream.close(promise: nil)
-            record.refused("failed", reason: "cannot relay: \(error)", context: context)
+            record.notRelayed(.failed, reason: "cannot relay: \(error)", runtime: runtime)
         }
     }
 
@@ -195,24 +196,5 @@ public final class CaptureListener: Sendable {
             return
         }
         provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
-    }
-}
-
-/// Starts handling an accepted connection once it is registered and active. The child initializer runs before the
-/// server channel registers the connection, and a relay set up on a channel that is not active yet would find it
-/// "closed" (a fast upstream connect won that race for about one connection in five).
-private final class StartWhenActive: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-
-    private let start: (any Channel) -> Void
-
-    init(_ start: @escaping (any Channel) -> Void) {
-        self.start = start
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        context.fireChannelActive()
-        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-        start(context.channel)
     }
 }

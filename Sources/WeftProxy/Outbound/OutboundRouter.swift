@@ -21,13 +21,13 @@ public final class OutboundRouter: ConnectionRouter {
         if let service = state.service(atVIP: destination.address) {
             guard service.ports.isEmpty || service.ports.contains(destination.port) else {
                 return .refuse(
-                    reason: "\(service.name) does not serve port \(destination.port)", source: source,
+                    .notFound("\(service.name) does not serve port \(destination.port)"), source: source,
                     destination: service.serviceName)
             }
             return route(to: service, port: destination.port, pinned: nil, source: source, config: config)
         }
         if state.isVIP(destination.address) {
-            return .refuse(reason: "no service has VIP \(destination.address)", source: source, destination: nil)
+            return .refuse(.notFound("no service has VIP \(destination.address)"), source: source, destination: nil)
         }
         if let service = state.service(atEndpoint: destination) {
             return route(to: service, port: destination.port, pinned: destination, source: source, config: config)
@@ -37,7 +37,7 @@ public final class OutboundRouter: ConnectionRouter {
             return .forward(to: destination, source: source, destination: nil)
         case .refuse:
             return .refuse(
-                reason: "\(destination) is not a mesh service and egress is refused on this node", source: source,
+                .forbidden("\(destination) is not a mesh service and egress is refused on this node"), source: source,
                 destination: nil)
         }
     }
@@ -50,7 +50,7 @@ public final class OutboundRouter: ConnectionRouter {
         let destination = service.serviceName
         let decision = config.policy.evaluate(source: source, destination: destination)
         guard decision.allowed else {
-            return .refuse(reason: "denied: \(decision.reason)", source: source, destination: destination)
+            return .refuse(.forbidden("denied: \(decision.reason)"), source: source, destination: destination)
         }
         var healthy = service.endpoints.filter { $0.healthy && (pinned == nil || $0.socketAddress == pinned) }
         // A multi-port service lists an endpoint per port; a single-port one may listen elsewhere than the VIP port.
@@ -58,7 +58,8 @@ public final class OutboundRouter: ConnectionRouter {
             healthy = healthy.filter { $0.port == port }
         }
         guard !healthy.isEmpty else {
-            return .refuse(reason: "\(service.name) has no healthy endpoint", source: source, destination: destination)
+            return .refuse(
+                .unavailable("\(service.name) has no healthy endpoint"), source: source, destination: destination)
         }
         let index = roundRobin.withLockedValue { counters in
             defer { counters[service.qualifiedName, default: 0] &+= 1 }
@@ -74,9 +75,9 @@ public final class OutboundRouter: ConnectionRouter {
                 return .forward(to: endpoint.socketAddress, source: nil, destination: destination)
             case .refuse:
                 return .refuse(
-                    reason:
-                        "the caller is no known workload (no certificate to present) and egress is refused on this node",
-                    source: nil, destination: destination)
+                    .forbidden(
+                        "the caller is no known workload (no certificate to present) and egress is refused on this node"
+                    ), source: nil, destination: destination)
             }
         }
         let peer = HBONEPeer(

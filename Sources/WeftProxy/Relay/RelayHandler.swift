@@ -1,18 +1,5 @@
 import NIOCore
 
-/// Byte counts of one relayed connection, as seen from the side that accepted it.
-public struct RelayStats: Sendable, Equatable {
-    /// Bytes read from the accepted (downstream) side and written to the upstream side.
-    public var bytesFromDownstream: UInt64 = 0
-    /// Bytes read from the upstream side and written to the downstream side.
-    public var bytesFromUpstream: UInt64 = 0
-
-    public init(bytesFromDownstream: UInt64 = 0, bytesFromUpstream: UInt64 = 0) {
-        self.bytesFromDownstream = bytesFromDownstream
-        self.bytesFromUpstream = bytesFromUpstream
-    }
-}
-
 /// Copies bytes between two channels on the same event loop, both ways.
 ///
 /// Back-pressure: a side reads only while its partner is writable. Half-close: when one side's input ends, the
@@ -26,16 +13,12 @@ public final class RelayHandler: ChannelDuplexHandler {
 
     private var partner: RelayHandler?
     private var context: ChannelHandlerContext?
-    private var pendingRead = false
-    private var inputClosed = false
-    private var outputClosed = false
-    private var failed = false
-    private let countsDownstream: Bool
-    private let stats: RelayStatsBox
+    private let side: RelayStateMachine.Side
+    private let pair: RelayPair
 
-    private init(countsDownstream: Bool, stats: RelayStatsBox) {
-        self.countsDownstream = countsDownstream
-        self.stats = stats
+    private init(side: RelayStateMachine.Side, pair: RelayPair) {
+        self.side = side
+        self.pair = pair
     }
 
     /// Makes the two handlers of one relay: add `.downstream` to the accepted channel, `.upstream` to the other.
@@ -45,9 +28,9 @@ public final class RelayHandler: ChannelDuplexHandler {
         completion: EventLoopPromise<RelayStats>,
         relayed: @escaping (_ count: UInt64, _ fromDownstream: Bool) -> Void = { _, _ in }
     ) -> (downstream: RelayHandler, upstream: RelayHandler) {
-        let box = RelayStatsBox(completion: completion, relayed: relayed)
-        let downstream = RelayHandler(countsDownstream: true, stats: box)
-        let upstream = RelayHandler(countsDownstream: false, stats: box)
+        let pair = RelayPair(completion: completion, relayed: relayed)
+        let downstream = RelayHandler(side: .downstream, pair: pair)
+        let upstream = RelayHandler(side: .upstream, pair: pair)
         downstream.partner = upstream
         upstream.partner = downstream
         return (downstream, upstream)
@@ -55,131 +38,85 @@ public final class RelayHandler: ChannelDuplexHandler {
 
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        stats.retain()
+        pair.retain()
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
         self.partner = nil
-        stats.release()
+        pair.release()
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
-        stats.add(UInt64(buffer.readableBytes), downstream: countsDownstream)
-        partner?.partnerWrite(buffer)
+        pair.add(UInt64(buffer.readableBytes), from: side)
+        partner?.context?.write(wrapOutboundOut(buffer), promise: nil)
     }
 
     public func channelReadComplete(context: ChannelHandlerContext) {
-        partner?.partnerFlush()
+        partner?.context?.flush()
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
-        if outputClosed && !inputClosed && !failed {
-            // A socket whose output we shut closes on its peer's FIN without an inputClosed event: that is the end
-            // of its input, to be passed on as a half-close (END_STREAM), not as a reset that would drop the data
-            // still queued on the partner.
-            inputClosed = true
-            partner?.partnerCloseOutput()
-        } else {
-            partner?.partnerCloseFully()
+        switch pair.machine.inactive(side) {
+        case .shutPartnerOutput:
+            partner?.shutOutput()
+        case .shutPartnerOutputAndCloseBoth:
+            partner?.shutOutput()
+            closeBoth()
+        case .closePartner:
+            partner?.context?.close(promise: nil)
         }
     }
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case ChannelEvent.inputClosed = event {
-            inputClosed = true
-            partner?.partnerCloseOutput()
-            closeIfBothDirectionsEnded()
-        } else {
+        guard case ChannelEvent.inputClosed = event else {
             context.fireUserInboundEventTriggered(event)
+            return
+        }
+        switch pair.machine.inputEnded(on: side) {
+        case .none:
+            break
+        case .shutPartnerOutput:
+            partner?.shutOutput()
+        case .shutPartnerOutputAndCloseBoth:
+            partner?.shutOutput()
+            closeBoth()
+        case .closeBoth:
+            closeBoth()
         }
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        failed = true
-        context.close(promise: nil)
+        switch pair.machine.errorCaught(on: side) {
+        case .close: context.close(promise: nil)
+        }
     }
 
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
-            partner?.partnerBecameWritable()
+        guard context.channel.isWritable else { return }
+        switch pair.machine.becameWritable(side) {
+        case .none: break
+        case .readPartner: partner?.context?.read()
         }
     }
 
     public func read(context: ChannelHandlerContext) {
-        if let partner, partner.partnerWritable {
-            context.read()
-        } else {
-            pendingRead = true
+        let partnerWritable = partner?.context?.channel.isWritable ?? false
+        switch pair.machine.read(on: side, partnerWritable: partnerWritable) {
+        case .read: context.read()
+        case .hold: break
         }
     }
 
-    // MARK: called by the partner
-
-    private var partnerWritable: Bool { context?.channel.isWritable ?? false }
-
-    private func partnerWrite(_ buffer: ByteBuffer) {
-        context?.write(wrapOutboundOut(buffer), promise: nil)
-    }
-
-    private func partnerFlush() {
-        context?.flush()
-    }
-
-    private func partnerBecameWritable() {
-        if pendingRead {
-            pendingRead = false
-            context?.read()
-        }
-    }
-
-    private func partnerCloseOutput() {
-        guard let context, !outputClosed else { return }
-        outputClosed = true
+    private func shutOutput() {
+        guard let context else { return }
         context.flush()
         context.close(mode: .output, promise: nil)
-        closeIfBothDirectionsEnded()
     }
 
-    private func partnerCloseFully() {
+    private func closeBoth() {
         context?.close(promise: nil)
-    }
-
-    private func closeIfBothDirectionsEnded() {
-        guard let partner, inputClosed, outputClosed, partner.inputClosed, partner.outputClosed else { return }
-        context?.close(promise: nil)
-        partner.context?.close(promise: nil)
-    }
-}
-
-/// Shared between the two handlers of one relay (same event loop, so no locking).
-private final class RelayStatsBox {
-    private var stats = RelayStats()
-    private var handlersAlive = 0
-    private let completion: EventLoopPromise<RelayStats>
-    private let relayed: (UInt64, Bool) -> Void
-
-    init(completion: EventLoopPromise<RelayStats>, relayed: @escaping (UInt64, Bool) -> Void) {
-        self.completion = completion
-        self.relayed = relayed
-    }
-
-    func add(_ count: UInt64, downstream: Bool) {
-        relayed(count, downstream)
-        if downstream {
-            stats.bytesFromDownstream &+= count
-        } else {
-            stats.bytesFromUpstream &+= count
-        }
-    }
-
-    func retain() { handlersAlive += 1 }
-
-    func release() {
-        handlersAlive -= 1
-        if handlersAlive == 0 {
-            completion.succeed(stats)
-        }
+        partner?.context?.close(promise: nil)
     }
 }

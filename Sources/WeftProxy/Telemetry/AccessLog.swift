@@ -1,11 +1,20 @@
-import Foundation
+import Dispatch
 import NIOConcurrencyHelpers
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One line of the access log: a finished (or refused) connection.
 public struct AccessLogEntry: Codable, Sendable, Equatable {
     public var time: String
-    /// `outbound`, `inbound` (HBONE), `inbound_plaintext`.
-    public var direction: String
+    /// The listener the connection came in on (`outbound`, `inbound` for HBONE, `inbound_plaintext`).
+    public var direction: ListenerRole
     public var client: String
     /// Outbound: where the client meant to connect; inbound: the endpoint the CONNECT asked for.
     public var originalDestination: String
@@ -20,8 +29,7 @@ public struct AccessLogEntry: Codable, Sendable, Equatable {
     public var tunnelNode: String?
     /// Shared by both nodes' lines of one tunnelled connection.
     public var requestID: String?
-    /// `forwarded`, `refused`, `failed`, `closed` (ended by a policy change or a drain).
-    public var result: String
+    public var result: ConnectionResult
     public var reason: String?
     public var bytesSent: UInt64
     public var bytesReceived: UInt64
@@ -55,9 +63,7 @@ public final class AccessLog: Sendable {
     public static func standardOutput() -> AccessLog {
         let queue = DispatchQueue(label: "weft.access-log")
         return AccessLog { line in
-            queue.async {
-                FileHandle.standardOutput.write(Data((line + "\n").utf8))
-            }
+            queue.async { writeToStandardOutput(line + "\n") }
         }
     }
 
@@ -72,6 +78,22 @@ public final class AccessLog: Sendable {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         guard let data = try? encoder.encode(entry) else { return }
         sink(String(decoding: data, as: UTF8.self))
+    }
+
+    /// Writes all of `text` to fd 1, retrying short writes; a closed stdout drops the line.
+    private static func writeToStandardOutput(_ text: String) {
+        var bytes = Array(text.utf8)
+        bytes.withUnsafeMutableBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(1, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return
+                }
+                offset += written
+            }
+        }
     }
 
     static func timestamp(_ date: Date = Date()) -> String {

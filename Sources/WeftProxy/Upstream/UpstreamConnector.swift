@@ -2,10 +2,6 @@ import NIOCore
 import NIOPosix
 import WeftCore
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// Opens the proxy's own outgoing TCP connections: marked so the capture skips them, not reading until relayed.
 public struct UpstreamConnector: Sendable {
     /// SO_MARK put on every socket; must equal the mark the capture rules skip.
@@ -33,20 +29,5 @@ public struct UpstreamConnector: Sendable {
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .marking(socketMark)
             .connect(to: address)
-    }
-}
-
-/// SO_MARK: the capture rules let sockets carrying the node's mark pass, so the node's own connections are never
-/// captured.
-public enum SocketMark {
-    public static let option = ChannelOptions.Types.SocketOption(
-        level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_MARK))
-}
-
-extension ClientBootstrap {
-    /// Puts SO_MARK `mark` on the socket (when given), so the capture rules let the proxy's own connections pass.
-    public func marking(_ mark: UInt32?) -> ClientBootstrap {
-        guard let mark else { return self }
-        return channelOption(SocketMark.option, value: SocketOptionValue(mark))
     }
 }
