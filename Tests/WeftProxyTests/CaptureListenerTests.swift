@@ -36,6 +36,9 @@ struct CaptureListenerTests {
         var inputClosed: Bool { state.withLockedValue { $0.inputClosed } }
         var reset: Bool { state.withLockedValue { $0.reset } }
         var inactive: Bool { state.withLockedValue { $0.inactive } }
+        /// The listener ended the connection in order: its FIN arrived (a client that shut its own output first
+        /// sees that as the channel closing), not a reset.
+        var ended: Bool { state.withLockedValue { ($0.inputClosed || $0.inactive) && !$0.reset } }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             let buffer = unwrapInboundIn(data)
@@ -135,7 +138,9 @@ struct CaptureListenerTests {
             try await channel.writeAndFlush(ByteBuffer(string: "ping"))
             #expect(await eventually { client.received == "ping" })
             try await channel.close(mode: .output)
-            #expect(await eventually { client.received == "pingbye" && client.inputClosed })
+            #expect(
+                await eventually { client.received == "pingbye" && client.ended },
+                "\(client.received) \(client.inputClosed) \(client.reset) \(harness.accessLines())")
             #expect(!client.reset)
             let entry = try #require(await harness.onlyEntry())
             #expect(entry.result == .forwarded && entry.direction == .outbound)
@@ -173,7 +178,9 @@ struct CaptureListenerTests {
         }
         try await Harness.run(role: .inboundPlaintext, router: Self.plaintextRouter(.permissive)) { harness in
             let (_, client) = try await harness.connect(sendingAndHalfClosing: "ping")
-            #expect(await eventually { client.received == "pingbye" && client.inputClosed })
+            #expect(
+                await eventually { client.received == "pingbye" && client.ended },
+                "\(client.received) \(client.inputClosed) \(client.reset) \(harness.accessLines())")
             let entry = try #require(await harness.onlyEntry())
             #expect(entry.result == .forwarded && entry.sourceService == nil && entry.destinationService == "backend")
         }
@@ -183,7 +190,9 @@ struct CaptureListenerTests {
         try await Harness.run(role: .outbound, router: { _ in OutboundRouter() }) { harness in
             for _ in 0..<20 {
                 let (channel, client) = try await harness.connect(sendingAndHalfClosing: "ping")
-                #expect(await eventually { client.received == "pingbye" && client.inputClosed }, "\(client.received)")
+                #expect(
+                    await eventually { client.received == "pingbye" && client.ended },
+                    "\(client.received) \(client.inputClosed) \(client.reset) \(harness.accessLines())")
                 try? await channel.close()
             }
             #expect(await eventually { harness.entries.count == 20 })

@@ -44,7 +44,7 @@ import WeftCore
             status: .forbidden, destination: Mesh.backend, because: "mesh default is deny"),
         Row(
             peer: stranger, authority: "198.18.0.12:8080", status: nil, destination: Mesh.backend,
-            because: "accepted: an identity the config does not know is judged by the default"),
+            because: "accepted: a service no intention names is judged by the default"),
         Row(peer: nil, authority: "backend.weft:80", status: .badRequest, because: "give ADDRESS:PORT"),
     ]
 
@@ -55,7 +55,7 @@ import WeftCore
         config.policy = row.policy
         let decision = HBONEInboundRouter.decide(request: headers, peer: row.peer, config: config)
         #expect(decision.destination == row.destination)
-        #expect(decision.source == (row.peer == Mesh.frontendID ? Mesh.frontend : nil))
+        #expect(decision.source == row.peer.map { ServiceName(name: $0 == Mesh.frontendID ? "frontend" : "stranger") })
         switch decision.outcome {
         case .success(let accept):
             #expect(row.status == nil, "expected \(String(describing: row.status)), got an accept")

@@ -266,7 +266,7 @@ struct HBONELoopbackTests {
             let stream = try await mesh.open(reading: false)
             stream.channel.read()  // one read, as a relay's first: then nothing until the client catches up
             try await stream.closeOutput()
-            try await Task.sleep(for: .milliseconds(500))  // the workload answers and closes meanwhile
+            #expect(await eventually { mesh.workload.finished == 1 }, "the workload answers and closes meanwhile")
             try await stream.startReading()
             #expect(await eventually { stream.collector.inactive })
             #expect(stream.collector.received.utf8.count == size)

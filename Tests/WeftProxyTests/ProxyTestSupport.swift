@@ -267,9 +267,11 @@ struct TestCA {
 final class EchoWorkload: Sendable {
     let address: IPSocketAddress
     private let channel: any Channel
-    private let state: NIOLockedValueBox<(accepted: Int, received: String)>
+    private let state: NIOLockedValueBox<(accepted: Int, received: String, finished: Int)>
 
-    private init(channel: any Channel, state: NIOLockedValueBox<(accepted: Int, received: String)>) throws {
+    private init(channel: any Channel, state: NIOLockedValueBox<(accepted: Int, received: String, finished: Int)>)
+        throws
+    {
         self.channel = channel
         self.state = state
         guard let local = channel.localAddress, let address = IPSocketAddress(nio: local) else {
@@ -279,7 +281,7 @@ final class EchoWorkload: Sendable {
     }
 
     static func start(on group: any EventLoopGroup, farewell: String = "bye") async throws -> EchoWorkload {
-        let state = NIOLockedValueBox((accepted: 0, received: ""))
+        let state = NIOLockedValueBox((accepted: 0, received: "", finished: 0))
         let channel = try await ServerBootstrap(group: group)
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { child in
@@ -300,6 +302,8 @@ final class EchoWorkload: Sendable {
 
     var accepted: Int { state.withLockedValue { $0.accepted } }
     var received: String { state.withLockedValue { $0.received } }
+    /// Connections whose input ended and that were answered with the farewell and closed.
+    var finished: Int { state.withLockedValue { $0.finished } }
 
     func close() async {
         try? await channel.close()
@@ -308,10 +312,10 @@ final class EchoWorkload: Sendable {
     private final class Handler: ChannelInboundHandler, Sendable {
         typealias InboundIn = ByteBuffer
         typealias OutboundOut = ByteBuffer
-        let state: NIOLockedValueBox<(accepted: Int, received: String)>
+        let state: NIOLockedValueBox<(accepted: Int, received: String, finished: Int)>
         let farewell: String
 
-        init(state: NIOLockedValueBox<(accepted: Int, received: String)>, farewell: String) {
+        init(state: NIOLockedValueBox<(accepted: Int, received: String, finished: Int)>, farewell: String) {
             self.state = state
             self.farewell = farewell
         }
@@ -330,8 +334,9 @@ final class EchoWorkload: Sendable {
         func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
             guard case ChannelEvent.inputClosed = event else { return context.fireUserInboundEventTriggered(event) }
             let channel = context.channel
+            let state = self.state
             context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: farewell))).whenComplete { _ in
-                channel.close(promise: nil)
+                channel.close().whenComplete { _ in state.withLockedValue { $0.finished += 1 } }
             }
         }
     }
