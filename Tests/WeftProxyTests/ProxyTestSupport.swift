@@ -195,7 +195,7 @@ func eventually(within timeout: Duration = .seconds(5), _ condition: @Sendable (
     return true
 }
 
-// MARK: - Configs and proxy contexts
+// MARK: - Configs and proxy runtimes
 
 enum Mesh {
     static let trustDomain = "weft.local"

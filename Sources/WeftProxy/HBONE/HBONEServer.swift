@@ -9,7 +9,8 @@ import WeftCore
 
 /// The HBONE inbound listener (port 15008): mTLS with the node's certificate, the caller's X509-SVID verified
 /// against the trust bundle; each HTTP/2 CONNECT stream asks for one endpoint on this node, is authorized against
-/// the destination service's intentions with the caller's identity, and is relayed to the workload.
+/// the destination service's intentions with the caller's identity (`HBONEInboundRouter`), and is relayed to the
+/// workload (`HBONEInboundStreamHandler`).
 ///
 /// Answers: 200 and the relay; 400/405 for what is no HBONE CONNECT; 404 when the `:authority` is not an endpoint
 /// of this node (never an open proxy); 403 when policy denies; 503 when the workload does not accept. The reason
