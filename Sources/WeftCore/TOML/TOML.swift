@@ -1,4 +1,4 @@
-/// A TOML value. Offset date-times are not supported (no Weft setting needs one) and are rejected with a clear error.
+/// A TOML value. Dates and times are not supported (no Weft setting needs one) and are rejected with a clear error.
 public indirect enum TOMLValue: Equatable, Sendable {
     case string(String)
     case integer(Int64)
@@ -33,9 +33,10 @@ public struct TOMLTable: Equatable, Sendable {
     private var lines: [String: Int] = [:]
     /// Line of the table's header (`[name]`), or 1 for the root.
     public internal(set) var line: Int = 1
-    /// Tables made implicitly by a dotted key or header may later be defined explicitly once.
-    var isImplicit = false
-    var isInline = false
+    /// How the table came to be, which decides what may still add to it.
+    var definition = TOMLTableDefinition.header
+    /// Keys whose arrays were made by `[[name]]` headers (only those may grow by another header).
+    var arraysOfTables: Set<String> = []
 
     public init() {}
 
@@ -49,6 +50,19 @@ public struct TOMLTable: Equatable, Sendable {
         values[key] = value
         lines[key] = line
     }
+}
+
+/// How a table was defined (TOML 1.0): a header may define a table only once and only if nothing but other headers
+/// made it; dotted keys may add only to tables that dotted keys made; an inline table is closed.
+enum TOMLTableDefinition: Equatable, Sendable {
+    /// Made as the parent of a header (`a` for `[a.b]`); a `[a]` header may still define it.
+    case implicit
+    /// By its own `[name]` header (or the document's root).
+    case header
+    /// By a dotted key (`a.b = 1` makes `a`).
+    case dotted
+    /// By `{ … }`.
+    case inline
 }
 
 public struct TOMLError: Error, Equatable, CustomStringConvertible {
@@ -107,7 +121,8 @@ struct TOMLParser {
     private mutating func skipComment() throws(TOMLError) {
         guard peek == "#" else { return }
         while let c = peek, c != "\n" {
-            if c.value < 0x20 && c != "\t" && c != "\r" { throw error("control character in comment") }
+            if c == "\r" && peek(1) == "\n" { return }
+            if Self.isControl(c) { throw error("control character in comment") }
             advance()
         }
     }
@@ -115,7 +130,9 @@ struct TOMLParser {
     /// Skips blank lines, comments and whitespace including newlines (inside arrays).
     private mutating func skipTrivia() throws(TOMLError) {
         while let c = peek {
-            if c == " " || c == "\t" || c == "\n" || c == "\r" {
+            if c == "\r" && peek(1) != "\n" {
+                throw error("a carriage return must be followed by a line feed")
+            } else if c == " " || c == "\t" || c == "\n" || c == "\r" {
                 advance()
             } else if c == "#" {
                 try skipComment()
@@ -128,7 +145,7 @@ struct TOMLParser {
     private mutating func expectLineEnd() throws(TOMLError) {
         skipSpaces()
         try skipComment()
-        if peek == "\r" { advance() }
+        if peek == "\r" && peek(1) == "\n" { advance() }
         guard atEnd || peek == "\n" else { throw error("expected the end of the line, found '\(peek!)'") }
         if !atEnd { advance() }
     }
@@ -210,8 +227,9 @@ struct TOMLParser {
                     fresh.line = headerLine
                     if isLast && isArray {
                         table.set(part, .array([.table(fresh)]), line: headerLine)
+                        table.arraysOfTables.insert(part)
                     } else {
-                        fresh.isImplicit = !isLast
+                        fresh.definition = isLast ? .header : .implicit
                         table.set(part, .table(fresh), line: headerLine)
                     }
                 case .table(var existing)?:
@@ -221,19 +239,19 @@ struct TOMLParser {
                             message: "'\(key.joined(separator: "."))' is a table, not an array of tables")
                     }
                     if isLast {
-                        guard existing.isImplicit, !existing.isInline else {
+                        guard existing.definition == .implicit else {
                             throw TOMLError(
                                 line: headerLine, column: 1,
                                 message: "table '\(key.joined(separator: "."))' is defined twice")
                         }
-                        existing.isImplicit = false
+                        existing.definition = .header
                         existing.line = headerLine
                         table.set(part, .table(existing), line: headerLine)
-                    } else if existing.isInline {
+                    } else if existing.definition == .inline {
                         throw TOMLError(
                             line: headerLine, column: 1, message: "inline table '\(part)' cannot be extended")
                     }
-                case .array(var elements)? where elements.last?.table != nil:
+                case .array(var elements)? where table.arraysOfTables.contains(part):
                     if isLast && isArray {
                         var fresh = TOMLTable()
                         fresh.line = headerLine
@@ -318,9 +336,12 @@ struct TOMLParser {
         case nil:
             child = TOMLTable()
             child.line = line
-            child.isImplicit = true
-        case .table(let existing)? where !existing.isInline:
+            child.definition = .dotted
+        case .table(let existing)? where existing.definition == .dotted:
             child = existing
+        case .table?:
+            throw TOMLError(
+                line: line, column: 1, message: "table '\(name)' was defined elsewhere; a dotted key cannot add to it")
         case let other?:
             throw TOMLError(line: line, column: 1, message: "'\(name)' is already a \(other.typeName), not a table")
         }
@@ -383,32 +404,56 @@ struct TOMLParser {
         if let first = text.unicodeScalars.first, !(first >= "0" && first <= "9") && first != "+" && first != "-" {
             throw error("'\(text)' is not a value (strings need quotes)")
         }
-        func digits(_ body: Substring, radix: Int) throws(TOMLError) -> Int64 {
-            guard !body.isEmpty, body.first != "_", body.last != "_", !body.contains("__"),
-                let value = Int64(body.filter { $0 != "_" }, radix: radix)
-            else {
+        for (prefix, radix) in [("0x", 16), ("0o", 8), ("0b", 2)] where text.hasPrefix(prefix) {
+            let body = text.dropFirst(2)
+            guard Self.isDigitRun(body, radix: radix), let value = Int64(body.filter { $0 != "_" }, radix: radix) else {
                 throw error("'\(text)' is not a valid number")
             }
-            return value
-        }
-        for (prefix, radix) in [("0x", 16), ("0o", 8), ("0b", 2)] where text.hasPrefix(prefix) {
-            return .integer(try digits(text.dropFirst(2), radix: radix))
+            return .integer(value)
         }
         let unsigned = text.first == "+" || text.first == "-" ? text.dropFirst() : Substring(text)
-        if unsigned.count > 1 && unsigned.first == "0" && unsigned.dropFirst().first?.isNumber == true {
+        if unsigned.count > 1 && unsigned.first == "0", let next = unsigned.dropFirst().first,
+            next.isNumber || next == "_"
+        {
             throw error("'\(text)' has a leading zero")
         }
         if text.contains(".") || text.contains("e") || text.contains("E") {
-            guard let value = Double(text.filter { $0 != "_" }), !text.hasSuffix("."), !text.contains("._"),
-                !text.contains("_.")
-            else {
+            guard Self.isFloat(unsigned), let value = Double(text.filter { $0 != "_" }) else {
                 throw error("'\(text)' is not a valid number")
             }
             return .float(value)
         }
-        let sign: Int64 = text.first == "-" ? -1 : 1
-        let magnitude = try digits(unsigned, radix: 10)
-        return .integer(sign * magnitude)
+        guard Self.isDigitRun(unsigned, radix: 10) else { throw error("'\(text)' is not a valid number") }
+        guard let value = Int64(text.filter { $0 != "_" }) else {
+            throw error("'\(text)' does not fit in a 64-bit integer")
+        }
+        return .integer(value)
+    }
+
+    /// Digits of `radix` with single underscores between them.
+    private static func isDigitRun(_ text: Substring, radix: Int) -> Bool {
+        guard let first = text.first, let last = text.last, first != "_", last != "_", !text.contains("__") else {
+            return false
+        }
+        return text.allSatisfy { $0 == "_" || ($0.isASCII && $0.hexDigitValue.map { $0 < radix } == true) }
+    }
+
+    /// `1.5`, `1e6`, `1.5E-3` (without the sign): an integer part, then a fraction, an exponent or both.
+    private static func isFloat(_ text: Substring) -> Bool {
+        let parts = text.split(separator: "e", maxSplits: 1, omittingEmptySubsequences: false).flatMap {
+            $0.split(separator: "E", maxSplits: 1, omittingEmptySubsequences: false)
+        }
+        guard parts.count <= 2 else { return false }
+        let mantissa = parts[0].split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        guard mantissa.allSatisfy({ isDigitRun($0, radix: 10) }) else { return false }
+        guard parts.count == 2 else { return mantissa.count == 2 }
+        let exponent = parts[1].first == "+" || parts[1].first == "-" ? parts[1].dropFirst() : parts[1]
+        return isDigitRun(exponent, radix: 10)
+    }
+
+    /// Control characters other than tab, which TOML allows in no string or comment.
+    private static func isControl(_ c: Unicode.Scalar) -> Bool {
+        (c.value < 0x20 && c != "\t") || c.value == 0x7F
     }
 
     private mutating func parseArray() throws(TOMLError) -> TOMLValue {
@@ -439,7 +484,7 @@ struct TOMLParser {
         skipSpaces()
         if peek == "}" {
             advance()
-            table.isInline = true
+            table.definition = .inline
             return .table(table)
         }
         while true {
@@ -458,7 +503,7 @@ struct TOMLParser {
             }
             guard peek == "}" else { throw error("expected ',' or '}' in the inline table (it must fit on one line)") }
             advance()
-            table.isInline = true
+            table.definition = .inline
             return .table(table)
         }
     }
@@ -519,6 +564,7 @@ struct TOMLParser {
             guard let c = peek, c != "\n" else { throw error("unterminated string") }
             advance()
             if c == "'" { return out }
+            if Self.isControl(c) { throw error("control character in string") }
             out.unicodeScalars.append(c)
         }
     }
@@ -536,7 +582,7 @@ struct TOMLParser {
             guard let c = peek else { throw error("unterminated multi-line string") }
             if c == "\"" && peek(1) == "\"" && peek(2) == "\"" {
                 i += 3
-                while peek == "\"" && out.unicodeScalars.count >= 0 {  // up to two quotes may end the content
+                for _ in 0..<2 where peek == "\"" {  // up to two quotes may end the content
                     out.unicodeScalars.append("\"")
                     advance()
                 }
@@ -552,6 +598,7 @@ struct TOMLParser {
                     out.unicodeScalars.append(try parseEscape())
                 }
             } else {
+                try checkMultilineScalar(c)
                 out.unicodeScalars.append(c)
             }
         }
@@ -570,14 +617,22 @@ struct TOMLParser {
             guard let c = peek else { throw error("unterminated multi-line string") }
             if c == "'" && peek(1) == "'" && peek(2) == "'" {
                 i += 3
-                while peek == "'" {
+                for _ in 0..<2 where peek == "'" {  // up to two apostrophes may end the content
                     out.unicodeScalars.append("'")
                     advance()
                 }
                 return out
             }
-            out.unicodeScalars.append(c)
             advance()
+            try checkMultilineScalar(c)
+            out.unicodeScalars.append(c)
         }
+    }
+
+    /// A multi-line string may hold newlines (LF or CRLF) and tabs, but no other control character. Call after
+    /// advancing past `c`.
+    private func checkMultilineScalar(_ c: Unicode.Scalar) throws(TOMLError) {
+        if c == "\r" && peek != "\n" { throw error("a carriage return must be followed by a line feed") }
+        if c != "\n" && c != "\r" && Self.isControl(c) { throw error("control character in string") }
     }
 }
