@@ -86,21 +86,15 @@ struct ConnectionOptions: ParsableArguments {
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw CLIError("cannot read \(path): \(error.localizedDescription)")
         }
-        let table: TOMLTable
-        do { table = try TOML.parse(text) } catch { throw CLIError("\(path): \(error)") }
-        var values: [String: String] = [:]
-        let known = ["addr", "token", "ca_file"]
-        for key in table.keys {
-            let line = table.line(of: key).map { " line \($0)" } ?? ""
-            guard known.contains(key) else {
-                throw CLIError("\(path)\(line): unknown key '\(key)'; the keys are \(known.joined(separator: ", "))")
-            }
-            guard let value = table[key]?.string else {
-                throw CLIError("\(path)\(line): \(key) must be a string, like \(key) = \"…\"")
-            }
-            values[key] = value
+        do {
+            var reader = try SettingsReader(parsing: text, file: path)
+            var values: [String: String] = [:]
+            for key in ["addr", "token", "ca_file"] { values[key] = try reader.string(key) }
+            try reader.finish()
+            return values
+        } catch {
+            throw CLIError(error.description)
         }
-        return values
     }
 
     /// Runs `body` with a client, then shuts the client down; turns every failure into a message that says what

@@ -47,9 +47,12 @@ import WeftCore
     }
 
     @Test(arguments: [
-        ("contol_plane = \"198.18.0.1:15012\"", "line 1: contol_plane: unknown setting"),
-        ("control_plane = \"weftd:15012\"", "control_plane: 'weftd:15012' is not address:port"),
-        ("outbound_ports = [0]", "outbound_ports: must be a list of ports"),
+        (
+            "contol_plane = \"198.18.0.1:15012\"",
+            "node.toml:1: contol_plane: unknown setting; did you mean control_plane?"
+        ),
+        ("control_plane = \"weftd:15012\"", "node.toml:1: control_plane: 'weftd:15012' is not ADDRESS:PORT"),
+        ("outbound_ports = [0]", "node.toml:1: outbound_ports: 0 is not a port number (1-65535)"),
         ("capture = \"yes\"", "capture: must be true or false"),
         ("drain_timeout = \"soon\"", "drain_timeout: 'soon' is not a duration"),
         ("node_addresses = [\"host-a\"]", "node_addresses: 'host-a' is not an IP address"),

@@ -35,72 +35,36 @@ public struct ControlPlaneConfiguration: Sendable {
     }
 
     /// Applies the settings of a weftd.toml; unknown keys are errors (a typo must not silently do nothing).
-    public mutating func apply(toml text: String, path: String) throws(Error) {
-        let table: TOMLTable
-        do { table = try TOML.parse(text) } catch { throw Error(message: "\(path): \(error)") }
-        func fail(_ key: String, _ reason: String) -> Error {
-            Error(message: "\(path):\(table.line(of: key) ?? 1): \(key): \(reason)")
-        }
-        func string(_ key: String) throws(Error) -> String {
-            guard let value = table[key]?.string else { throw fail(key, "must be a string") }
-            return value
-        }
-        func address(_ key: String) throws(Error) -> IPSocketAddress {
-            let text = try string(key)
-            guard let parsed = IPSocketAddress(text) else {
-                throw fail(key, "'\(text)' is not address:port or [address]:port")
-            }
-            return parsed
-        }
-        func duration(_ key: String) throws(Error) -> Duration {
-            do { return try DurationText.parse(try string(key)) } catch let error as DurationText.ParseError {
-                throw fail(key, error.description)
-            } catch { throw error as! Error }
-        }
-        for key in table.keys {
-            switch key {
-            case "data_dir": dataDirectory = try string(key)
-            case "postgres_url":
-                let url = try string(key)
-                postgresURL = url.isEmpty ? nil : url
-            case "trust_domain": registry.trustDomain = try string(key)
-            case "vip_range":
-                let text = try string(key)
-                do { registry.vipRange = try IPCIDR(text) } catch { throw fail(key, "\(error)") }
-            case "workload_certificate_ttl": registry.workloadCertificateTTL = try duration(key)
-            case "node_certificate_ttl": registry.nodeCertificateTTL = try duration(key)
-            case "node_timeout": registry.nodeTimeout = try duration(key)
-            case "heartbeat_interval": heartbeatInterval = try duration(key)
-            case "node_listen": nodeListen = try address(key)
-            case "join_listen": joinListen = try address(key)
-            case "admin_listen": adminListen = try address(key)
-            case "admin_plaintext":
-                guard let value = table[key]?.boolean else { throw fail(key, "must be true or false") }
-                adminPlaintext = value
-            case "server_names":
-                guard let values = table[key]?.array?.compactMap(\.string), values.count == table[key]?.array?.count
-                else {
-                    throw fail(key, "must be a list of strings")
-                }
-                serverNames = values
-            case "ca_certificate", "ca_private_key", "ca_intermediates":
-                continue
-            default:
-                throw fail(
-                    key,
-                    "unknown setting (known: data_dir, postgres_url, trust_domain, vip_range, workload_certificate_ttl, node_certificate_ttl, node_timeout, heartbeat_interval, node_listen, join_listen, admin_listen, admin_plaintext, server_names, ca_certificate, ca_private_key, ca_intermediates)"
-                )
-            }
-        }
-        let certificate = table["ca_certificate"]?.string
-        let key = table["ca_private_key"]?.string
-        if (certificate == nil) != (key == nil) {
-            throw fail(
-                certificate == nil ? "ca_private_key" : "ca_certificate", "give both ca_certificate and ca_private_key")
-        }
-        if let certificate, let key {
+    public mutating func apply(toml text: String, path: String) throws(SettingsError) {
+        var reader = try SettingsReader(parsing: text, file: path)
+        dataDirectory = try reader.string("data_dir") ?? dataDirectory
+        if let url = try reader.string("postgres_url") { postgresURL = url.isEmpty ? nil : url }
+        registry.trustDomain = try reader.string("trust_domain") ?? registry.trustDomain
+        registry.vipRange = try reader.cidr("vip_range") ?? registry.vipRange
+        registry.workloadCertificateTTL =
+            try reader.duration("workload_certificate_ttl") ?? registry.workloadCertificateTTL
+        registry.nodeCertificateTTL = try reader.duration("node_certificate_ttl") ?? registry.nodeCertificateTTL
+        registry.nodeTimeout = try reader.duration("node_timeout") ?? registry.nodeTimeout
+        heartbeatInterval = try reader.duration("heartbeat_interval") ?? heartbeatInterval
+        nodeListen = try reader.socketAddress("node_listen") ?? nodeListen
+        joinListen = try reader.socketAddress("join_listen") ?? joinListen
+        adminListen = try reader.socketAddress("admin_listen") ?? adminListen
+        adminPlaintext = try reader.boolean("admin_plaintext") ?? adminPlaintext
+        serverNames = try reader.strings("server_names") ?? serverNames
+        let certificate = try reader.string("ca_certificate")
+        let key = try reader.string("ca_private_key")
+        let intermediates = try reader.string("ca_intermediates")
+        try reader.finish()
+        switch (certificate, key) {
+        case (let certificate?, let key?):
             authorityFiles = AuthorityLoader.Files(
-                certificate: certificate, privateKey: key, intermediates: table["ca_intermediates"]?.string)
+                certificate: certificate, privateKey: key, intermediates: intermediates)
+        case (nil, nil):
+            break
+        case (nil, _?):
+            throw reader.error("ca_private_key", "give both ca_certificate and ca_private_key")
+        case (_?, nil):
+            throw reader.error("ca_certificate", "give both ca_certificate and ca_private_key")
         }
     }
 

@@ -44,15 +44,15 @@ struct ServiceOverrideTests {
 
     @Test(arguments: [
         ("namespace = \"x\"", 1, "'name' is required"),
-        ("name = \"ok\"\nport = 80", 2, "unknown key 'port'"),
+        ("name = \"ok\"\nport = 80", 2, "port: unknown setting; did you mean ports?"),
         ("name = \"Bad_Name\"", 1, "name:"),
-        ("name = \"ok\"\n\nports = [80, 70000]", 3, "70000 is not a port number"),
-        ("name = \"ok\"\nports = 80", 2, "ports must be an array"),
-        ("name = \"ok\"\nprotocol = \"udp\"", 2, "protocol 'udp' is not one of tcp, http, http2, grpc"),
+        ("name = \"ok\"\n\nports = [80, 70000]", 3, "ports: 70000 is not a port number"),
+        ("name = \"ok\"\nports = 80", 2, "ports: must be a list of port numbers"),
+        ("name = \"ok\"\nprotocol = \"udp\"", 2, "protocol: 'udp' is not one of tcp, http, http2, grpc"),
         ("name = \"ok\"\nunit = \"ok.socket\"", 2, "must be a systemd service unit name"),
         ("name = \"ok\"\nunit = \"ok.service\"\nuid = 3", 3, "use only one of unit, cgroup and uid"),
-        ("name = \"ok\"\nuid = -1", 2, "uid must be a whole number"),
-        ("name = \"ok\"\n[labels]\nteam = 7", 3, "label 'team' must be a string"),
+        ("name = \"ok\"\nuid = -1", 2, "uid: must be a whole number"),
+        ("name = \"ok\"\n[labels]\nteam = 7", 3, "labels.team: must be a string"),
         ("name = \"ok\"\nname = \"again\"", 2, "defined twice"),
         ("name = \"ok", 1, "unterminated string"),
     ])
@@ -60,7 +60,7 @@ struct ServiceOverrideTests {
         #expect {
             try ServiceOverrideLoader.parse(text, file: "/etc/weft/services.d/x.toml")
         } throws: { error in
-            guard let error = error as? ServiceFileError else { return false }
+            guard let error = error as? SettingsError else { return false }
             return error.file == "/etc/weft/services.d/x.toml" && error.line == line
                 && error.message.contains(message)
                 && error.description.hasPrefix("/etc/weft/services.d/x.toml:\(line): ")
