@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // C shims: each C library is wrapped once, here, and used only by WeftCapture.
@@ -37,6 +38,8 @@ let package = Package(
         .target(name: "CLinuxNet"),
 
         .target(name: "WeftCore"),
+        // --log-level / --log-format for every executable: text or JSON lines.
+        .target(name: "WeftLogging", dependencies: [.product(name: "Logging", package: "swift-log")]),
         .target(
             name: "WeftIdentity",
             dependencies: [
@@ -60,7 +63,8 @@ let package = Package(
         .target(
             name: "WeftControlPlane",
             dependencies: [
-                "WeftCore", "WeftIdentity", "WeftAPI",
+                "WeftCore", "WeftIdentity", "WeftAPI", "WeftLogging",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -102,6 +106,7 @@ let package = Package(
                 "WeftCore", "WeftIdentity",
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "NIOHPACK", package: "swift-nio-http2"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -113,7 +118,9 @@ let package = Package(
         .target(
             name: "WeftNode",
             dependencies: [
-                "WeftCore", "WeftCapture", "WeftProxy", "WeftIdentity", "WeftAPI",
+                "WeftCore", "WeftCapture", "WeftProxy", "WeftIdentity", "WeftAPI", "WeftLogging",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
@@ -145,7 +152,7 @@ let package = Package(
         .executableTarget(
             name: "weftctl",
             dependencies: [
-                "WeftCore", "WeftAdminClient",
+                "WeftCore", "WeftAdminClient", "WeftLogging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -213,7 +220,14 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "WeftNodeTests", dependencies: ["WeftNode", "WeftCore"]),
+        .testTarget(
+            name: "WeftNodeTests",
+            dependencies: ["WeftNode", "WeftCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
+        .testTarget(
+            name: "WeftLoggingTests",
+            dependencies: ["WeftLogging", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(
             name: "WeftLabTests",
             dependencies: ["WeftLabSupport", "WeftCapture", "WeftCore"]

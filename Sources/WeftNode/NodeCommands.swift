@@ -2,14 +2,25 @@ import Foundation
 import Logging
 import WeftCapture
 import WeftCore
+import WeftLogging
 
-/// One-shot operations of `weft-node`: capture install, uninstall and show, and local service discovery.
-public enum NodeTools {
-    /// Installs the capture for the settings' node config and returns a one-line summary.
-    public static func installCapture(_ settings: NodeSettings, logger: Logger) throws -> String {
-        let capture = try settings.loadPlan().capture
+/// What each `weft-node` command does, behind its flags: run the node, install, remove or show the capture, and
+/// list the services this host runs.
+public enum NodeCommands {
+    /// `weft-node run`: the node until SIGTERM/SIGINT.
+    public static func run(flags: NodeFlags, logging: LoggingSettings) async throws {
+        logging.bootstrap()
+        let settings = try NodeSettings.load(flags: flags)
+        try await NodeAgent(settings: settings).run()
+    }
+
+    /// `weft-node capture install`: installs the capture for the settings' node config once (no reconcile) and
+    /// returns a one-line summary.
+    public static func installCapture(flags: NodeFlags, logging: LoggingSettings) throws -> String {
+        logging.bootstrap()
+        let capture = try NodeSettings.load(flags: flags).loadPlan().capture
         let controller = try CaptureController(
-            configuration: capture, connection: try NftablesConnection(), logger: logger)
+            configuration: capture, connection: try NftablesConnection(), logger: Logger(label: "weft.node"))
         let installation = try controller.install()
         let table = installation.table
         let took = installation.duration
@@ -18,22 +29,65 @@ public enum NodeTools {
             + "\(elements) set elements in \(took.formatted(.units(allowed: [.milliseconds], fractionalPart: .show(length: 2))))"
     }
 
-    /// Removes the capture table; true when it existed.
-    public static func uninstallCapture(tableName: String) throws -> Bool {
+    /// `weft-node capture uninstall`: removes the capture table; says whether it existed.
+    public static func uninstallCapture(tableName: String) throws -> String {
         try NftablesConnection().deleteTable(family: .inet, name: tableName)
+            ? "removed table inet \(tableName)" : "table inet \(tableName) was not installed"
     }
 
-    /// The capture table's chains, rules, sets and elements as the kernel has them, or nil when not installed.
+    /// `weft-node capture show`: the capture table's chains, rules, sets and elements as the kernel has them, or
+    /// nil when not installed.
     public static func showCapture(tableName: String) throws -> String? {
         try NftablesConnection().contents(family: .inet, name: tableName)
     }
 
-    /// Services listening on this host, and services.d problems.
-    public static func discover(servicesDirectory: String) throws -> (services: [DiscoveredService], problems: [String])
-    {
+    /// `weft-node discover`: one line per service listening on this host (tab-separated, or JSON objects), and
+    /// the services.d problems.
+    public static func discover(servicesDirectory: String, json: Bool) throws -> (lines: [String], problems: [String]) {
         let (overrides, errors) = ServiceOverrideLoader.load(directory: servicesDirectory)
         let discovery = LocalServiceDiscovery(diagnostics: try SocketDiagnostics(), cgroups: try CgroupResolver())
         let (services, skipped) = try discovery.discover(overrides: overrides)
-        return (services, errors.map(\.description) + skipped)
+        let lines = try services.map { service in
+            json ? try jsonLine(service) : tabLine(service)
+        }
+        return (lines, errors.map(\.description) + skipped)
+    }
+
+    private static func tabLine(_ service: DiscoveredService) -> String {
+        let ports = service.ports.map(String.init).joined(separator: ",")
+        return "\(service.namespace)/\(service.name)\tports=\(ports)\tprotocol=\(service.protocol.rawValue)"
+            + "\tuid=\(service.uid.map(String.init) ?? "-")\tcgroup=\(service.cgroupPath ?? "-")"
+    }
+
+    private static func jsonLine(_ service: DiscoveredService) throws -> String {
+        struct Line: Encodable {
+            var name: String
+            var namespace: String
+            var ports: [UInt16]
+            var `protocol`: String
+            var uid: UInt32?
+            var cgroup: String?
+            var labels: [String: String]
+
+            func encode(to encoder: any Encoder) throws {
+                enum Key: String, CodingKey { case name, namespace, ports, `protocol`, uid, cgroup, labels }
+                var container = encoder.container(keyedBy: Key.self)
+                try container.encode(name, forKey: .name)
+                try container.encode(namespace, forKey: .namespace)
+                try container.encode(ports, forKey: .ports)
+                try container.encode(self.protocol, forKey: .protocol)
+                try container.encode(uid, forKey: .uid)
+                try container.encode(cgroup, forKey: .cgroup)
+                try container.encode(labels, forKey: .labels)
+            }
+        }
+        // Slashes stay escaped (`\/`), as the output has always been.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let line = Line(
+            name: service.name, namespace: service.namespace, ports: service.ports,
+            protocol: service.protocol.rawValue, uid: service.uid, cgroup: service.cgroupPath,
+            labels: service.labels)
+        return String(decoding: try encoder.encode(line), as: UTF8.self)
     }
 }

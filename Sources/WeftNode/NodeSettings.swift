@@ -139,6 +139,6 @@ public struct NodeSettings: Sendable {
 public struct NodePlan: Sendable {
     public var state: NodeState
     public var overrides: [ServiceOverride]
-    public var fileErrors: [ServiceFileError]
+    public var fileErrors: [SettingsError]
     public var capture: CaptureConfiguration
 }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import Logging
 import WeftCore
+import WeftLogging
 import WeftNode
 
 @main
@@ -13,6 +13,18 @@ struct WeftNodeCommand: AsyncParsableCommand {
         subcommands: [Run.self, Capture.self, Discover.self],
         defaultSubcommand: Run.self
     )
+}
+
+/// `--log-level` and `--log-format`, on every command.
+struct LoggingOptions: ParsableArguments {
+    @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel = "info"
+    @Option(help: "text, or json (one object a line, for journald).") var logFormat = "text"
+
+    func settings() throws -> LoggingSettings {
+        do { return try LoggingSettings(level: logLevel, format: logFormat) } catch {
+            throw ValidationError(error.description)
+        }
+    }
 }
 
 /// Options that say what the node captures; they override the node.toml.
@@ -42,32 +54,17 @@ struct NodeOptions: ParsableArguments {
     @Flag(name: .customLong("no-dns-capture"), help: "Leave port 53 alone.")
     var noDNSCapture = false
 
-    func settings() throws -> NodeSettings {
-        var settings = NodeSettings()
-        let defaultPath =
-            FileManager.default.fileExists(atPath: NodeSettings.defaultConfigPath)
-            ? NodeSettings.defaultConfigPath : nil
-        if let path = config ?? defaultPath {
-            let text: String
-            do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-                throw ValidationError("--config \(path): cannot read it: \(error.localizedDescription)")
-            }
-            do { try settings.apply(toml: text, path: path) } catch { throw ValidationError(error.description) }
-        }
-        if let staticConfig { settings.nodeConfigPath = staticConfig }
-        if let servicesDir { settings.servicesDirectory = servicesDir }
-        if !vipRanges.isEmpty {
-            settings.capture.vipRanges = try vipRanges.map { text in
-                do { return try IPCIDR(text) } catch { throw ValidationError("--vip-range \(text): \(error)") }
-            }
-        }
-        if !outboundPorts.isEmpty { settings.capture.outboundPorts = outboundPorts }
-        if !excludedPorts.isEmpty { settings.capture.excludedPorts = excludedPorts }
-        settings.capture.excludedCIDRs += try excludedCIDRs.map { text in
-            do { return try IPCIDR(text) } catch { throw ValidationError("--exclude-cidr \(text): \(error)") }
-        }
-        if noDNSCapture { settings.capture.captureDNS = false }
-        return settings
+    var flags: NodeFlags {
+        var flags = NodeFlags()
+        flags.config = config
+        flags.staticConfig = staticConfig
+        flags.servicesDirectory = servicesDir
+        flags.vipRanges = vipRanges
+        flags.outboundPorts = outboundPorts
+        flags.excludedPorts = excludedPorts
+        flags.excludedCIDRs = excludedCIDRs
+        flags.noDNSCapture = noDNSCapture
+        return flags
     }
 }
 
@@ -76,6 +73,7 @@ struct Run: AsyncParsableCommand {
         abstract: "Run the node: proxy listeners, DNS, capture (needs root).")
 
     @OptionGroup var node: NodeOptions
+    @OptionGroup var logging: LoggingOptions
 
     @Option(name: .customLong("node-name"), help: "This node's name when the config gives none (default: host name).")
     var nodeName: String?
@@ -135,66 +133,21 @@ struct Run: AsyncParsableCommand {
     var drainTimeout: String?
 
     func run() async throws {
-        var settings = try node.settings()
-        if let nodeName { settings.nodeName = nodeName }
-        if !dnsUpstreams.isEmpty {
-            settings.dnsUpstreams = try dnsUpstreams.map { text in
-                guard let address = IPSocketAddress(text) else {
-                    throw ValidationError(
-                        "--dns-upstream \(text): give ADDRESS:PORT, e.g. 198.18.1.2:53 or [2001:2::1]:53")
-                }
-                return address
-            }
-        }
-        if noCapture { settings.captureEnabled = false }
-        if noDNS { settings.dnsEnabled = false }
-        if !settings.dnsEnabled { settings.capture.captureDNS = false }
-        if cleanupOnExit { settings.cleanupOnExit = true }
-        if let controlPlane {
-            guard let address = IPSocketAddress(controlPlane) else {
-                throw ValidationError("--control-plane \(controlPlane): give ADDRESS:PORT, e.g. 198.18.0.1:15012")
-            }
-            settings.controlPlaneAddress = address
-        }
-        if let joinAddress {
-            guard let address = IPSocketAddress(joinAddress) else {
-                throw ValidationError("--join-address \(joinAddress): give ADDRESS:PORT, e.g. 198.18.0.1:15013")
-            }
-            settings.joinAddress = address
-        }
-        if let joinToken { settings.joinToken = joinToken }
-        if let joinTokenFile {
-            do {
-                settings.joinToken = try String(contentsOfFile: joinTokenFile, encoding: .utf8).trimmingCharacters(
-                    in: .whitespacesAndNewlines)
-            } catch {
-                throw ValidationError("--join-token-file \(joinTokenFile): \(error.localizedDescription)")
-            }
-        }
-        if let stateDir { settings.stateDirectory = stateDir }
-        if !nodeAddresses.isEmpty {
-            settings.nodeAddresses = try nodeAddresses.map { text in
-                guard let address = IPAddress(text) else {
-                    throw ValidationError("--node-address \(text): not an IP address")
-                }
-                return address
-            }
-        }
-        if let adminListen {
-            guard let admin = IPSocketAddress(adminListen) else {
-                throw ValidationError("--admin-listen \(adminListen): give ADDRESS:PORT, e.g. 127.0.0.1:15020")
-            }
-            settings.adminAddresses = [admin]
-        }
-        if let drainTimeout {
-            do {
-                settings.drainTimeout = try DurationText.parse(drainTimeout)
-            } catch {
-                throw ValidationError("--drain-timeout \(drainTimeout): \(error)")
-            }
-        }
-        let agent = NodeAgent(settings: settings)
-        try await SignalHandling.runUntilTerminated { try await agent.run() }
+        var flags = node.flags
+        flags.nodeName = nodeName
+        flags.dnsUpstreams = dnsUpstreams
+        flags.noCapture = noCapture
+        flags.noDNS = noDNS
+        flags.cleanupOnExit = cleanupOnExit
+        flags.controlPlane = controlPlane
+        flags.joinAddress = joinAddress
+        flags.joinToken = joinToken
+        flags.joinTokenFile = joinTokenFile
+        flags.stateDirectory = stateDir
+        flags.nodeAddresses = nodeAddresses
+        flags.adminListen = adminListen
+        flags.drainTimeout = drainTimeout
+        try await NodeCommands.run(flags: flags, logging: try logging.settings())
     }
 }
 
@@ -207,9 +160,10 @@ struct Capture: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Install the capture table once (no reconcile) and exit.")
         @OptionGroup var node: NodeOptions
+        @OptionGroup var logging: LoggingOptions
 
         func run() async throws {
-            print(try NodeTools.installCapture(try node.settings(), logger: Logger(label: "weft.node")))
+            print(try NodeCommands.installCapture(flags: node.flags, logging: try logging.settings()))
         }
     }
 
@@ -218,9 +172,7 @@ struct Capture: AsyncParsableCommand {
         @Option(help: "The table's name.") var table = "weft"
 
         func run() async throws {
-            print(
-                try NodeTools.uninstallCapture(tableName: table)
-                    ? "removed table inet \(table)" : "table inet \(table) was not installed")
+            print(try NodeCommands.uninstallCapture(tableName: table))
         }
     }
 
@@ -229,7 +181,7 @@ struct Capture: AsyncParsableCommand {
         @Option(help: "The table's name.") var table = "weft"
 
         func run() async throws {
-            guard let contents = try NodeTools.showCapture(tableName: table) else {
+            guard let contents = try NodeCommands.showCapture(tableName: table) else {
                 print("table inet \(table) is not installed")
                 throw ExitCode(3)
             }
@@ -247,39 +199,8 @@ struct Discover: AsyncParsableCommand {
     @Flag(help: "Print JSON lines.") var json = false
 
     func run() async throws {
-        let (services, problems) = try NodeTools.discover(servicesDirectory: servicesDir)
-        for service in services {
-            if json {
-                let object: [String: Any] = [
-                    "name": service.name, "namespace": service.namespace, "ports": service.ports.map(Int.init),
-                    "protocol": service.protocol.rawValue, "uid": service.uid.map { Int($0) as Any } ?? NSNull(),
-                    "cgroup": service.cgroupPath.map { $0 as Any } ?? NSNull(), "labels": service.labels,
-                ]
-                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-                print(String(decoding: data, as: UTF8.self))
-            } else {
-                let ports = service.ports.map(String.init).joined(separator: ",")
-                print(
-                    "\(service.namespace)/\(service.name)\tports=\(ports)\tprotocol=\(service.protocol.rawValue)\tuid=\(service.uid.map(String.init) ?? "-")\tcgroup=\(service.cgroupPath ?? "-")"
-                )
-            }
-        }
+        let (lines, problems) = try NodeCommands.discover(servicesDirectory: servicesDir, json: json)
+        for line in lines { print(line) }
         for problem in problems { FileHandle.standardError.write(Data("weft-node discover: \(problem)\n".utf8)) }
-    }
-}
-
-/// Runs the node until SIGTERM or SIGINT, then cancels it so it stops cleanly.
-enum SignalHandling {
-    static func runUntilTerminated(_ body: @escaping @Sendable () async throws -> Void) async throws {
-        let work = Task { try await body() }
-        let sources = [SIGTERM, SIGINT].map { signalNumber in
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler { work.cancel() }
-            source.resume()
-            return source
-        }
-        defer { sources.forEach { $0.cancel() } }
-        try await work.value
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import Synchronization
+import ServiceLifecycle
 import WeftCore
 import WeftIdentity
 
@@ -19,8 +19,11 @@ public enum ControlPlane {
         public var trustDomain: String
     }
 
+    /// Runs weftd until cancelled, or (with `stopOnSignals`, as the binary runs) until SIGTERM or SIGINT asks it to
+    /// stop in order. `onReady` hears where it listens once both APIs are bound.
     public static func run(
-        configuration: ControlPlaneConfiguration, logger: Logger, onReady: @escaping @Sendable (Ready) -> Void
+        configuration: ControlPlaneConfiguration, logger: Logger, stopOnSignals: Bool = false,
+        onReady: @escaping @Sendable (Ready) -> Void
     ) async throws {
         try configuration.validate()
         try FileManager.default.createDirectory(
@@ -33,19 +36,29 @@ public enum ControlPlane {
         } else {
             store = try SQLiteStore(path: configuration.sqlitePath)
         }
+        let services: [any Service]
         do {
-            try await serve(configuration: configuration, store: store, logger: logger, onReady: onReady)
-            await store.close()
+            services = try await self.services(
+                configuration: configuration, store: store, logger: logger, onReady: onReady)
         } catch {
             await store.close()
             throw error
         }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services.map { .init(service: $0) },
+                gracefulShutdownSignals: stopOnSignals ? [.sigterm, .sigint] : [],
+                logger: logger))
+        try await group.run()
     }
 
-    static func serve(
+    /// weftd's parts in start order (they stop in the reverse): the store (opened and migrated here, closed last),
+    /// the config distributor, the node API with its join listener, the admin API, and the ready announcement.
+    /// The CA is found or made here, before anything listens.
+    static func services(
         configuration: ControlPlaneConfiguration, store: any Store, logger: Logger,
         onReady: @escaping @Sendable (Ready) -> Void
-    ) async throws {
+    ) async throws -> [any Service] {
         try await store.migrate()
         let trustDomain = configuration.registry.trustDomain
         let authority = try await AuthorityLoader.load(
@@ -65,12 +78,15 @@ public enum ControlPlane {
         }
         let server = try serverCertificate(authority: authority, configuration: configuration)
         let distributor = ConfigDistributor(registry: registry, logger: logger)
-        let service = NodeAPIService(registry: registry, distributor: distributor, logger: logger)
-        let nodeAPI = NodeAPIServer(
-            service: service, nodeAddress: configuration.nodeListen, joinAddress: configuration.joinListen,
-            certificateChainPEM: server.certificateChainPEM, privateKeyPEM: server.privateKeyPEM,
-            trustBundlePEM: authority.trustBundlePEM
-        )
+        let readiness = Readiness<ControlPlaneReadinessName>()
+        let nodeAPI = NodeAPIListenersService(
+            server: NodeAPIServer(
+                service: NodeAPIService(registry: registry, distributor: distributor, logger: logger),
+                nodeAddress: configuration.nodeListen, joinAddress: configuration.joinListen,
+                certificateChainPEM: server.certificateChainPEM, privateKeyPEM: server.privateKeyPEM,
+                trustBundlePEM: authority.trustBundlePEM
+            ),
+            bound: readiness.register(.nodeAPI))
         let admin = AdminServer(
             configuration: AdminServerConfiguration(
                 host: configuration.adminListen.address.description, port: Int(configuration.adminListen.port),
@@ -80,41 +96,25 @@ public enum ControlPlane {
             ),
             api: AdminAPI(registry: registry, nodeStatus: distributor), logger: logger
         )
-        let listeners = ListenerRendezvous()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await distributor.run(heartbeatInterval: configuration.heartbeatInterval) }
-            group.addTask {
-                try await nodeAPI.run { bound in
-                    if let ready = listeners.setNode(bound) {
-                        onReady(Self.ready(ready, configuration, createdBootstrap, trustDomain))
-                    }
-                }
-            }
-            group.addTask { try await admin.run() }
-            group.addTask {
-                let port = try await admin.listeningPort()
-                let bound = IPSocketAddress(address: configuration.adminListen.address, port: UInt16(port))
-                if let ready = listeners.setAdmin(bound) {
-                    onReady(Self.ready(ready, configuration, createdBootstrap, trustDomain))
-                }
-            }
-            // The rendezvous task ends normally; any other task ending means weftd stops.
-            try await group.next()
-            try await group.next()
-            group.cancelAll()
-        }
-    }
-
-    static func ready(
-        _ bound: (node: NodeAPIServer.Listeners, admin: IPSocketAddress), _ configuration: ControlPlaneConfiguration,
-        _ createdBootstrap: Bool, _ trustDomain: String
-    ) -> Ready {
-        Ready(
-            nodeListener: bound.node.node, joinListener: bound.node.join, adminListener: bound.admin,
-            adminTLS: !configuration.adminPlaintext,
-            bootstrapTokenFile: createdBootstrap ? configuration.bootstrapTokenPath : nil,
-            trustBundleFile: configuration.trustBundlePath, trustDomain: trustDomain
-        )
+        return [
+            StoreService(store: store),
+            ConfigDistributorService(distributor: distributor, heartbeatInterval: configuration.heartbeatInterval),
+            nodeAPI,
+            AdminAPIService(server: admin, bound: readiness.register(.adminAPI)),
+            ControlPlaneReadyAnnouncement(
+                readiness: readiness,
+                ready: {
+                    let port = try await admin.listeningPort()
+                    let listeners = nodeAPI.listeners!
+                    return Ready(
+                        nodeListener: listeners.node, joinListener: listeners.join,
+                        adminListener: IPSocketAddress(address: configuration.adminListen.address, port: UInt16(port)),
+                        adminTLS: !configuration.adminPlaintext,
+                        bootstrapTokenFile: createdBootstrap ? configuration.bootstrapTokenPath : nil,
+                        trustBundleFile: configuration.trustBundlePath, trustDomain: trustDomain)
+                },
+                onReady: onReady),
+        ]
     }
 
     /// weftd's TLS certificate for both APIs, made fresh at every start (so it never outlives a restart by much):
@@ -136,24 +136,5 @@ public enum ControlPlane {
             ipAddresses: Array(Set(addresses)).sorted { $0.description < $1.description },
             ttl: .seconds(365 * 86400)
         )
-    }
-}
-
-/// Collects the node API's and the admin API's bound addresses, which arrive from two tasks.
-final class ListenerRendezvous: Sendable {
-    private let state = Mutex<(node: NodeAPIServer.Listeners?, admin: IPSocketAddress?)>((nil, nil))
-
-    func setNode(_ listeners: NodeAPIServer.Listeners) -> (node: NodeAPIServer.Listeners, admin: IPSocketAddress)? {
-        state.withLock { state in
-            state.node = listeners
-            return state.admin.map { (listeners, $0) }
-        }
-    }
-
-    func setAdmin(_ address: IPSocketAddress) -> (node: NodeAPIServer.Listeners, admin: IPSocketAddress)? {
-        state.withLock { state in
-            state.admin = address
-            return state.node.map { ($0, address) }
-        }
     }
 }

@@ -25,6 +25,21 @@ public struct IPSocketAddress: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Why a text is not `ADDRESS:PORT`.
+    public struct ParseError: Error, Equatable, CustomStringConvertible {
+        public var text: String
+
+        public var description: String {
+            "'\(text)' is not ADDRESS:PORT (e.g. 198.18.0.1:15012 or [2001:2::1]:15012)"
+        }
+    }
+
+    /// Parses `198.18.0.1:80` or `[2001:2::1]:80`, saying what is wrong otherwise.
+    public init(parsing text: String) throws(ParseError) {
+        guard let parsed = IPSocketAddress(text) else { throw ParseError(text: text) }
+        self = parsed
+    }
+
     /// `198.18.0.1:80` or `[2001:2::1]:80`.
     public var description: String {
         address.isIPv4 ? "\(address):\(port)" : "[\(address)]:\(port)"
@@ -46,5 +61,17 @@ extension IPSocketAddress: Codable {
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(description)
+    }
+}
+
+extension [IPSocketAddress] {
+    /// 127.0.0.1 and ::1 at `port`.
+    public static func loopback(port: UInt16) -> [IPSocketAddress] {
+        [IPSocketAddress(address: .v4(0x7F00_0001), port: port), IPSocketAddress(address: .v6(0, 1), port: port)]
+    }
+
+    /// 0.0.0.0 and :: at `port`.
+    public static func anyAddress(port: UInt16) -> [IPSocketAddress] {
+        [IPSocketAddress(address: .v4(0), port: port), IPSocketAddress(address: .v6(0, 0), port: port)]
     }
 }

@@ -37,13 +37,32 @@ public final class NodeSession: Sendable {
         client.beginGracefulShutdown()
     }
 
-    public func register(addresses: [IPAddress], version: String, services: [Weft_Node_V1_RegisteredService])
-        async throws(ControlPlaneClientError) -> Int64
+    /// Registers what runs on this node (the control plane replaces what the node registered before).
+    public func register(_ registration: NodeRegistration, version: String) async throws(ControlPlaneClientError)
+        -> Int64
     {
         var request = Weft_Node_V1_RegisterRequest()
-        request.addresses = addresses.map(\.description)
+        request.addresses = registration.addresses.map(\.description)
         request.version = version
-        request.services = services
+        request.services = registration.services.map { service in
+            var registered = Weft_Node_V1_RegisteredService()
+            registered.name = service.name.description
+            registered.protocol = service.protocol.rawValue
+            registered.labels = service.labels
+            registered.endpoints = service.endpoints.map { address in
+                var endpoint = Weft_Node_V1_Endpoint()
+                endpoint.address = address.address.description
+                endpoint.port = UInt32(address.port)
+                endpoint.healthy = true
+                return endpoint
+            }
+            return registered
+        }
+        return try await register(request)
+    }
+
+    /// Sends a registration as it is on the wire (tests use it to send what a well-behaved node would not).
+    public func register(_ request: Weft_Node_V1_RegisterRequest) async throws(ControlPlaneClientError) -> Int64 {
         do { return try await service.register(request).revision } catch { throw .from(error) }
     }
 

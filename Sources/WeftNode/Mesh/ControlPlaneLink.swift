@@ -1,26 +1,25 @@
 import Foundation
 import Logging
-import WeftAPI
 import WeftCore
 
 /// Keeps the node a member of the mesh: connects to the control plane with the node certificate, registers the
-/// services found on this host (again whenever they change), keeps certificates current, and watches the node's
-/// config. When the control plane is away it retries with backoff (0.5 s doubling to 30 s, with jitter) while the
+/// services found on this host (again whenever they change), and watches the node's config; while connected its
+/// session serves the certificate refresh. When the control plane is away it retries with backoff (0.5 s doubling to 30 s, with jitter) while the
 /// node keeps serving from its last good config.
 final class ControlPlaneLink: Sendable {
     private let address: IPSocketAddress
     private let certificates: NodeCertificates
     private let cache: ConfigCache
     private let socketMark: UInt32?
-    private let registration: @Sendable () -> (addresses: [IPAddress], services: [Weft_Node_V1_RegisteredService])
-    private let localServices: @Sendable () -> Set<ServiceName>
+    private let registration: @Sendable () -> NodeRegistration
     private let onConfig: @Sendable (CompiledNodeConfig, ConfigCache.UpdateSummary) async -> Void
     private let logger: Logger
+    private let current: CurrentSession
 
     init(
         address: IPSocketAddress, certificates: NodeCertificates, cache: ConfigCache, socketMark: UInt32?,
-        registration: @escaping @Sendable () -> (addresses: [IPAddress], services: [Weft_Node_V1_RegisteredService]),
-        localServices: @escaping @Sendable () -> Set<ServiceName>,
+        session: CurrentSession,
+        registration: @escaping @Sendable () -> NodeRegistration,
         onConfig: @escaping @Sendable (CompiledNodeConfig, ConfigCache.UpdateSummary) async -> Void,
         logger: Logger
     ) {
@@ -29,7 +28,7 @@ final class ControlPlaneLink: Sendable {
         self.cache = cache
         self.socketMark = socketMark
         self.registration = registration
-        self.localServices = localServices
+        self.current = session
         self.onConfig = onConfig
         self.logger = logger
     }
@@ -63,13 +62,14 @@ final class ControlPlaneLink: Sendable {
     private func connectOnce() async throws {
         let session = try NodeSession(
             address: address, credentials: await certificates.nodeCredentials, socketMark: socketMark)
+        current.value = session
+        defer { current.value = nil }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await session.run() }
             group.addTask { try await self.maintain(session) }
             group.addTask {
                 try await session.watch(cache: self.cache) { config, summary in
                     await self.onConfig(config, summary)
-                    _ = await self.certificates.refresh(localServices: self.localServices(), session: session)
                 }
                 throw StreamEnded()
             }
@@ -81,24 +81,20 @@ final class ControlPlaneLink: Sendable {
         }
     }
 
-    /// Registers what runs here whenever it changes, and renews certificates as they come due.
+    /// Registers what runs here whenever it changes (looked at every second).
     private func maintain(_ session: NodeSession) async throws {
-        var registered: (addresses: [IPAddress], services: [Weft_Node_V1_RegisteredService])?
+        var registered: NodeRegistration?
         while !Task.isCancelled {
             let current = registration()
-            if registered == nil || registered!.addresses != current.addresses
-                || registered!.services != current.services
-            {
-                _ = try await session.register(
-                    addresses: current.addresses, version: WeftVersion.current, services: current.services)
+            if current != registered {
+                _ = try await session.register(current, version: WeftVersion.current)
                 logger.info(
                     "registered with the control plane",
                     metadata: [
-                        "services": "\(current.services.map(\.name))", "addresses": "\(current.addresses)",
+                        "services": "\(current.services.map(\.name.description))", "addresses": "\(current.addresses)",
                     ])
                 registered = current
             }
-            await certificates.refresh(localServices: localServices(), session: session)
             try await Task.sleep(for: .seconds(1))
         }
     }

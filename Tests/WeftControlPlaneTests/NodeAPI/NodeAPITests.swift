@@ -143,18 +143,12 @@ struct NodeAPITests {
             // An endpoint at an address that is not the node's own is refused.
             await #expect {
                 _ = try await hostA.session.register(
-                    addresses: [IPAddress("198.18.0.11")!], version: "x",
-                    services: [
-                        .with { service in
-                            service.name = "backend"
-                            service.endpoints = [
-                                .with {
-                                    $0.address = "198.18.0.12"
-                                    $0.port = 8080
-                                }
-                            ]
-                        }
-                    ])
+                    NodeRegistration(
+                        addresses: [IPAddress("198.18.0.11")!],
+                        services: [
+                            .init(name: ServiceName(name: "backend"), endpoints: [IPSocketAddress("198.18.0.12:8080")!])
+                        ]),
+                    version: "x")
             } throws: { error in
                 "\(error)".contains("is not one of node host-a's addresses")
             }
@@ -182,11 +176,10 @@ struct NodeAPITests {
             try await hostB.register(["backend": ["198.18.0.12:8080"]])
             // host-a runs a client of `frontend` (no endpoints) and claims a client of `backend`, which runs on host-b.
             _ = try await hostA.session.register(
-                addresses: [IPAddress("198.18.0.11")!], version: "x",
-                services: [
-                    .with { $0.name = "frontend" },
-                    .with { $0.name = "backend" },
-                ])
+                NodeRegistration(
+                    addresses: [IPAddress("198.18.0.11")!],
+                    services: [.init(name: ServiceName(name: "frontend")), .init(name: ServiceName(name: "backend"))]),
+                version: "x")
             let frontend = SPIFFEID.workload(trustDomain: "weft.local", service: "frontend")
             let request = try CertificateRequestFactory.make(for: frontend)
             let signed = try await hostA.session.signCertificate(identity: frontend, csrPEM: request.csrPEM)
@@ -215,7 +208,7 @@ struct NodeAPITests {
             credentials.privateKeyPEM = request.privateKeyPEM
             let (session, task) = try WatchingNode.connect(control, credentials: credentials)
             await #expect(throws: ControlPlaneClientError.self) {
-                _ = try await session.register(addresses: [], version: "x", services: [])
+                _ = try await session.register(NodeRegistration(addresses: [], services: []), version: "x")
             }
             session.close()
             task.cancel()

@@ -87,6 +87,10 @@ final class WatchingNode: Sendable {
             return service
         }
         let addresses = Set(services.values.joined().compactMap { IPSocketAddress($0)?.address })
-        return try await session.register(addresses: Array(addresses), version: "test", services: list)
+        var request = Weft_Node_V1_RegisterRequest()
+        request.addresses = addresses.map(\.description)
+        request.version = "test"
+        request.services = list
+        return try await session.register(request)
     }
 }

@@ -1,0 +1,62 @@
+import Foundation
+import WeftCore
+
+extension ControlPlaneConfiguration {
+    /// A flag whose value cannot be used; nothing is changed.
+    public struct FlagError: Swift.Error, Equatable, CustomStringConvertible {
+        public var flag: String
+        public var value: String
+        public var problem: String
+
+        public var description: String { "--\(flag) \(value): \(problem)" }
+    }
+
+    /// The configuration weftd runs with: defaults, then weftd.toml (`flags.config`, or the default path when it
+    /// exists), then the flags; validated.
+    public static func load(flags: ControlPlaneFlags, defaultPath: String = ControlPlaneConfiguration.defaultPath)
+        throws -> ControlPlaneConfiguration
+    {
+        var configuration = ControlPlaneConfiguration()
+        let path = flags.config ?? defaultPath
+        if flags.config != nil || FileManager.default.fileExists(atPath: path) {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw Error(message: "cannot read \(path)")
+            }
+            try configuration.apply(toml: text, path: path)
+        }
+        try configuration.apply(flags: flags)
+        try configuration.validate()
+        return configuration
+    }
+
+    /// Applies the flags that were given; a flag that cannot be used throws and changes nothing.
+    public mutating func apply(flags: ControlPlaneFlags) throws(FlagError) {
+        var configuration = self
+        func socketAddress(_ flag: String, _ text: String) throws(FlagError) -> IPSocketAddress {
+            do { return try IPSocketAddress(parsing: text) } catch {
+                throw FlagError(flag: flag, value: text, problem: error.description)
+            }
+        }
+        func duration(_ flag: String, _ text: String) throws(FlagError) -> Duration {
+            do { return try DurationText.parse(text) } catch {
+                throw FlagError(flag: flag, value: text, problem: error.description)
+            }
+        }
+        if let directory = flags.dataDirectory { configuration.dataDirectory = directory }
+        if let url = flags.postgresURL { configuration.postgresURL = url }
+        if let domain = flags.trustDomain { configuration.registry.trustDomain = domain }
+        if let text = flags.nodeListen { configuration.nodeListen = try socketAddress("node-listen", text) }
+        if let text = flags.joinListen { configuration.joinListen = try socketAddress("join-listen", text) }
+        if let text = flags.adminListen { configuration.adminListen = try socketAddress("admin-listen", text) }
+        if flags.adminPlaintext { configuration.adminPlaintext = true }
+        configuration.serverNames += flags.serverNames
+        if let text = flags.workloadCertificateTTL {
+            configuration.registry.workloadCertificateTTL = try duration("workload-certificate-ttl", text)
+        }
+        if let text = flags.nodeTimeout { configuration.registry.nodeTimeout = try duration("node-timeout", text) }
+        if let text = flags.heartbeatInterval {
+            configuration.heartbeatInterval = try duration("heartbeat-interval", text)
+        }
+        self = configuration
+    }
+}

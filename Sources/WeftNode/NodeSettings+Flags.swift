@@ -1,0 +1,89 @@
+import Foundation
+import WeftCore
+
+extension NodeSettings {
+    /// A flag whose value cannot be used; nothing is changed.
+    public struct FlagError: Swift.Error, Equatable, CustomStringConvertible {
+        public var flag: String
+        public var value: String
+        public var problem: String
+
+        public var description: String { "--\(flag) \(value): \(problem)" }
+    }
+
+    /// The settings `weft-node` runs with: defaults, then node.toml (`flags.config`, or the default path when it
+    /// exists), then the flags.
+    public static func load(flags: NodeFlags, defaultConfigPath: String = NodeSettings.defaultConfigPath) throws
+        -> NodeSettings
+    {
+        var settings = NodeSettings()
+        let path = flags.config ?? (FileManager.default.fileExists(atPath: defaultConfigPath) ? defaultConfigPath : nil)
+        if let path {
+            let text: String
+            do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+                throw Error.unreadableConfig(path: path, reason: "\(error)")
+            }
+            try settings.apply(toml: text, path: path)
+        }
+        try settings.apply(flags: flags)
+        return settings
+    }
+
+    /// Applies the flags that were given over these settings; a flag that cannot be used throws and changes
+    /// nothing.
+    public mutating func apply(flags: NodeFlags) throws(FlagError) {
+        var settings = self
+        func parsed<T>(_ flag: String, _ text: String, _ parse: (String) throws -> T) throws(FlagError) -> T {
+            do { return try parse(text) } catch { throw FlagError(flag: flag, value: text, problem: "\(error)") }
+        }
+        func socketAddress(_ flag: String, _ text: String) throws(FlagError) -> IPSocketAddress {
+            try parsed(flag, text) { try IPSocketAddress(parsing: $0) }
+        }
+        if let path = flags.staticConfig { settings.nodeConfigPath = path }
+        if let directory = flags.servicesDirectory { settings.servicesDirectory = directory }
+        if !flags.vipRanges.isEmpty {
+            settings.capture.vipRanges = try flags.vipRanges.map { text throws(FlagError) in
+                try parsed("vip-range", text) { try IPCIDR($0) }
+            }
+        }
+        if !flags.outboundPorts.isEmpty { settings.capture.outboundPorts = flags.outboundPorts }
+        if !flags.excludedPorts.isEmpty { settings.capture.excludedPorts = flags.excludedPorts }
+        settings.capture.excludedCIDRs += try flags.excludedCIDRs.map { text throws(FlagError) in
+            try parsed("exclude-cidr", text) { try IPCIDR($0) }
+        }
+        if flags.noDNSCapture { settings.capture.captureDNS = false }
+
+        if let name = flags.nodeName { settings.nodeName = name }
+        if !flags.dnsUpstreams.isEmpty {
+            settings.dnsUpstreams = try flags.dnsUpstreams.map { text throws(FlagError) in
+                try socketAddress("dns-upstream", text)
+            }
+        }
+        if flags.noCapture { settings.captureEnabled = false }
+        if flags.noDNS { settings.dnsEnabled = false }
+        if !settings.dnsEnabled { settings.capture.captureDNS = false }
+        if flags.cleanupOnExit { settings.cleanupOnExit = true }
+        if let text = flags.controlPlane { settings.controlPlaneAddress = try socketAddress("control-plane", text) }
+        if let text = flags.joinAddress { settings.joinAddress = try socketAddress("join-address", text) }
+        if let token = flags.joinToken { settings.joinToken = token }
+        if let file = flags.joinTokenFile {
+            settings.joinToken = try parsed("join-token-file", file) { file in
+                try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+        }
+        if let directory = flags.stateDirectory { settings.stateDirectory = directory }
+        if !flags.nodeAddresses.isEmpty {
+            settings.nodeAddresses = try flags.nodeAddresses.map { text throws(FlagError) in
+                guard let address = IPAddress(text) else {
+                    throw FlagError(flag: "node-address", value: text, problem: "not an IP address")
+                }
+                return address
+            }
+        }
+        if let text = flags.adminListen { settings.adminAddresses = [try socketAddress("admin-listen", text)] }
+        if let text = flags.drainTimeout {
+            settings.drainTimeout = try parsed("drain-timeout", text) { try DurationText.parse($0) }
+        }
+        self = settings
+    }
+}
