@@ -1,7 +1,10 @@
 import Logging
+import Synchronization
 
 /// The `--log-level` and `--log-format` every Weft executable takes, checked once.
 public struct LoggingSettings: Sendable, Equatable {
+    private static let bootstrapped = Atomic<Bool>(false)
+
     public var level: Logger.Level
     public var format: LogFormat
 
@@ -29,8 +32,11 @@ public struct LoggingSettings: Sendable, Equatable {
     }
 
     /// Makes every logger of the process write at this level in this format, to standard error (where journald
-    /// reads it). Call once, first thing.
+    /// reads it). The first call of a process decides; later ones change nothing.
     public func bootstrap() {
+        guard Self.bootstrapped.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else {
+            return
+        }
         let level = self.level
         switch format {
         case .text:

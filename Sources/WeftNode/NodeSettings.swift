@@ -29,9 +29,9 @@ public struct NodeSettings: Sendable {
     public var stateDirectory = NodeStateDirectory.defaultPath
     /// Addresses this node registers its endpoints at; nil takes the host's interface addresses.
     public var nodeAddresses: [IPAddress]?
-    public var hbonePort: UInt16 = 15008
+    public var hbonePort = WeftPort.hbone.rawValue
     /// Where /metrics, /healthz, /readyz, /config_dump and /certs are served.
-    public var adminAddresses = [IPSocketAddress(address: .v4(0x7F00_0001), port: 15020)]
+    public var adminAddresses = [IPSocketAddress(address: .v4(0x7F00_0001), port: WeftPort.nodeAdmin.rawValue)]
     /// How long a stopping node lets open connections finish before closing them.
     public var drainTimeout: Duration = .seconds(5)
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import WeftAdminClient
 import WeftCore
+import WeftLogging
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case table
@@ -24,7 +25,13 @@ struct ConnectionOptions: ParsableArguments {
     @Option(name: [.customShort("o"), .long], help: "Output: table or json.")
     var output: OutputFormat = .table
 
-    static let defaultAddress = "127.0.0.1:15443"
+    @Option(help: "Diagnostics on standard error: trace, debug, info, notice, warning (default), error or critical.")
+    var logLevel = "warning"
+
+    @Option(help: "Diagnostics as text, or json (one object a line).")
+    var logFormat = "text"
+
+    static let defaultAddress = "127.0.0.1:\(WeftPort.adminAPI.rawValue)"
     /// weftd writes the trust bundle here by default; used when no CA file is given and it exists.
     static let defaultCAFile = "/var/lib/weft/trust-bundle.pem"
 
@@ -46,6 +53,9 @@ struct ConnectionOptions: ParsableArguments {
     }
 
     func resolve() throws -> Resolved {
+        do { try LoggingSettings(level: logLevel, format: logFormat).bootstrap() } catch {
+            throw ValidationError(error.description)
+        }
         let environment = ProcessInfo.processInfo.environment
         let file = try Self.readConfigFile()
         func pick(_ flag: String?, _ flagName: String, _ variable: String, _ key: String) -> Setting? {
@@ -73,7 +83,7 @@ struct ConnectionOptions: ParsableArguments {
         else {
             throw CLIError("'\(address)' is not an address: use host:port or https://host:port")
         }
-        let port = url.port ?? 15443
+        let port = url.port ?? Int(WeftPort.adminAPI.rawValue)
         let hostPart = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
         return "\(scheme)://\(hostPart):\(port)"
     }

@@ -18,10 +18,10 @@ public struct CaptureConfiguration: Sendable, Equatable {
     ]
     /// Send local DNS (UDP and TCP port 53) to the node's resolver.
     public var captureDNS = true
-    public var outboundListenerPort: UInt16 = 15001
-    public var inboundListenerPort: UInt16 = 15006
-    public var hbonePort: UInt16 = 15008
-    public var dnsPort: UInt16 = 15053
+    public var outboundListenerPort = WeftPort.outboundCapture.rawValue
+    public var inboundListenerPort = WeftPort.inboundPlaintext.rawValue
+    public var hbonePort = WeftPort.hbone.rawValue
+    public var dnsPort = WeftPort.dns.rawValue
     /// SO_MARK of the node's own sockets; the rules let them pass.
     public var socketMark: UInt32 = CaptureConfiguration.defaultSocketMark
 
@@ -54,7 +54,9 @@ public struct CaptureConfiguration: Sendable, Equatable {
     }
 
     /// The node's listener ports, never captured.
-    public var nodePorts: Set<UInt16> { [outboundListenerPort, inboundListenerPort, hbonePort, dnsPort, 15020] }
+    public var nodePorts: Set<UInt16> {
+        [outboundListenerPort, inboundListenerPort, hbonePort, dnsPort, WeftPort.nodeAdmin.rawValue]
+    }
 
     public func validate() throws(Error) {
         guard !tableName.isEmpty, tableName.count <= 32,

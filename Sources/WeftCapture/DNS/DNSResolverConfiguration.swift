@@ -29,8 +29,8 @@ public struct DNSResolverConfiguration: Hashable, Sendable {
     public var maxOutstandingUpstreamQueries: Int
 
     public static let defaultListenAddresses = [
-        IPSocketAddress(address: .v4(0x7F00_0001), port: 15053),
-        IPSocketAddress(address: .v6(0, 1), port: 15053),
+        IPSocketAddress(address: .v4(0x7F00_0001), port: WeftPort.dns.rawValue),
+        IPSocketAddress(address: .v6(0, 1), port: WeftPort.dns.rawValue),
     ]
 
     public init(

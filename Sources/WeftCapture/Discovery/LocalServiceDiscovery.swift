@@ -23,7 +23,7 @@ public struct LocalServiceDiscovery: Sendable {
 
     public init(
         diagnostics: SocketDiagnostics, cgroups: CgroupResolver,
-        excludedPorts: Set<UInt16> = [15001, 15006, 15008, 15020, 15053]
+        excludedPorts: Set<UInt16> = Set(WeftPort.node.map(\.rawValue))
     ) {
         self.diagnostics = diagnostics
         self.cgroups = cgroups

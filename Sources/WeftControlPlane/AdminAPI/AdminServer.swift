@@ -33,7 +33,7 @@ public struct AdminServerConfiguration: Sendable {
         }
     }
 
-    public static let defaultPort = 15443
+    public static let defaultPort = Int(WeftPort.adminAPI.rawValue)
 
     /// An IP address to bind, or `localhost`.
     public var host: String

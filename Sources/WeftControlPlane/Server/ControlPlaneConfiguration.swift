@@ -9,9 +9,9 @@ public struct ControlPlaneConfiguration: Sendable {
     /// Use PostgreSQL (several replicas) instead of SQLite.
     public var postgresURL: String?
     public var registry = RegistryConfiguration()
-    public var nodeListen = IPSocketAddress(address: .v4(0), port: 15012)
-    public var joinListen = IPSocketAddress(address: .v4(0), port: 15013)
-    public var adminListen = IPSocketAddress(address: .v4(0), port: 15443)
+    public var nodeListen = IPSocketAddress(address: .v4(0), port: WeftPort.nodeAPI.rawValue)
+    public var joinListen = IPSocketAddress(address: .v4(0), port: WeftPort.join.rawValue)
+    public var adminListen = IPSocketAddress(address: .v4(0), port: WeftPort.adminAPI.rawValue)
     /// Serve the admin API without TLS; only allowed on a loopback address.
     public var adminPlaintext = false
     /// Extra DNS names and IP addresses for weftd's server certificate (local addresses are always in it).

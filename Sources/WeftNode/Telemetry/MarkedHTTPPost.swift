@@ -17,7 +17,7 @@ enum MarkedHTTPPost {
 
     static func post(
         url text: String, headers: [(String, String)], body: [UInt8], mark: UInt32?, timeout: Duration
-    ) async throws -> (status: Int, body: String) {
+    ) async throws -> (status: HTTPResponseStatus, body: String) {
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
             let host = url.host, !host.isEmpty
         else { throw Failure(description: "'\(text)' is not an http:// or https:// URL") }
@@ -29,7 +29,7 @@ enum MarkedHTTPPost {
         let tls = secure ? try clientTLS.get() : nil
         let hostIsAddress = host.contains(":") || host.allSatisfy { $0.isNumber || $0 == "." }
 
-        return try await withThrowingTaskGroup(of: (status: Int, body: String).self) { group in
+        return try await withThrowingTaskGroup(of: (status: HTTPResponseStatus, body: String).self) { group in
             group.addTask {
                 let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                     .connectTimeout(.seconds(Int64(timeout.components.seconds)))
@@ -56,11 +56,11 @@ enum MarkedHTTPPost {
                     try await outbound.write(.head(head))
                     try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body))))
                     try await outbound.write(.end(nil))
-                    var status = 0
+                    var status = HTTPResponseStatus.internalServerError
                     var answer = ByteBuffer()
                     for try await part in inbound {
                         switch part {
-                        case .head(let response): status = Int(response.status.code)
+                        case .head(let response): status = response.status
                         case .body(var chunk): if answer.readableBytes < 4096 { answer.writeBuffer(&chunk) }
                         case .end: return (status, String(buffer: answer))
                         }

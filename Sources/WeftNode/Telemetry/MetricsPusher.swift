@@ -29,33 +29,33 @@ final class MetricsPusher: Sendable {
 
     /// Runs until cancelled.
     func run() async {
-        var lastOutcome: String?
-        func report(_ outcome: String, warning: Bool) {
+        var lastOutcome: MetricsPushOutcome?
+        func report(_ outcome: MetricsPushOutcome) {
             guard outcome != lastOutcome else { return }
             lastOutcome = outcome
-            if warning { logger.warning("metrics push: \(outcome)") } else { logger.info("metrics push: \(outcome)") }
+            if outcome.isProblem {
+                logger.warning("metrics push: \(outcome)")
+            } else {
+                logger.info("metrics push: \(outcome)")
+            }
         }
         while !Task.isCancelled {
             let current = settings.withLockedValue { $0 }
             guard let telemetry = current, telemetry.metricsPush != .none, let endpoint = telemetry.metricsEndpoint
             else {
-                if lastOutcome != nil { report("off", warning: false) }
+                if lastOutcome != nil { report(.off) }
                 try? await Task.sleep(for: .seconds(1))
                 continue
             }
             if telemetry.metricsPush == .prometheusRemoteWrite {
                 do {
                     try await push(to: endpoint)
-                    report(
-                        "pushing to \(endpoint) every \(telemetry.pushInterval) s (Prometheus remote write)",
-                        warning: false)
+                    report(.pushing(endpoint: endpoint, interval: telemetry.pushInterval))
                 } catch {
-                    report("\(endpoint): \(error)", warning: true)
+                    report(.failing(endpoint: endpoint, reason: "\(error)"))
                 }
             } else {
-                report(
-                    "\(telemetry.metricsPush.rawValue) is not supported by this node yet; use prometheus-remote-write",
-                    warning: true)
+                report(.unsupported(telemetry.metricsPush))
             }
             // Wait out the interval, but follow a settings change within a second.
             for _ in 0..<max(1, telemetry.pushInterval) {
@@ -81,8 +81,8 @@ final class MetricsPusher: Sendable {
                 ("X-Prometheus-Remote-Write-Version", "0.1.0"), ("User-Agent", "weft-node/\(WeftVersion.current)"),
             ],
             body: body, mark: socketMark, timeout: .seconds(5))
-        guard (200..<300).contains(status) else {
-            throw PushError(description: "HTTP \(status): \(text.prefix(300))")
+        guard status.code / 100 == 2 else {
+            throw PushError(description: "HTTP \(status.code): \(text.prefix(300))")
         }
     }
 }

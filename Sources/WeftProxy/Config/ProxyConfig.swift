@@ -12,7 +12,7 @@ public struct ProxyConfig: Sendable {
 
     public init(
         state: NodeState, policy: AuthorizationPolicy = AuthorizationPolicy(),
-        trustDomain: String = SPIFFEID.defaultTrustDomain, hbonePort: UInt16 = 15008
+        trustDomain: String = SPIFFEID.defaultTrustDomain, hbonePort: UInt16 = WeftPort.hbone.rawValue
     ) {
         self.state = state
         self.policy = policy

@@ -6,6 +6,8 @@ struct ConfigDistributorService: Service {
     let heartbeatInterval: Duration
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown { try await distributor.run(heartbeatInterval: heartbeatInterval) }
+        try await StoppingQuietly.run {
+            try await cancelWhenGracefulShutdown { try await distributor.run(heartbeatInterval: heartbeatInterval) }
+        }
     }
 }

@@ -18,10 +18,12 @@ final class NodeAPIListenersService: Service {
     var listeners: NodeAPIServer.Listeners? { listening.withLock { $0 } }
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown { [self] in
-            try await server.run { listeners in
-                self.listening.withLock { $0 = listeners }
-                self.bound.ready()
+        try await StoppingQuietly.run {
+            try await cancelWhenGracefulShutdown { [self] in
+                try await server.run { listeners in
+                    self.listening.withLock { $0 = listeners }
+                    self.bound.ready()
+                }
             }
         }
     }
