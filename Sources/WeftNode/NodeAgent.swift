@@ -1,4 +1,3 @@
-import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -7,6 +6,12 @@ import WeftAPI
 import WeftCapture
 import WeftCore
 import WeftProxy
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The node agent: loads or joins, starts the proxy listeners (outbound, inbound plaintext, HBONE), the DNS
 /// resolver and the admin endpoint, installs the capture, follows the control plane's config, and drains on stop.

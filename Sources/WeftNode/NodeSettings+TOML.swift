@@ -1,5 +1,10 @@
-import Foundation
 import WeftCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 extension NodeSettings {
     /// Where `weft-node run` reads its settings when no `--config` is given and the file exists.
@@ -54,8 +59,7 @@ extension NodeSettings {
             case "join_token_file":
                 let file = try string(key)
                 do {
-                    joinToken = try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(
-                        in: .whitespacesAndNewlines)
+                    joinToken = try String(contentsOfFile: file, encoding: .utf8).trimmingWhitespace()
                 } catch {
                     // Needed only until the node has joined: a removed token file is fine once credentials exist.
                     joinToken = nil

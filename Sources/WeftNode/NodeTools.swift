@@ -1,7 +1,12 @@
-import Foundation
 import Logging
 import WeftCapture
 import WeftCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// One-shot operations of `weft-node`: capture install, uninstall and show, and local service discovery.
 public enum NodeTools {
@@ -15,7 +20,7 @@ public enum NodeTools {
         let took = installation.duration
         let elements = table.sets.reduce(0) { $0 + $1.elements.count }
         return "installed table inet \(capture.tableName): \(table.rules.count) rules, \(table.sets.count) sets, "
-            + "\(elements) set elements in \(took.formatted(.units(allowed: [.milliseconds], fractionalPart: .show(length: 2))))"
+            + "\(elements) set elements in \(DurationText.milliseconds(took))"
     }
 
     /// Removes the capture table; true when it existed.

@@ -1,8 +1,18 @@
 import ArgumentParser
-import Foundation
+import Dispatch
 import Logging
 import WeftCore
 import WeftNode
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 @main
 struct WeftNodeCommand: AsyncParsableCommand {
@@ -50,7 +60,7 @@ struct NodeOptions: ParsableArguments {
         if let path = config ?? defaultPath {
             let text: String
             do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-                throw ValidationError("--config \(path): cannot read it: \(error.localizedDescription)")
+                throw ValidationError("--config \(path): cannot read it: \(SystemErrorText.describe(error))")
             }
             do { try settings.apply(toml: text, path: path) } catch { throw ValidationError(error.description) }
         }
@@ -165,10 +175,9 @@ struct Run: AsyncParsableCommand {
         if let joinToken { settings.joinToken = joinToken }
         if let joinTokenFile {
             do {
-                settings.joinToken = try String(contentsOfFile: joinTokenFile, encoding: .utf8).trimmingCharacters(
-                    in: .whitespacesAndNewlines)
+                settings.joinToken = try String(contentsOfFile: joinTokenFile, encoding: .utf8).trimmingWhitespace()
             } catch {
-                throw ValidationError("--join-token-file \(joinTokenFile): \(error.localizedDescription)")
+                throw ValidationError("--join-token-file \(joinTokenFile): \(SystemErrorText.describe(error))")
             }
         }
         if let stateDir { settings.stateDirectory = stateDir }
@@ -250,13 +259,11 @@ struct Discover: AsyncParsableCommand {
         let (services, problems) = try NodeTools.discover(servicesDirectory: servicesDir)
         for service in services {
             if json {
-                let object: [String: Any] = [
-                    "name": service.name, "namespace": service.namespace, "ports": service.ports.map(Int.init),
-                    "protocol": service.protocol.rawValue, "uid": service.uid.map { Int($0) as Any } ?? NSNull(),
-                    "cgroup": service.cgroupPath.map { $0 as Any } ?? NSNull(), "labels": service.labels,
-                ]
-                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-                print(String(decoding: data, as: UTF8.self))
+                let line = DiscoveredServiceJSON(
+                    name: service.name, namespace: service.namespace, ports: service.ports.map(Int.init),
+                    protocol: service.protocol.rawValue, uid: service.uid.map(Int.init), cgroup: service.cgroupPath,
+                    labels: service.labels)
+                print(try line.line())
             } else {
                 let ports = service.ports.map(String.init).joined(separator: ",")
                 print(
@@ -264,7 +271,7 @@ struct Discover: AsyncParsableCommand {
                 )
             }
         }
-        for problem in problems { FileHandle.standardError.write(Data("weft-node discover: \(problem)\n".utf8)) }
+        for problem in problems { StandardStream.error.write("weft-node discover: \(problem)\n") }
     }
 }
 

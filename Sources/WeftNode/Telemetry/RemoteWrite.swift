@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// One sample of a Prometheus series: its labels (with `__name__`) and value.
 struct MetricSample: Sendable, Equatable {

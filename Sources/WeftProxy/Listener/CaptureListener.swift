@@ -1,9 +1,14 @@
-import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import WeftCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// A listener the capture redirects into (outbound :15001, inbound plaintext :15006): for each accepted
 /// connection it asks the inspector what was captured, the router what to do, then relays or refuses, and

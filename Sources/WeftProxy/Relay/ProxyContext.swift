@@ -1,7 +1,12 @@
-import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import WeftCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// What every listener of one node's proxy shares: the current config, the open connections, telemetry, and the
 /// ways out (plain TCP and HBONE tunnels).

@@ -1,10 +1,15 @@
-import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
 import WeftCore
 import WeftIdentity
 import X509
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// A certificate chain (leaf first) and its private key, both PEM, for one SPIFFE identity.
 public struct TLSIdentity: Sendable, Equatable {

@@ -1,5 +1,12 @@
-import Foundation
+import Dispatch
 import NIOConcurrencyHelpers
+import WeftCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// One line of the access log: a finished (or refused) connection.
 public struct AccessLogEntry: Codable, Sendable, Equatable {
@@ -56,7 +63,7 @@ public final class AccessLog: Sendable {
         let queue = DispatchQueue(label: "weft.access-log")
         return AccessLog { line in
             queue.async {
-                FileHandle.standardOutput.write(Data((line + "\n").utf8))
+                StandardStream.output.write(line + "\n")
             }
         }
     }
