@@ -259,11 +259,7 @@ struct Discover: AsyncParsableCommand {
         let (services, problems) = try NodeTools.discover(servicesDirectory: servicesDir)
         for service in services {
             if json {
-                let line = DiscoveredServiceJSON(
-                    name: service.name, namespace: service.namespace, ports: service.ports.map(Int.init),
-                    protocol: service.protocol.rawValue, uid: service.uid.map(Int.init), cgroup: service.cgroupPath,
-                    labels: service.labels)
-                print(try line.line())
+                print(try DiscoveredServiceJSON(service).line())
             } else {
                 let ports = service.ports.map(String.init).joined(separator: ",")
                 print(

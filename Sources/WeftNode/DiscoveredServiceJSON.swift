@@ -1,3 +1,5 @@
+import WeftCapture
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -5,7 +7,7 @@
 #endif
 
 /// One line of `weft-node discover --json`: a discovered service, with `null` for an unknown uid or cgroup.
-struct DiscoveredServiceJSON: Encodable {
+public struct DiscoveredServiceJSON: Encodable {
     var name: String
     var namespace: String
     var ports: [Int]
@@ -14,11 +16,21 @@ struct DiscoveredServiceJSON: Encodable {
     var cgroup: String?
     var labels: [String: String]
 
+    public init(_ service: DiscoveredService) {
+        name = service.name
+        namespace = service.namespace
+        ports = service.ports.map(Int.init)
+        `protocol` = service.protocol.rawValue
+        uid = service.uid.map(Int.init)
+        cgroup = service.cgroupPath
+        labels = service.labels
+    }
+
     private enum CodingKeys: String, CodingKey {
         case name, namespace, ports, `protocol`, uid, cgroup, labels
     }
 
-    func encode(to encoder: any Encoder) throws {
+    public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(name, forKey: .name)
         try container.encode(namespace, forKey: .namespace)
@@ -30,7 +42,7 @@ struct DiscoveredServiceJSON: Encodable {
     }
 
     /// The service as one line of JSON, keys sorted.
-    func line() throws -> String {
+    public func line() throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return String(decoding: try encoder.encode(self), as: UTF8.self)
