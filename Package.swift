@@ -17,7 +17,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
-        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        // Without the default trait BinaryDelimitedStreams, whose Foundation streams would link full Foundation (and
+        // ICU) into weft-node.
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0", traits: []),
         .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
@@ -39,7 +41,7 @@ let package = Package(
 
         .target(name: "WeftCore"),
         // --log-level / --log-format for every executable: text or JSON lines.
-        .target(name: "WeftLogging", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(name: "WeftLogging", dependencies: ["WeftCore", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "WeftIdentity",
             dependencies: [

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Why the CA refused to issue a certificate for a CSR. Each message says what was asked and what is allowed, and is
 /// safe to send back to the node that asked.

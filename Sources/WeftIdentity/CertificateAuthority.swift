@@ -1,8 +1,13 @@
 import Crypto
-import Foundation
 import SwiftASN1
 import WeftCore
 import X509
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The control plane's certificate authority: an ECDSA P-256 key and its CA certificate, either a root generated
 /// here or the user's own root or intermediate. It issues workload and node certificates from CSRs only, and TLS

@@ -1,8 +1,13 @@
-import Foundation
 import SwiftASN1
 import WeftCore
 // The fixed-time RFC 5280 policy is SPI: it lets callers (and tests) validate at a given `now`.
 @_spi(FixedExpiryValidationTime) import X509
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 extension SPIFFEID {
     /// The SPIFFE ID in the certificate's URI SAN; nil unless there is exactly one URI and it is a Weft SPIFFE ID.

@@ -1,6 +1,11 @@
 import Crypto
-import Foundation
 import X509
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 extension Duration {
     /// Seconds as a `TimeInterval`, for `Date` arithmetic.

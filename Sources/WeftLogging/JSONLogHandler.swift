@@ -1,4 +1,5 @@
 import Logging
+import WeftCore
 
 #if canImport(Glibc)
     import Glibc
@@ -43,19 +44,8 @@ public struct JSONLogHandler: LogHandler {
         sink(record)
     }
 
-    /// Writes whole lines to standard error with one write(2) each, so concurrent lines never interleave.
-    public static let standardError: @Sendable (String) -> Void = { line in
-        var bytes = Array((line + "\n").utf8)
-        bytes.withUnsafeMutableBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = write(2, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 && errno == EINTR { continue }
-                guard written > 0 else { return }
-                offset += written
-            }
-        }
-    }
+    /// Writes whole lines to standard error (one write(2) a line, so concurrent lines never interleave).
+    public static let standardError: @Sendable (String) -> Void = { line in StandardStream.error.write(line + "\n") }
 
     /// A JSON string literal for `text`.
     static func quoted(_ text: String) -> String {

@@ -1,6 +1,11 @@
-import Foundation
 import WeftCore
 import WeftProxy
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// What the node admin endpoint answers: /metrics, /healthz, /readyz (with the readiness still pending),
 /// /config_dump and /certs.

@@ -1,8 +1,13 @@
-import Foundation
 import Logging
 import WeftCapture
 import WeftCore
 import WeftLogging
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// What each `weft-node` command does, behind its flags: run the node, install, remove or show the capture, and
 /// list the services this host runs.
@@ -26,7 +31,7 @@ public enum NodeCommands {
         let took = installation.duration
         let elements = table.sets.reduce(0) { $0 + $1.elements.count }
         return "installed table inet \(capture.tableName): \(table.rules.count) rules, \(table.sets.count) sets, "
-            + "\(elements) set elements in \(took.formatted(.units(allowed: [.milliseconds], fractionalPart: .show(length: 2))))"
+            + "\(elements) set elements in \(DurationText.milliseconds(took))"
     }
 
     /// `weft-node capture uninstall`: removes the capture table; says whether it existed.
@@ -48,7 +53,7 @@ public enum NodeCommands {
         let discovery = LocalServiceDiscovery(diagnostics: try SocketDiagnostics(), cgroups: try CgroupResolver())
         let (services, skipped) = try discovery.discover(overrides: overrides)
         let lines = try services.map { service in
-            json ? try jsonLine(service) : tabLine(service)
+            json ? try DiscoveredServiceJSON(service).line() : tabLine(service)
         }
         return (lines, errors.map(\.description) + skipped)
     }
@@ -57,37 +62,5 @@ public enum NodeCommands {
         let ports = service.ports.map(String.init).joined(separator: ",")
         return "\(service.namespace)/\(service.name)\tports=\(ports)\tprotocol=\(service.protocol.rawValue)"
             + "\tuid=\(service.uid.map(String.init) ?? "-")\tcgroup=\(service.cgroupPath ?? "-")"
-    }
-
-    private static func jsonLine(_ service: DiscoveredService) throws -> String {
-        struct Line: Encodable {
-            var name: String
-            var namespace: String
-            var ports: [UInt16]
-            var `protocol`: String
-            var uid: UInt32?
-            var cgroup: String?
-            var labels: [String: String]
-
-            func encode(to encoder: any Encoder) throws {
-                enum Key: String, CodingKey { case name, namespace, ports, `protocol`, uid, cgroup, labels }
-                var container = encoder.container(keyedBy: Key.self)
-                try container.encode(name, forKey: .name)
-                try container.encode(namespace, forKey: .namespace)
-                try container.encode(ports, forKey: .ports)
-                try container.encode(self.protocol, forKey: .protocol)
-                try container.encode(uid, forKey: .uid)
-                try container.encode(cgroup, forKey: .cgroup)
-                try container.encode(labels, forKey: .labels)
-            }
-        }
-        // Slashes stay escaped (`\/`), as the output has always been.
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let line = Line(
-            name: service.name, namespace: service.namespace, ports: service.ports,
-            protocol: service.protocol.rawValue, uid: service.uid, cgroup: service.cgroupPath,
-            labels: service.labels)
-        return String(decoding: try encoder.encode(line), as: UTF8.self)
     }
 }

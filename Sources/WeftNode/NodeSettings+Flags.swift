@@ -1,5 +1,10 @@
-import Foundation
 import WeftCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 extension NodeSettings {
     /// A flag whose value cannot be used; nothing is changed.
@@ -68,7 +73,7 @@ extension NodeSettings {
         if let token = flags.joinToken { settings.joinToken = token }
         if let file = flags.joinTokenFile {
             settings.joinToken = try parsed("join-token-file", file) { file in
-                try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                try String(contentsOfFile: file, encoding: .utf8).trimmingWhitespace()
             }
         }
         if let directory = flags.stateDirectory { settings.stateDirectory = directory }

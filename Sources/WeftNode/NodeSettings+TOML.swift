@@ -1,5 +1,10 @@
-import Foundation
 import WeftCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 extension NodeSettings {
     /// Where `weft-node run` reads its settings when no `--config` is given and the file exists.
@@ -14,8 +19,7 @@ extension NodeSettings {
         joinAddress = try reader.socketAddress("join_address") ?? joinAddress
         if let file = try reader.string("join_token_file") {
             // Needed only until the node has joined: a removed token file is fine once credentials exist.
-            joinToken = (try? String(contentsOfFile: file, encoding: .utf8))?.trimmingCharacters(
-                in: .whitespacesAndNewlines)
+            joinToken = (try? String(contentsOfFile: file, encoding: .utf8))?.trimmingWhitespace()
         }
         stateDirectory = try reader.string("state_dir") ?? stateDirectory
         nodeAddresses = try reader.ipAddresses("node_addresses") ?? nodeAddresses

@@ -1,7 +1,12 @@
-import Foundation
 import WeftCapture
 import WeftCore
 import WeftProxy
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// How `weft-node` runs on this host: files, listeners and what the capture adds to the node config.
 public struct NodeSettings: Sendable {
@@ -56,7 +61,7 @@ public struct NodeSettings: Sendable {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw .unreadableConfig(path: path, reason: (error as NSError).localizedDescription)
+            throw .unreadableConfig(path: path, reason: SystemErrorText.describe(error))
         }
         let config: NodeConfig
         do {

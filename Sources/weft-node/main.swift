@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import WeftCore
 import WeftLogging
 import WeftNode
@@ -201,6 +200,6 @@ struct Discover: AsyncParsableCommand {
     func run() async throws {
         let (lines, problems) = try NodeCommands.discover(servicesDirectory: servicesDir, json: json)
         for line in lines { print(line) }
-        for problem in problems { FileHandle.standardError.write(Data("weft-node discover: \(problem)\n".utf8)) }
+        for problem in problems { StandardStream.error.write("weft-node discover: \(problem)\n") }
     }
 }

@@ -1,6 +1,11 @@
-import Foundation
 import Logging
 import WeftCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The `nameserver` entries of a resolv.conf file (resolv.conf(5)); every other keyword is ignored.
 public struct ResolvConf: Hashable, Sendable {
@@ -30,7 +35,7 @@ public struct ResolvConf: Hashable, Sendable {
             guard words.first == "nameserver" else { continue }
             guard words.count == 2 else {
                 result.warnings.append(
-                    "resolv.conf line \(index + 1): expected 'nameserver ADDRESS', got '\(line.trimmingCharacters(in: .whitespaces))'"
+                    "resolv.conf line \(index + 1): expected 'nameserver ADDRESS', got '\(line.trimmingSpaces())'"
                 )
                 continue
             }

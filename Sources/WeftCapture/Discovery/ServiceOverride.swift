@@ -1,5 +1,10 @@
-import Foundation
 import WeftCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// One `/etc/weft/services.d/*.toml` file: how a local service is named and described, overriding discovery.
 ///

@@ -1,4 +1,14 @@
-import Foundation
+import Synchronization
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Maps cgroup v2 ids (as sock_diag reports them) to cgroup paths and service names.
 ///
@@ -17,7 +27,7 @@ public final class CgroupResolver: @unchecked Sendable {
     public let root: String
     private let rescanInterval: Duration
     private let maxDirectories: Int
-    private let lock = NSLock()
+    private let lock = Mutex(())
     private var paths: [UInt64: String] = [:]
     private var lastScan: ContinuousClock.Instant?
 
@@ -38,7 +48,7 @@ public final class CgroupResolver: @unchecked Sendable {
             let fields = line.split(separator: " ")
             guard let dash = fields.firstIndex(of: "-"), dash + 1 < fields.count, fields.count > 4 else { continue }
             if fields[dash + 1] == "cgroup2" {
-                return String(fields[4]).replacingOccurrences(of: "\\040", with: " ")
+                return String(fields[4]).replacing("\\040", with: " ")
             }
         }
         return nil
@@ -46,7 +56,7 @@ public final class CgroupResolver: @unchecked Sendable {
 
     /// The cgroup's path relative to the cgroup2 root (`""` for the root itself), or nil if no cgroup has this id.
     public func path(forID id: UInt64) -> String? {
-        lock.withLock {
+        lock.withLock { _ in
             if let path = paths[id] { return path }
             let now = ContinuousClock.now
             if let lastScan, now - lastScan < rescanInterval { return nil }

@@ -1,6 +1,10 @@
 import CLinuxNet
-import Foundation
+import Synchronization
 import WeftCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The owner of a local TCP socket, as the kernel's sock_diag reports it.
 public struct SocketOwner: Sendable, Equatable {
@@ -36,7 +40,7 @@ public final class SocketDiagnostics: @unchecked Sendable {
     }
 
     private let fd: Int32
-    private let lock = NSLock()
+    private let lock = Mutex(())
 
     /// Opens the netlink socket in the current network namespace, or in the one at `namespacePath`.
     public init(namespacePath: String? = nil) throws {
@@ -57,7 +61,7 @@ public final class SocketDiagnostics: @unchecked Sendable {
         guard local.address.isIPv4 == remote.address.isIPv4 else { return nil }
         let family = local.address.isIPv4 ? AF_INET : AF_INET6
         var found = weft_tcp_socket()
-        let rc = lock.withLock {
+        let rc = lock.withLock { _ in
             local.address.bytes.withUnsafeBufferPointer { l in
                 remote.address.bytes.withUnsafeBufferPointer { r in
                     weft_sock_diag_lookup(fd, family, l.baseAddress, local.port, r.baseAddress, remote.port, &found)
@@ -82,7 +86,7 @@ public final class SocketDiagnostics: @unchecked Sendable {
         var capacity = 256
         while true {
             var buffer = [weft_tcp_socket](repeating: weft_tcp_socket(), count: capacity)
-            let count = lock.withLock {
+            let count = lock.withLock { _ in
                 buffer.withUnsafeMutableBufferPointer {
                     weft_sock_diag_dump(fd, family, states, $0.baseAddress, Int32(capacity))
                 }

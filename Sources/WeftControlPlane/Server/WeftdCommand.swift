@@ -1,6 +1,12 @@
-import Foundation
 import Logging
+import WeftCore
 import WeftLogging
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// What `weftd` does behind its flags: run the control plane until SIGTERM/SIGINT.
 public enum WeftdCommand {
@@ -16,7 +22,7 @@ public enum WeftdCommand {
             line += " trust_domain=\(ready.trustDomain) trust_bundle=\(ready.trustBundleFile)"
             if let token = ready.bootstrapTokenFile { line += " bootstrap_token=\(token)" }
             // Unbuffered: scripts wait for this line on a pipe.
-            FileHandle.standardOutput.write(Data((line + "\n").utf8))
+            StandardStream.output.write(line + "\n")
         }
         logger.notice("weftd stopped")
     }

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// What an admin API bearer token may do: read, or read and write.
 public enum AdminTokenScope: String, Sendable, Codable, CaseIterable {

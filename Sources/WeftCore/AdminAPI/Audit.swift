@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// One write in the audit log: who made it, when, and the object before and after.
 public struct AuditEntry: Sendable, Equatable, Codable {

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// GET /v1/certificates: the CA and the certificates it issued.
 public struct CertificatesInfo: Sendable, Equatable, Codable {

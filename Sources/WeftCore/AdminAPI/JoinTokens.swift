@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// POST /v1/node-tokens: a one-time token with which `node` can join, valid for `ttlSeconds`.
 public struct JoinTokenRequest: Sendable, Equatable, Codable {

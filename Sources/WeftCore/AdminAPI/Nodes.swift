@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// A node with its endpoints, when it was last seen and its config stream. Encoded as the record's own fields
 /// plus `last_seen`, `revision`, `endpoints` and `stream`.

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// One piece of a node's config as the control plane pushes it: a named JSON document and a version that changes
 /// exactly when the document does. A node's config is the set of its resources.

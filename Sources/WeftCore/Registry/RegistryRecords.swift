@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// A node as the control plane knows it.
 public struct NodeRecord: Sendable, Equatable, Codable {

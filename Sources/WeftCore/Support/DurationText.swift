@@ -1,5 +1,3 @@
-import Foundation
-
 /// Durations as people write them in config files and flags: `90s`, `5m`, `24h`, `7d`, or a bare number of
 /// seconds; units may be combined (`1h30m`).
 public enum DurationText {
@@ -9,7 +7,7 @@ public enum DurationText {
     }
 
     public static func parse(_ text: String) throws(ParseError) -> Duration {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = text.trimmingSpaces()
         guard !trimmed.isEmpty else { throw ParseError(text: text) }
         if let seconds = Int64(trimmed), seconds >= 0 { return .seconds(seconds) }
         var total: Int64 = 0
@@ -38,6 +36,14 @@ public enum DurationText {
         }
         guard number == nil else { throw ParseError(text: text) }
         return .seconds(total)
+    }
+
+    /// Milliseconds with two decimals, for timings: `12.34 ms`.
+    public static func milliseconds(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        let hundredths = seconds * 100_000 + (attoseconds + 5_000_000_000_000) / 10_000_000_000_000
+        let fraction = hundredths % 100
+        return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction) ms"
     }
 
     /// The largest whole unit: `90s`, `5m`, `24h`, `7d`.

@@ -1,7 +1,12 @@
-import Foundation
 import Synchronization
 import WeftAPI
 import WeftCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The resources a node holds and the last good config made from them. An update is applied to a copy; only
 /// when the copy assembles into a valid config does it replace what is held.

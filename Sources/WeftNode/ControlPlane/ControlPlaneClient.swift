@@ -1,10 +1,15 @@
-import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import WeftAPI
 import WeftCore
 import WeftIdentity
 import X509
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// What a node holds after joining: its certificate and key, and the mesh's trust bundle.
 public struct NodeCredentials: Sendable, Codable, Equatable {
@@ -72,7 +77,7 @@ public enum ControlPlaneJoin {
         async throws(ControlPlaneClientError)
         -> NodeCredentials
     {
-        let parts = tokenText.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").map(String.init)
+        let parts = tokenText.trimmingWhitespace().split(separator: ".").map(String.init)
         guard parts.count == 4, parts[0] == "weftjoin" else { throw .invalidToken }
         let pinned = parts[3]
         do {

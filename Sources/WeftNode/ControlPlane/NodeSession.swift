@@ -1,10 +1,15 @@
-import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import NIOCore
 import WeftAPI
 import WeftCore
 import WeftProxy
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// A node's authenticated connection to the node listener: mTLS with the node certificate, the server verified
 /// against the trust bundle. One HTTP/2 connection carries every call.

@@ -1,6 +1,11 @@
-import Foundation
 import Logging
 import WeftCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Keeps the node a member of the mesh: connects to the control plane with the node certificate, registers the
 /// services found on this host (again whenever they change), and watches the node's config; while connected its
@@ -46,7 +51,7 @@ final class ControlPlaneLink: Sendable {
                     "control plane link lost; serving from the last good config",
                     metadata: [
                         "controlPlane": "\(address)", "error": "\(error)",
-                        "retryIn": "\(String(format: "%.1f", backoff)) s",
+                        "retryIn": "\((backoff * 10).rounded() / 10) s",
                     ])
             }
             if ContinuousClock.now - started > .seconds(30) { backoff = 0.5 }

@@ -1,9 +1,14 @@
-import Foundation
 import Logging
 import WeftCore
 import WeftIdentity
 import WeftProxy
 import X509
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The node's certificates: its node certificate (served on the HBONE port) and one workload certificate per local
 /// service, each key made here. Renewed at half life; every change goes to the proxy (new connections use it, open
@@ -47,8 +52,8 @@ public actor NodeCertificates {
         return all.map { identity in
             var row = ["identity": identity.identity.description]
             if let leaf = Self.leaf(identity.certificateChainPEM) {
-                row["not_before"] = ISO8601DateFormatter().string(from: leaf.notValidBefore)
-                row["not_after"] = ISO8601DateFormatter().string(from: leaf.notValidAfter)
+                row["not_before"] = Date.ISO8601FormatStyle().format(leaf.notValidBefore)
+                row["not_after"] = Date.ISO8601FormatStyle().format(leaf.notValidAfter)
                 row["serial"] = leaf.serialNumber.description
             }
             return row

@@ -1,6 +1,15 @@
-import Foundation
 import WeftCore
 import WeftProxy
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// What a node keeps between runs (default /var/lib/weft/node, mode 0700; files 0600, replaced atomically): its
 /// node credentials, the last good config, and its workload certificates and keys. With these a node starts and
@@ -31,7 +40,7 @@ public struct NodeStateDirectory: Sendable {
         } catch let error as Error {
             throw error
         } catch {
-            throw .unusable(path: path, reason: "cannot create it: \(error.localizedDescription)")
+            throw .unusable(path: path, reason: "cannot create it: \(SystemErrorText.describe(error))")
         }
     }
 

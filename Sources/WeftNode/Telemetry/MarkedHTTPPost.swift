@@ -1,9 +1,15 @@
-import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import WeftCore
 import WeftProxy
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// One HTTP/1.1 POST (http or https) from a socket that carries the capture's mark, so the node's own telemetry is
 /// never captured by its own rules, whatever port the endpoint uses.
@@ -35,7 +41,7 @@ enum MarkedHTTPPost {
                     .connectTimeout(.seconds(Int64(timeout.components.seconds)))
                     .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
                     .marking(mark)
-                    .connect(host: host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: port) {
+                    .connect(host: host.trimming { $0 == "[" || $0 == "]" }, port: port) {
                         channel in
                         channel.eventLoop.makeCompletedFuture {
                             if let tls {

@@ -1,9 +1,14 @@
-import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import WeftCore
 import WeftProxy
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Pushes the node's metrics where the control plane's telemetry settings say, switched and re-aimed at run time:
 /// a settings change takes effect within a second, with nothing restarted. Prometheus remote write is spoken;

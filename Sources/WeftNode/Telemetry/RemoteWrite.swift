@@ -1,5 +1,11 @@
 import SwiftProtobuf
 
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
 /// One sample of a Prometheus series: its labels (with `__name__`) and value.
 struct MetricSample: Sendable, Equatable {
     var labels: [(String, String)]

@@ -5,6 +5,12 @@ import WeftCore
 import WeftIdentity
 import X509
 
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
 /// A certificate chain (leaf first) and its private key, both PEM, for one SPIFFE identity.
 public struct TLSIdentity: Sendable, Equatable {
     public var identity: SPIFFEID

@@ -1,5 +1,6 @@
 import Dispatch
 import NIOConcurrencyHelpers
+import WeftCore
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -63,7 +64,9 @@ public final class AccessLog: Sendable {
     public static func standardOutput() -> AccessLog {
         let queue = DispatchQueue(label: "weft.access-log")
         return AccessLog { line in
-            queue.async { writeToStandardOutput(line + "\n") }
+            queue.async {
+                StandardStream.output.write(line + "\n")
+            }
         }
     }
 
@@ -78,22 +81,6 @@ public final class AccessLog: Sendable {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         guard let data = try? encoder.encode(entry) else { return }
         sink(String(decoding: data, as: UTF8.self))
-    }
-
-    /// Writes all of `text` to fd 1, retrying short writes; a closed stdout drops the line.
-    private static func writeToStandardOutput(_ text: String) {
-        var bytes = Array(text.utf8)
-        bytes.withUnsafeMutableBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = write(1, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    return
-                }
-                offset += written
-            }
-        }
     }
 
     static func timestamp(_ date: Date = Date()) -> String {
