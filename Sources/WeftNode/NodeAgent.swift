@@ -53,6 +53,12 @@ public final class NodeAgent: Sendable {
             } else {
                 nil
             }
+        if let member {
+            // Services this node held certificates for stay its workloads across a restart (a client is known only
+            // once it has called out), so the first registration does not withdraw them.
+            let held = await member.certificates.services
+            clientWorkloads.withLockedValue { $0.formUnion(held) }
+        }
         let initial =
             member?.initialConfig(hbonePort: settings.hbonePort, logger: logger)
             ?? ProxyConfig(state: plan.state, hbonePort: settings.hbonePort)

@@ -67,7 +67,6 @@ final class ControlPlaneLink: Sendable {
     private func connectOnce() async throws {
         let session = try NodeSession(
             address: address, credentials: await certificates.nodeCredentials, socketMark: socketMark)
-        current.value = session
         defer { current.value = nil }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await session.run() }
@@ -99,6 +98,9 @@ final class ControlPlaneLink: Sendable {
                         "services": "\(current.services.map(\.name.description))", "addresses": "\(current.addresses)",
                     ])
                 registered = current
+                // Published once the control plane has answered: a session still connecting is not one to act on
+                // (the certificate refresh drops what the config no longer lists).
+                self.current.value = session
             }
             try await Task.sleep(for: .seconds(1))
         }
