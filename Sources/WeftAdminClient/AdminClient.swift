@@ -8,7 +8,7 @@ import WeftCore
 /// Why an admin API call failed.
 public enum AdminClientError: Error, Equatable, CustomStringConvertible {
     /// weftd answered with an error: its status and message, the field at fault, and for 409 the current revision.
-    case server(status: Int, message: String, field: String?, currentRevision: Int64?)
+    case server(status: HTTPResponseStatus, message: String, field: String?, currentRevision: Int64?)
     /// weftd could not be reached at all.
     case unreachable(address: String, reason: String)
     /// The TLS handshake failed (usually: the client does not trust weftd's certificate).
@@ -18,7 +18,7 @@ public enum AdminClientError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .server(let status, let message, _, _): return "\(message) (HTTP \(status))"
+        case .server(let status, let message, _, _): return "\(message) (HTTP \(status.code))"
         case .unreachable(let address, let reason): return "cannot reach weftd at \(address): \(reason)"
         case .tls(let address, let reason): return "TLS with \(address) failed: \(reason)"
         case .invalidResponse(let reason): return "unexpected answer from weftd: \(reason)"
@@ -27,7 +27,7 @@ public enum AdminClientError: Error, Equatable, CustomStringConvertible {
     }
 
     /// The HTTP status, for server errors.
-    public var status: Int? {
+    public var status: HTTPResponseStatus? {
         if case .server(let status, _, _, _) = self { return status }
         return nil
     }
@@ -35,7 +35,7 @@ public enum AdminClientError: Error, Equatable, CustomStringConvertible {
 
 /// A raw admin API response.
 public struct AdminResponse: Sendable {
-    public var status: Int
+    public var status: HTTPResponseStatus
     public var headers: [(name: String, value: String)]
     public var body: Data
 
@@ -154,7 +154,7 @@ public final class AdminClient: Sendable {
             let response = try await http.execute(request, timeout: timeout)
             let bytes = try await response.body.collect(upTo: 64 << 20)
             return AdminResponse(
-                status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },
+                status: response.status, headers: response.headers.map { ($0.name, $0.value) },
                 body: Data(bytes.readableBytesView)
             )
         } catch {
@@ -215,11 +215,11 @@ public final class AdminClient: Sendable {
     }
 
     func check(_ response: AdminResponse) throws -> AdminResponse {
-        guard (200..<300).contains(response.status) else {
+        guard response.status.code / 100 == 2 else {
             let body = response.error
             throw AdminClientError.server(
                 status: response.status,
-                message: body?.error ?? "HTTP \(response.status): \(response.text.prefix(200))",
+                message: body?.error ?? "HTTP \(response.status.code): \(response.text.prefix(200))",
                 field: body?.field, currentRevision: body?.currentRevision
             )
         }

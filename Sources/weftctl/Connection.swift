@@ -151,11 +151,11 @@ struct CLIError: Error, CustomStringConvertible {
             return (error as? CLIError) ?? CLIError("\(error)")
         }
         switch error {
-        case .server(401, let message, _, _):
+        case .server(.unauthorized, let message, _, _):
             return CLIError("\(message) [the token came from \(token?.source ?? "nowhere")]")
-        case .server(409, let message, _, _):
+        case .server(.conflict, let message, _, _):
             return CLIError("\(message)\nsomeone changed it since it was read: run the command again")
-        case .server(let status, let message, _, _) where status >= 500:
+        case .server(let status, let message, _, _) where status.code >= 500:
             return CLIError("weftd failed: \(message)")
         case .server(_, let message, _, _):
             return CLIError(message)

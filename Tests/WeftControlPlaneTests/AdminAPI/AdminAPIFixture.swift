@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOHTTP1
 import Testing
 import WeftAdminClient
 import WeftCore
@@ -91,7 +92,7 @@ struct AdminAPIFixture: Sendable {
     /// that nothing changed. Returns the error body.
     @discardableResult
     func expectRefusal(
-        _ status: Int, field: String? = nil, client: AdminClient? = nil,
+        _ status: HTTPResponseStatus, field: String? = nil, client: AdminClient? = nil,
         sourceLocation: SourceLocation = #_sourceLocation,
         _ send: (AdminClient) async throws -> AdminResponse
     ) async throws -> AdminErrorBody? {

@@ -19,11 +19,11 @@ struct AdminAPIRefusalTests {
             for (method, path) in [("GET", "/v1/status"), ("PUT", "/v1/intentions"), ("GET", "/v1/no-such-route")] {
                 let response = try await fixture.anonymous.send(
                     .init(rawValue: method), path, body: Data(json: Self.intentionJSON))
-                #expect(response.status == 401, "\(method) \(path)")
+                #expect(response.status == .unauthorized, "\(method) \(path)")
                 #expect(response.header("WWW-Authenticate")?.hasPrefix("Bearer") == true)
                 #expect(response.error?.error.contains("--token") == true, "\(response.text)")
             }
-            try await fixture.expectRefusal(401, client: fixture.anonymous) {
+            try await fixture.expectRefusal(.unauthorized, client: fixture.anonymous) {
                 try await $0.send(.PUT, "/v1/intentions", body: Data(json: Self.intentionJSON))
             }
         }
@@ -37,11 +37,11 @@ struct AdminAPIRefusalTests {
                     .PUT, "/v1/intentions", body: Data(json: Self.intentionJSON),
                     headers: [("Authorization", "Bearer \(token)")]
                 )
-                #expect(response.status == 401, "token '\(token)': \(response.text)")
+                #expect(response.status == .unauthorized, "token '\(token)': \(response.text)")
                 #expect(response.header("WWW-Authenticate")?.hasPrefix("Bearer") == true)
             }
             let basic = try await fixture.anonymous.send(.GET, "/v1/status", headers: [("Authorization", "Basic YTpi")])
-            #expect(basic.status == 401)
+            #expect(basic.status == .unauthorized)
             #expect(try await fixture.snapshot().audit.count == 2, "only the fixture's two token creations")
         }
     }
@@ -50,14 +50,14 @@ struct AdminAPIRefusalTests {
         try await AdminAPIFixture.with { fixture in
             let status = try await fixture.reader.status()
             #expect(status.counts.adminTokens == 2)
-            let body = try await fixture.expectRefusal(403, client: fixture.reader) {
+            let body = try await fixture.expectRefusal(.forbidden, client: fixture.reader) {
                 try await $0.send(.PUT, "/v1/intentions", body: Data(json: Self.intentionJSON))
             }
             #expect(body?.error.contains("read scope") == true)
-            try await fixture.expectRefusal(403, client: fixture.reader) {
+            try await fixture.expectRefusal(.forbidden, client: fixture.reader) {
                 try await $0.send(.POST, "/v1/mesh/stop-all")
             }
-            try await fixture.expectRefusal(403, client: fixture.reader) {
+            try await fixture.expectRefusal(.forbidden, client: fixture.reader) {
                 try await $0.send(.POST, "/v1/admin-tokens", body: Data(json: #"{"name": "mine", "scope": "write"}"#))
             }
         }
@@ -66,7 +66,7 @@ struct AdminAPIRefusalTests {
     @Test func malformedJSONIs400() async throws {
         try await AdminAPIFixture.with { fixture in
             for text in [#"{"source": "frontend", "#, "not json", "[1, 2]", "\"text\"", ""] {
-                let body = try await fixture.expectRefusal(400) {
+                let body = try await fixture.expectRefusal(.badRequest) {
                     try await $0.send(.PUT, "/v1/intentions", body: Data(json: text))
                 }
                 #expect(body?.error.isEmpty == false, "\(text)")
@@ -76,11 +76,11 @@ struct AdminAPIRefusalTests {
 
     @Test func unknownFieldsAre400NamingTheField() async throws {
         try await AdminAPIFixture.with { fixture in
-            try await fixture.expectRefusal(400, field: "acton") {
+            try await fixture.expectRefusal(.badRequest, field: "acton") {
                 try await $0.send(
                     .PUT, "/v1/intentions", body: Data(json: #"{"source": "a", "destination": "b", "acton": "allow"}"#))
             }
-            try await fixture.expectRefusal(400, field: "permissions[1].method") {
+            try await fixture.expectRefusal(.badRequest, field: "permissions[1].method") {
                 try await $0.send(
                     .PUT, "/v1/intentions",
                     body: Data(
@@ -89,7 +89,7 @@ struct AdminAPIRefusalTests {
                              "permissions": [{"action": "allow", "methods": ["GET"]}, {"action": "deny", "method": "POST"}]}
                             """))
             }
-            try await fixture.expectRefusal(400, field: "permissions[0].headers[0].exactly") {
+            try await fixture.expectRefusal(.badRequest, field: "permissions[0].headers[0].exactly") {
                 try await $0.send(
                     .PUT, "/v1/intentions",
                     body: Data(
@@ -98,14 +98,14 @@ struct AdminAPIRefusalTests {
                              "permissions": [{"action": "allow", "headers": [{"name": "x-user", "exactly": "me"}]}]}
                             """))
             }
-            let body = try await fixture.expectRefusal(400, field: "prots") {
+            let body = try await fixture.expectRefusal(.badRequest, field: "prots") {
                 try await $0.send(.PUT, "/v1/services/default/billing", body: Data(json: #"{"prots": [80]}"#))
             }
             #expect(body?.error.contains("ports") == true, "the message lists the allowed fields")
-            try await fixture.expectRefusal(400, field: "telemetry.metrics") {
+            try await fixture.expectRefusal(.badRequest, field: "telemetry.metrics") {
                 try await $0.send(.PUT, "/v1/mesh", body: Data(json: #"{"telemetry": {"metrics": "statsd"}}"#))
             }
-            try await fixture.expectRefusal(400, field: "ttl") {
+            try await fixture.expectRefusal(.badRequest, field: "ttl") {
                 try await $0.send(.POST, "/v1/node-tokens", body: Data(json: #"{"node": "host-a", "ttl": 60}"#))
             }
         }
@@ -113,38 +113,38 @@ struct AdminAPIRefusalTests {
 
     @Test func wrongTypesAndValuesAre400NamingTheField() async throws {
         try await AdminAPIFixture.with { fixture in
-            try await fixture.expectRefusal(400, field: "action") {
+            try await fixture.expectRefusal(.badRequest, field: "action") {
                 try await $0.send(
                     .PUT, "/v1/intentions",
                     body: Data(json: #"{"source": "a", "destination": "b", "action": "permit"}"#))
             }
-            try await fixture.expectRefusal(400, field: "action") {
+            try await fixture.expectRefusal(.badRequest, field: "action") {
                 try await $0.send(.PUT, "/v1/intentions", body: Data(json: #"{"source": "a", "destination": "b"}"#))
             }
-            try await fixture.expectRefusal(400, field: "description") {
+            try await fixture.expectRefusal(.badRequest, field: "description") {
                 try await $0.send(
                     .PUT, "/v1/intentions",
                     body: Data(json: #"{"source": "a", "destination": "b", "action": "allow", "description": 5}"#))
             }
-            try await fixture.expectRefusal(400, field: "telemetry.push_interval") {
+            try await fixture.expectRefusal(.badRequest, field: "telemetry.push_interval") {
                 try await $0.send(.PUT, "/v1/mesh", body: Data(json: #"{"telemetry": {"push_interval": 0}}"#))
             }
-            try await fixture.expectRefusal(400, field: "push_interval") {
+            try await fixture.expectRefusal(.badRequest, field: "push_interval") {
                 try await $0.send(.PUT, "/v1/telemetry", body: Data(json: #"{"push_interval": 99999}"#))
             }
-            try await fixture.expectRefusal(400, field: "mode") {
+            try await fixture.expectRefusal(.badRequest, field: "mode") {
                 try await $0.send(.PUT, "/v1/mesh/mode", body: Data(json: #"{"mode": "lenient"}"#))
             }
-            try await fixture.expectRefusal(400, field: "ttl_seconds") {
+            try await fixture.expectRefusal(.badRequest, field: "ttl_seconds") {
                 try await $0.send(.POST, "/v1/node-tokens", body: Data(json: #"{"node": "host-a", "ttl_seconds": 0}"#))
             }
-            try await fixture.expectRefusal(400, field: "scope") {
+            try await fixture.expectRefusal(.badRequest, field: "scope") {
                 try await $0.send(.POST, "/v1/admin-tokens", body: Data(json: #"{"name": "ci", "scope": "root"}"#))
             }
-            try await fixture.expectRefusal(400, field: "limit") {
+            try await fixture.expectRefusal(.badRequest, field: "limit") {
                 try await $0.send(.GET, "/v1/audit", query: [("limit", "0")])
             }
-            try await fixture.expectRefusal(400, field: "If-Match") {
+            try await fixture.expectRefusal(.badRequest, field: "If-Match") {
                 try await $0.send(
                     .PUT, "/v1/intentions", body: Data(json: Self.intentionJSON), ifMatch: nil,
                     headers: [("If-Match", "yesterday")])
@@ -158,7 +158,7 @@ struct AdminAPIRefusalTests {
             let big =
                 #"{"source": "a", "destination": "b", "action": "allow", "description": ""#
                 + String(repeating: "x", count: 2 << 20) + "\"}"
-            let body = try await fixture.expectRefusal(413) {
+            let body = try await fixture.expectRefusal(.payloadTooLarge) {
                 try await $0.send(.PUT, "/v1/intentions", body: Data(json: big))
             }
             #expect(body?.error.contains("1 MiB") == true)
@@ -216,14 +216,14 @@ struct AdminAPIRefusalTests {
             let second = try await fixture.writer.putIntention(denied, ifMatch: first.revision)
             #expect(second.revision > first.revision)
 
-            let body = try await fixture.expectRefusal(409) {
+            let body = try await fixture.expectRefusal(.conflict) {
                 try await $0.send(.PUT, "/v1/intentions", body: Data(json: Self.intentionJSON), ifMatch: first.revision)
             }
             #expect(body?.currentRevision == second.revision)
             #expect(body?.error.contains("read it again") == true)
 
             // If-Match 0: "must not exist yet", and it does.
-            let exists = try await fixture.expectRefusal(409) {
+            let exists = try await fixture.expectRefusal(.conflict) {
                 try await $0.send(.PUT, "/v1/intentions", body: Data(json: Self.intentionJSON), ifMatch: 0)
             }
             #expect(exists?.currentRevision == second.revision)
@@ -231,7 +231,7 @@ struct AdminAPIRefusalTests {
             // Stale deletes too; the ETag of the 409 is the current revision.
             let response = try await fixture.writer.send(
                 .DELETE, "/v1/intentions/frontend/backend", ifMatch: first.revision)
-            #expect(response.status == 409)
+            #expect(response.status == .conflict)
             #expect(response.etag == second.revision)
             #expect(
                 try await fixture.writer.intention(source: intention.source, destination: intention.destination).value
@@ -240,7 +240,7 @@ struct AdminAPIRefusalTests {
             // Through the typed client, the error carries the same facts.
             await #expect(
                 throws: AdminClientError.server(
-                    status: 409, message: body?.error ?? "", field: nil, currentRevision: second.revision)
+                    status: .conflict, message: body?.error ?? "", field: nil, currentRevision: second.revision)
             ) {
                 try await fixture.writer.putIntention(intention, ifMatch: first.revision)
             }
@@ -249,31 +249,31 @@ struct AdminAPIRefusalTests {
 
     @Test func namesThatAreNotDNSLabelsAre400NamingTheField() async throws {
         try await AdminAPIFixture.with { fixture in
-            try await fixture.expectRefusal(400, field: "name") {
+            try await fixture.expectRefusal(.badRequest, field: "name") {
                 try await $0.send(.PUT, "/v1/services/default/Billing_API", body: Data(json: #"{"ports": [80]}"#))
             }
-            try await fixture.expectRefusal(400, field: "namespace") {
+            try await fixture.expectRefusal(.badRequest, field: "namespace") {
                 try await $0.send(.PUT, "/v1/services/-ops/billing", body: Data(json: #"{"ports": [80]}"#))
             }
-            try await fixture.expectRefusal(400, field: "name") {
+            try await fixture.expectRefusal(.badRequest, field: "name") {
                 try await $0.send(
                     .PUT, "/v1/services/default/billing", body: Data(json: #"{"name": "other", "ports": [80]}"#))
             }
-            try await fixture.expectRefusal(400, field: "source") {
+            try await fixture.expectRefusal(.badRequest, field: "source") {
                 try await $0.send(
                     .PUT, "/v1/intentions",
                     body: Data(json: #"{"source": "Front End", "destination": "backend", "action": "allow"}"#))
             }
-            try await fixture.expectRefusal(400, field: "destination") {
+            try await fixture.expectRefusal(.badRequest, field: "destination") {
                 try await $0.send(.GET, "/v1/intentions/frontend/back.end")
             }
-            try await fixture.expectRefusal(400, field: "node") {
+            try await fixture.expectRefusal(.badRequest, field: "node") {
                 try await $0.send(.POST, "/v1/node-tokens", body: Data(json: #"{"node": "host_a", "ttl_seconds": 60}"#))
             }
-            try await fixture.expectRefusal(400, field: "name") {
+            try await fixture.expectRefusal(.badRequest, field: "name") {
                 try await $0.send(.POST, "/v1/admin-tokens", body: Data(json: #"{"name": "CI bot", "scope": "read"}"#))
             }
-            try await fixture.expectRefusal(400, field: "destination") {
+            try await fixture.expectRefusal(.badRequest, field: "destination") {
                 try await $0.send(.GET, "/v1/authorize", query: [("source", "frontend"), ("destination", "a/b/c")])
             }
         }
@@ -283,14 +283,14 @@ struct AdminAPIRefusalTests {
         try await AdminAPIFixture.with { fixture in
             for ports in ["[70000]", "[0]", "[\"80\"]", "[80, -1]", "[8.5]"] {
                 let field = ports == "[80, -1]" ? "ports[1]" : "ports[0]"
-                try await fixture.expectRefusal(400, field: field) {
+                try await fixture.expectRefusal(.badRequest, field: field) {
                     try await $0.send(.PUT, "/v1/services/default/billing", body: Data(json: #"{"ports": \#(ports)}"#))
                 }
             }
-            try await fixture.expectRefusal(400, field: "ports") {
+            try await fixture.expectRefusal(.badRequest, field: "ports") {
                 try await $0.send(.PUT, "/v1/services/default/billing", body: Data(json: #"{"ports": [80, 80]}"#))
             }
-            try await fixture.expectRefusal(400, field: "ports") {
+            try await fixture.expectRefusal(.badRequest, field: "ports") {
                 try await $0.send(.PUT, "/v1/services/default/billing", body: Data(json: #"{"ports": []}"#))
             }
         }
@@ -299,17 +299,17 @@ struct AdminAPIRefusalTests {
     @Test func badAddressesAre400NamingTheField() async throws {
         try await AdminAPIFixture.with { fixture in
             for address in ["198.18.0.10", "198.18.0.300:443", "db.example:5432", "198.18.0.10:99999"] {
-                try await fixture.expectRefusal(400, field: "external_addresses[0]") {
+                try await fixture.expectRefusal(.badRequest, field: "external_addresses[0]") {
                     try await $0.send(
                         .PUT, "/v1/services/default/legacy-db",
                         body: Data(json: #"{"origin": "external", "external_addresses": ["\#(address)"]}"#)
                     )
                 }
             }
-            try await fixture.expectRefusal(400, field: "external_addresses") {
+            try await fixture.expectRefusal(.badRequest, field: "external_addresses") {
                 try await $0.send(.PUT, "/v1/services/default/legacy-db", body: Data(json: #"{"origin": "external"}"#))
             }
-            try await fixture.expectRefusal(400, field: "origin") {
+            try await fixture.expectRefusal(.badRequest, field: "origin") {
                 try await $0.send(
                     .PUT, "/v1/services/default/legacy-db",
                     body: Data(json: #"{"origin": "discovered", "ports": [80]}"#))
@@ -319,11 +319,11 @@ struct AdminAPIRefusalTests {
 
     @Test func unknownRoutesAndObjectsAre404WithAnErrorBody() async throws {
         try await AdminAPIFixture.with { fixture in
-            try await fixture.expectRefusal(404) { try await $0.send(.GET, "/v1/nothing-here") }
-            try await fixture.expectRefusal(404) { try await $0.send(.GET, "/v1/services/default/nobody") }
-            try await fixture.expectRefusal(404) { try await $0.send(.DELETE, "/v1/intentions/a/b") }
-            try await fixture.expectRefusal(404) { try await $0.send(.DELETE, "/v1/node-tokens/abc") }
-            try await fixture.expectRefusal(404) {
+            try await fixture.expectRefusal(.notFound) { try await $0.send(.GET, "/v1/nothing-here") }
+            try await fixture.expectRefusal(.notFound) { try await $0.send(.GET, "/v1/services/default/nobody") }
+            try await fixture.expectRefusal(.notFound) { try await $0.send(.DELETE, "/v1/intentions/a/b") }
+            try await fixture.expectRefusal(.notFound) { try await $0.send(.DELETE, "/v1/node-tokens/abc") }
+            try await fixture.expectRefusal(.notFound) {
                 try await $0.send(.PUT, "/v1/nodes/host-z/egress", body: Data(json: #"{"egress": "refuse"}"#))
             }
         }

@@ -109,7 +109,7 @@ struct AdminAPIRouteTests {
                     json: #"{"protocol": "grpc", "ports": [9000], "vip": "240.9.9.9", "labels": {"team": "pay"}}"#),
                 ifMatch: 0
             )
-            #expect(response.status == 200, "\(response.text)")
+            #expect(response.status == .ok, "\(response.text)")
             let created = try await fixture.writer.service(ServiceName(namespace: "payments", name: "api"))
             let vip = try #require(created.value.vip)
             #expect(NodeConfig.defaultVIPRange.contains(vip))
@@ -150,7 +150,7 @@ struct AdminAPIRouteTests {
             )
             try await fixture.writer.putIntention(namespaced)
             let raw = try await fixture.reader.send(.GET, "/v1/intentions/payments~api/*")
-            #expect(raw.status == 200, "\(raw.text)")
+            #expect(raw.status == .ok, "\(raw.text)")
             let fetched = try await fixture.reader.intention(source: namespaced.source, destination: .any)
             #expect(fetched.value == namespaced)
             #expect(raw.etag == fetched.revision)
@@ -235,7 +235,7 @@ struct AdminAPIRouteTests {
             try await fixture.writer.deleteAdminToken(id: created.id)
             await #expect(throws: AdminClientError.self) { try await ci.status() }
             let response = try await ci.send(.GET, "/v1/status")
-            #expect(response.status == 401)
+            #expect(response.status == .unauthorized)
             try await ci.shutdown()
         }
     }
@@ -273,7 +273,7 @@ struct AdminAPIRouteTests {
             #expect(followsMesh.value.egress == nil)
 
             let stale = try await fixture.writer.send(.DELETE, "/v1/nodes/host-a", ifMatch: node.revision)
-            #expect(stale.status == 409)
+            #expect(stale.status == .conflict)
             try await fixture.writer.deleteNode("host-a", ifMatch: followsMesh.revision)
             #expect(try await fixture.reader.nodes().isEmpty)
         }
@@ -299,9 +299,9 @@ struct AdminAPIRouteTests {
     @Test func headRequestsAnswerLikeGetWithoutABody() async throws {
         try await AdminAPIFixture.with { fixture in
             let head = try await fixture.reader.send(.HEAD, "/v1/status")
-            #expect(head.status == 200)
+            #expect(head.status == .ok)
             #expect(head.body.isEmpty)
-            #expect(try await fixture.anonymous.send(.HEAD, "/v1/status").status == 401)
+            #expect(try await fixture.anonymous.send(.HEAD, "/v1/status").status == .unauthorized)
         }
     }
 }
