@@ -204,24 +204,6 @@ struct HBONELoopbackTests {
         }
     }
 
-    @Test func aPeerThatNeverAnswersFailsTheStreamInTimeAndLeavesThePool() async throws {
-        var configuration = HBONEConnectionPool.Configuration()
-        configuration.answerTimeout = .milliseconds(300)
-        try await LoopbackMesh.run(pool: configuration) { mesh in
-            // Accepts TCP, reads, never says a word: the TLS handshake never ends.
-            let silent = try await ServerBootstrap(group: mesh.group).bind(host: "127.0.0.1", port: 0).get()
-            let address = try #require(silent.localAddress.flatMap(IPSocketAddress.init(nio:)))
-            let started = ContinuousClock.now
-            let error = await refusal {
-                try await mesh.open(peer: HBONEPeer(node: "b", address: address, source: Mesh.frontend))
-            }
-            #expect(error as? HBONEError == .noAnswer(within: .milliseconds(300)), "\(String(describing: error))")
-            #expect(ContinuousClock.now - started < .seconds(3))
-            #expect(await eventually { mesh.pool.connectionCount == 0 }, "a connection that never answered is given up")
-            try await silent.close()
-        }
-    }
-
     @Test func aLiveConnectionIsClosedWithinASecondOfAPolicyThatDeniesIt() async throws {
         try await LoopbackMesh.run { mesh in
             let stream = try await mesh.open(requestID: "req-live")

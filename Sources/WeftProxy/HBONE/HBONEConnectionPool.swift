@@ -147,6 +147,29 @@ public final class HBONEConnectionPool: Sendable {
         return connection
     }
 
+    /// A tunnel connection's pipeline: mTLS as `context`'s workload, the server verified to be `expected`
+    /// (a mismatch fails `connection`), then HTTP/2 as the client.
+    static func configureClient(
+        _ channel: any Channel, connection: PooledConnection, tls: MeshTLS, context: NIOSSLContext,
+        expecting expected: SPIFFEID, maxStreams: Int, windows: (stream: Int, connection: Int)
+    ) throws {
+        let verification = tls.verification(expecting: expected) { outcome in
+            if case .failure(let rejection) = outcome {
+                connection.fail(HBONEError.handshake(rejection.reason))
+            }
+        }
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(
+            NIOSSLClientHandler(context: context, serverHostname: nil, customVerificationCallback: verification))
+        try sync.addHandler(FlushCoalescer())
+        let http2 = HBONEHTTP2.configurations(
+            maxConcurrentStreams: maxStreams, streamWindow: windows.stream, connectionWindow: windows.connection)
+        // The server never opens streams towards a client.
+        _ = try sync.configureHTTP2Pipeline(
+            mode: .client, connectionConfiguration: http2.connection, streamConfiguration: http2.stream
+        ) { stream in stream.close() }
+    }
+
     private func connect(_ peer: HBONEPeer, tls: MeshTLS, on eventLoop: any EventLoop) throws -> PooledConnection {
         let context = try tls.clientContext(for: peer.source)
         let expected = SPIFFEID.node(trustDomain: tls.credentials.trustDomain, name: peer.node)
@@ -162,27 +185,10 @@ public final class HBONEConnectionPool: Sendable {
         let windows = (stream: configuration.streamWindow, connection: configuration.connectionWindow)
         let maxStreams = configuration.maxStreamsPerConnection
         bootstrap = bootstrap.channelInitializer { channel in
-            do {
-                let verification = tls.verification(expecting: expected) { outcome in
-                    if case .failure(let rejection) = outcome {
-                        connection.fail(HBONEError.handshake(rejection.reason))
-                    }
-                }
-                let sync = channel.pipeline.syncOperations
-                try sync.addHandler(
-                    NIOSSLClientHandler(context: context, serverHostname: nil, customVerificationCallback: verification)
-                )
-                try sync.addHandler(FlushCoalescer())
-                let http2 = HBONEHTTP2.configurations(
-                    maxConcurrentStreams: maxStreams, streamWindow: windows.stream, connectionWindow: windows.connection
-                )
-                // The server never opens streams towards a client.
-                _ = try sync.configureHTTP2Pipeline(
-                    mode: .client, connectionConfiguration: http2.connection, streamConfiguration: http2.stream
-                ) { stream in stream.close() }
-                return channel.eventLoop.makeSucceededVoidFuture()
-            } catch {
-                return channel.eventLoop.makeFailedFuture(error)
+            channel.eventLoop.makeCompletedFuture {
+                try Self.configureClient(
+                    channel, connection: connection, tls: tls, context: context, expecting: expected,
+                    maxStreams: maxStreams, windows: windows)
             }
         }
         let address = try SocketAddress(peer.address)

@@ -68,7 +68,8 @@ public final class HBONEServer: Sendable {
         await sockets.close()
     }
 
-    private func initialize(_ channel: any Channel) throws {
+    /// An accepted connection's pipeline: mTLS with the node certificate, HTTP/2, one HBONE stream handler per stream.
+    func initialize(_ channel: any Channel) throws {
         let client = channel.remoteAddress.flatMap(IPSocketAddress.init(nio:))?.description ?? "?"
         guard let tls = tls.current else {
             logger.warning(
