@@ -7,15 +7,6 @@ import WeftCore
 #endif
 
 extension NodeSettings {
-    /// A flag whose value cannot be used; nothing is changed.
-    public struct FlagError: Swift.Error, Equatable, CustomStringConvertible {
-        public var flag: String
-        public var value: String
-        public var problem: String
-
-        public var description: String { "--\(flag) \(value): \(problem)" }
-    }
-
     /// The settings `weft-node` runs with: defaults, then node.toml (`flags.config`, or the default path when it
     /// exists), then the flags.
     public static func load(flags: NodeFlags, defaultConfigPath: String = NodeSettings.defaultConfigPath) throws
@@ -38,23 +29,20 @@ extension NodeSettings {
     /// nothing.
     public mutating func apply(flags: NodeFlags) throws(FlagError) {
         var settings = self
-        func parsed<T>(_ flag: String, _ text: String, _ parse: (String) throws -> T) throws(FlagError) -> T {
-            do { return try parse(text) } catch { throw FlagError(flag: flag, value: text, problem: "\(error)") }
-        }
         func socketAddress(_ flag: String, _ text: String) throws(FlagError) -> IPSocketAddress {
-            try parsed(flag, text) { try IPSocketAddress(parsing: $0) }
+            try FlagError.parsing(flag, text) { try IPSocketAddress(parsing: $0) }
         }
         if let path = flags.staticConfig { settings.nodeConfigPath = path }
         if let directory = flags.servicesDirectory { settings.servicesDirectory = directory }
         if !flags.vipRanges.isEmpty {
             settings.capture.vipRanges = try flags.vipRanges.map { text throws(FlagError) in
-                try parsed("vip-range", text) { try IPCIDR($0) }
+                try FlagError.parsing("vip-range", text) { try IPCIDR($0) }
             }
         }
         if !flags.outboundPorts.isEmpty { settings.capture.outboundPorts = flags.outboundPorts }
         if !flags.excludedPorts.isEmpty { settings.capture.excludedPorts = flags.excludedPorts }
         settings.capture.excludedCIDRs += try flags.excludedCIDRs.map { text throws(FlagError) in
-            try parsed("exclude-cidr", text) { try IPCIDR($0) }
+            try FlagError.parsing("exclude-cidr", text) { try IPCIDR($0) }
         }
         if flags.noDNSCapture { settings.capture.captureDNS = false }
 
@@ -72,7 +60,7 @@ extension NodeSettings {
         if let text = flags.joinAddress { settings.joinAddress = try socketAddress("join-address", text) }
         if let token = flags.joinToken { settings.joinToken = token }
         if let file = flags.joinTokenFile {
-            settings.joinToken = try parsed("join-token-file", file) { file in
+            settings.joinToken = try FlagError.parsing("join-token-file", file) { file in
                 try String(contentsOfFile: file, encoding: .utf8).trimmingWhitespace()
             }
         }
@@ -87,7 +75,7 @@ extension NodeSettings {
         }
         if let text = flags.adminListen { settings.adminAddresses = [try socketAddress("admin-listen", text)] }
         if let text = flags.drainTimeout {
-            settings.drainTimeout = try parsed("drain-timeout", text) { try DurationText.parse($0) }
+            settings.drainTimeout = try FlagError.parsing("drain-timeout", text) { try DurationText.parse($0) }
         }
         self = settings
     }

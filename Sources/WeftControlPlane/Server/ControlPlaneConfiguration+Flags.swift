@@ -2,15 +2,6 @@ import Foundation
 import WeftCore
 
 extension ControlPlaneConfiguration {
-    /// A flag whose value cannot be used; nothing is changed.
-    public struct FlagError: Swift.Error, Equatable, CustomStringConvertible {
-        public var flag: String
-        public var value: String
-        public var problem: String
-
-        public var description: String { "--\(flag) \(value): \(problem)" }
-    }
-
     /// The configuration weftd runs with: defaults, then weftd.toml (`flags.config`, or the default path when it
     /// exists), then the flags; validated.
     public static func load(flags: ControlPlaneFlags, defaultPath: String = ControlPlaneConfiguration.defaultPath)
@@ -33,14 +24,10 @@ extension ControlPlaneConfiguration {
     public mutating func apply(flags: ControlPlaneFlags) throws(FlagError) {
         var configuration = self
         func socketAddress(_ flag: String, _ text: String) throws(FlagError) -> IPSocketAddress {
-            do { return try IPSocketAddress(parsing: text) } catch {
-                throw FlagError(flag: flag, value: text, problem: error.description)
-            }
+            try FlagError.parsing(flag, text) { try IPSocketAddress(parsing: $0) }
         }
         func duration(_ flag: String, _ text: String) throws(FlagError) -> Duration {
-            do { return try DurationText.parse(text) } catch {
-                throw FlagError(flag: flag, value: text, problem: error.description)
-            }
+            try FlagError.parsing(flag, text) { try DurationText.parse($0) }
         }
         if let directory = flags.dataDirectory { configuration.dataDirectory = directory }
         if let url = flags.postgresURL { configuration.postgresURL = url }

@@ -32,6 +32,27 @@ struct NodeAPITests {
         }
     }
 
+    /// A control plane with nodes "host-a" and "host-b" joined and watching; both stopped afterwards.
+    static func withTwoNodes(
+        _ body: (RunningControlPlane, WatchingNode, WatchingNode) async throws -> Void
+    ) async throws {
+        try await withControlPlane { control in
+            let hostA = try WatchingNode(
+                control: control, credentials: try await WatchingNode.join(control, name: "host-a"))
+            let hostB = try WatchingNode(
+                control: control, credentials: try await WatchingNode.join(control, name: "host-b"))
+            do {
+                try await body(control, hostA, hostB)
+            } catch {
+                await hostA.stop()
+                await hostB.stop()
+                throw error
+            }
+            await hostA.stop()
+            await hostB.stop()
+        }
+    }
+
     @Test func joinIssuesTheNodeIdentityAndATokenWorksOnce() async throws {
         try await Self.withControlPlane { control in
             let token = try await control.joinToken(for: "host-a")
@@ -105,17 +126,7 @@ struct NodeAPITests {
     }
 
     @Test func aNodeGetsCertificatesOnlyForServicesThatRunOnIt() async throws {
-        try await Self.withControlPlane { control in
-            let hostA = try WatchingNode(
-                control: control, credentials: try await WatchingNode.join(control, name: "host-a"))
-            let hostB = try WatchingNode(
-                control: control, credentials: try await WatchingNode.join(control, name: "host-b"))
-            defer {
-                Task {
-                    await hostA.stop()
-                    await hostB.stop()
-                }
-            }
+        try await Self.withTwoNodes { control, hostA, hostB in
             try await hostA.register(["frontend": ["198.18.0.11:9000"]])
             try await hostB.register(["backend": ["198.18.0.12:8080"]])
 
@@ -162,17 +173,7 @@ struct NodeAPITests {
     }
 
     @Test func aClientOnlyWorkloadGetsItsCertificateButCannotTakeAServiceOfAnotherNode() async throws {
-        try await Self.withControlPlane { control in
-            let hostA = try WatchingNode(
-                control: control, credentials: try await WatchingNode.join(control, name: "host-a"))
-            let hostB = try WatchingNode(
-                control: control, credentials: try await WatchingNode.join(control, name: "host-b"))
-            defer {
-                Task {
-                    await hostA.stop()
-                    await hostB.stop()
-                }
-            }
+        try await Self.withTwoNodes { control, hostA, hostB in
             try await hostB.register(["backend": ["198.18.0.12:8080"]])
             // host-a runs a client of `frontend` (no endpoints) and claims a client of `backend`, which runs on host-b.
             _ = try await hostA.session.register(
