@@ -1,5 +1,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/xattr.h>
 #include <sched.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,6 +22,45 @@ const int WEFT_SOL_IP = SOL_IP;
 const int WEFT_SOL_IPV6 = SOL_IPV6;
 const int WEFT_SO_ORIGINAL_DST = SO_ORIGINAL_DST;
 const int WEFT_IP6T_SO_ORIGINAL_DST = IP6T_SO_ORIGINAL_DST;
+
+int weft_cgroup_path(int mount_fd, uint64_t id, char *out, int capacity) {
+    struct {
+        struct file_handle handle;
+        uint64_t id;
+    } kernfs;
+    memset(&kernfs, 0, sizeof(kernfs));
+    kernfs.handle.handle_bytes = sizeof(uint64_t);
+    kernfs.handle.handle_type = 0xfe; /* FILEID_KERNFS */
+    memcpy(kernfs.handle.f_handle, &id, sizeof(id));
+    int fd = open_by_handle_at(mount_fd, &kernfs.handle, O_PATH | O_DIRECTORY);
+    if (fd < 0) return -errno;
+    char link[64], target[PATH_MAX], root[PATH_MAX];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    ssize_t length = readlink(link, target, sizeof(target) - 1);
+    int saved = errno;
+    close(fd);
+    if (length < 0) return -saved;
+    target[length] = 0;
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", mount_fd);
+    ssize_t root_length = readlink(link, root, sizeof(root) - 1);
+    if (root_length < 0) return -errno;
+    root[root_length] = 0;
+    const char *relative = target;
+    if (strcmp(root, "/") != 0) {
+        if (strncmp(target, root, (size_t)root_length) != 0) return -EXDEV;
+        relative = target + root_length;
+    }
+    while (*relative == '/') relative++;
+    int needed = (int)strlen(relative);
+    if (needed + 1 > capacity) return -ENAMETOOLONG;
+    memcpy(out, relative, (size_t)needed + 1);
+    return needed;
+}
+
+int weft_has_xattr(const char *path, const char *name) {
+    if (lgetxattr(path, name, NULL, 0) >= 0) return 1;
+    return errno == ENODATA ? 0 : -errno;
+}
 
 int weft_setns_net(int fd) {
     return setns(fd, CLONE_NEWNET);

@@ -66,19 +66,23 @@ public final class NodeAgent: Sendable {
         try capture.validate()
 
         // Who is calling (cgroup → service) and what listens here.
-        let identities: SourceIdentityResolver?
+        let callers: NodeConnectionInspector.Callers
         let discovery: LocalServiceDiscovery?
         do {
             let diagnostics = try SocketDiagnostics()
             let cgroups = try CgroupResolver()
-            identities = SourceIdentityResolver(diagnostics: diagnostics, cgroups: cgroups)
+            let rules = CgroupIdentityRules(trustedSlices: settings.identitySlices)
+            callers = .local(
+                SourceIdentityResolver(
+                    diagnostics: diagnostics, cgroups: cgroups, rules: rules, overrides: plan.overrides))
             discovery = LocalServiceDiscovery(
-                diagnostics: diagnostics, cgroups: cgroups,
+                diagnostics: diagnostics, cgroups: cgroups, rules: rules,
                 excludedPorts: capture.nodePorts.union(settings.adminAddresses.map(\.port)))
         } catch {
-            identities = nil
+            callers = .unresolvable(reason: "this node cannot look callers up: \(error)")
             discovery = nil
-            logger.warning("source identity and service discovery are off: \(error)")
+            logger.error(
+                "source identity and service discovery are off: local callers are refused every mesh service: \(error)")
         }
 
         // The proxy: its shared runtime and its three listeners.
@@ -94,14 +98,14 @@ public final class NodeAgent: Sendable {
             tunnels: member == nil ? nil : HBONEConnectionPool(configuration: pool, tls: tls, logger: logger))
         let outbound = CaptureListener(
             configuration: .init(role: .outbound, bindAddresses: .loopback(port: capture.outboundListenerPort)),
-            group: group, inspector: NodeConnectionInspector(identities: identities),
+            group: group, inspector: NodeConnectionInspector(callers: callers),
             router: OutboundRouter(), runtime: proxy, logger: logger)
         let inboundRouter = InboundPlaintextRouter(
             ports: settings.inboundPorts(for: initial.state, overrides: plan.overrides))
         let inboundPlaintext = CaptureListener(
             configuration: .init(
                 role: .inboundPlaintext, bindAddresses: .anyAddress(port: capture.inboundListenerPort)),
-            group: group, inspector: NodeConnectionInspector(identities: nil),
+            group: group, inspector: NodeConnectionInspector(callers: .remote),
             router: inboundRouter, runtime: proxy, logger: logger)
         let hbone = member.map { _ in
             HBONEServer(

@@ -47,10 +47,15 @@ public enum NodeCommands {
     }
 
     /// `weft-node discover`: one line per service listening on this host (tab-separated, or JSON objects), and
-    /// the services.d problems.
-    public static func discover(servicesDirectory: String, json: Bool) throws -> (lines: [String], problems: [String]) {
+    /// the services.d problems. Services are units in `identitySlices` (empty: system.slice).
+    public static func discover(servicesDirectory: String, identitySlices: [String], json: Bool) throws -> (
+        lines: [String], problems: [String]
+    ) {
         let (overrides, errors) = ServiceOverrideLoader.load(directory: servicesDirectory)
-        let discovery = LocalServiceDiscovery(diagnostics: try SocketDiagnostics(), cgroups: try CgroupResolver())
+        let rules = CgroupIdentityRules(
+            trustedSlices: identitySlices.isEmpty ? CgroupIdentityRules.defaultTrustedSlices : identitySlices)
+        let discovery = LocalServiceDiscovery(
+            diagnostics: try SocketDiagnostics(), cgroups: try CgroupResolver(), rules: rules)
         let (services, skipped) = try discovery.discover(overrides: overrides)
         let lines = try services.map { service in
             json ? try DiscoveredServiceJSON(service).line() : tabLine(service)

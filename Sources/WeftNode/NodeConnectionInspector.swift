@@ -8,11 +8,21 @@ import WeftProxy
 /// Tells the proxy what the capture did to an accepted connection: the original destination (SO_ORIGINAL_DST or
 /// its IPv6 counterpart) and, for outbound connections, which local workload opened it (sock_diag + cgroup).
 final class NodeConnectionInspector: CapturedConnectionInspector {
-    private let identities: SourceIdentityResolver?
+    /// How a listener learns who its clients are.
+    enum Callers: Sendable {
+        /// Inbound listeners: their clients are on other hosts.
+        case remote
+        /// The outbound listener: local processes, looked up by sock_diag and cgroup.
+        case local(SourceIdentityResolver)
+        /// The outbound listener on a node that cannot look callers up (why): every caller is unknown, so no
+        /// mesh destination is reached unmeshed.
+        case unresolvable(reason: String)
+    }
 
-    /// `identities` is nil for inbound listeners: their clients are on other hosts.
-    init(identities: SourceIdentityResolver?) {
-        self.identities = identities
+    private let callers: Callers
+
+    init(callers: Callers) {
+        self.callers = callers
     }
 
     func inspect(_ channel: any Channel) -> EventLoopFuture<CapturedConnection> {
@@ -36,14 +46,29 @@ final class NodeConnectionInspector: CapturedConnectionInspector {
             let destination = try OriginalDestination.decode(storage)
             // A client that dialled the listener itself: relaying it to its "original" destination would loop.
             if IPSocketAddress(nio: local) == destination { throw OriginalDestination.Error.notRedirected }
-            var source = ConnectionSource()
-            if let identities = self.identities,
-                let workload = try identities.workload(client: remote, originalDestination: destination)
-            {
-                source = ConnectionSource(
-                    service: workload.serviceName, cgroupPath: workload.cgroupPath, uid: workload.uid)
+            return CapturedConnection(
+                client: remote, originalDestination: destination, source: self.source(remote, destination))
+        }
+    }
+
+    private func source(_ client: IPSocketAddress, _ destination: IPSocketAddress) -> ConnectionSource {
+        switch callers {
+        case .remote:
+            return ConnectionSource()
+        case .unresolvable(let reason):
+            return ConnectionSource(identity: .unknown(reason: reason))
+        case .local(let resolver):
+            do {
+                let workload = try resolver.workload(client: client, originalDestination: destination)
+                let identity: ConnectionSource.Identity =
+                    switch workload.identity {
+                    case .service(let name): .service(name)
+                    case .noWorkload(let reason): .noWorkload(reason: reason)
+                    }
+                return ConnectionSource(identity: identity, cgroupPath: workload.cgroupPath, uid: workload.uid)
+            } catch {
+                return ConnectionSource(identity: .unknown(reason: error.description))
             }
-            return CapturedConnection(client: remote, originalDestination: destination, source: source)
         }
     }
 

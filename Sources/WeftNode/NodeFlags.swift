@@ -13,6 +13,7 @@ public struct NodeFlags: Sendable, Equatable {
 
     public var nodeName: String?
     public var dnsUpstreams: [String] = []
+    public var identitySlices: [String] = []
     public var noCapture = false
     public var noDNS = false
     public var cleanupOnExit = false

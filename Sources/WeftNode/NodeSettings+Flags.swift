@@ -47,6 +47,7 @@ extension NodeSettings {
         if flags.noDNSCapture { settings.capture.captureDNS = false }
 
         if let name = flags.nodeName { settings.nodeName = name }
+        if !flags.identitySlices.isEmpty { settings.identitySlices = flags.identitySlices }
         if !flags.dnsUpstreams.isEmpty {
             settings.dnsUpstreams = try flags.dnsUpstreams.map { text throws(FlagError) in
                 try socketAddress("dns-upstream", text)

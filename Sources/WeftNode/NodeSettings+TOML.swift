@@ -30,6 +30,7 @@ extension NodeSettings {
         captureEnabled = try reader.boolean("capture") ?? captureEnabled
         dnsEnabled = try reader.boolean("dns") ?? dnsEnabled
         dnsUpstreams = try reader.socketAddresses("dns_upstreams") ?? dnsUpstreams
+        identitySlices = try reader.strings("identity_slices") ?? identitySlices
         cleanupOnExit = try reader.boolean("cleanup_on_exit") ?? cleanupOnExit
         capture.vipRanges = try reader.cidrs("vip_ranges") ?? capture.vipRanges
         capture.outboundPorts = try reader.ports("outbound_ports") ?? capture.outboundPorts

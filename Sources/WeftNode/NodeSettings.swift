@@ -20,6 +20,8 @@ public struct NodeSettings: Sendable {
     public var capture = CaptureConfiguration()
     public var captureEnabled = true
     public var dnsEnabled = true
+    /// Slices (paths from the cgroup2 root) whose service units are identities; nothing outside them is a workload.
+    public var identitySlices = CgroupIdentityRules.defaultTrustedSlices
     /// DNS upstreams; nil reads /etc/resolv.conf at start.
     public var dnsUpstreams: [IPSocketAddress]?
     /// Remove the capture table when the node stops.

@@ -82,6 +82,13 @@ struct Run: AsyncParsableCommand {
         help: "Forward non-mesh DNS here instead of /etc/resolv.conf's servers (repeatable, ADDRESS:PORT).")
     var dnsUpstreams: [String] = []
 
+    @Option(
+        name: .customLong("identity-slice"),
+        help:
+            "A slice (path from the cgroup2 root) whose service units are identities (repeatable; default system.slice)."
+    )
+    var identitySlices: [String] = []
+
     @Flag(name: .customLong("no-capture"), help: "Do not install nftables capture (listeners and DNS only).")
     var noCapture = false
 
@@ -135,6 +142,7 @@ struct Run: AsyncParsableCommand {
         var flags = node.flags
         flags.nodeName = nodeName
         flags.dnsUpstreams = dnsUpstreams
+        flags.identitySlices = identitySlices
         flags.noCapture = noCapture
         flags.noDNS = noDNS
         flags.cleanupOnExit = cleanupOnExit
@@ -195,10 +203,16 @@ struct Discover: AsyncParsableCommand {
     @Option(help: "Directory of services.d override files.")
     var servicesDir = "/etc/weft/services.d"
 
+    @Option(
+        name: .customLong("identity-slice"),
+        help: "A slice whose service units are services (repeatable; default system.slice).")
+    var identitySlices: [String] = []
+
     @Flag(help: "Print JSON lines.") var json = false
 
     func run() async throws {
-        let (lines, problems) = try NodeCommands.discover(servicesDirectory: servicesDir, json: json)
+        let (lines, problems) = try NodeCommands.discover(
+            servicesDirectory: servicesDir, identitySlices: identitySlices, json: json)
         for line in lines { print(line) }
         for problem in problems { StandardStream.error.write("weft-node discover: \(problem)\n") }
     }

@@ -130,15 +130,21 @@ public struct LabHost: Sendable {
     public let ipv4: IPAddress
     public let ipv6: IPAddress
 
+    /// This host's system.slice, from the cgroup2 root: the lab's hosts share one cgroup tree, so a weft-node in
+    /// a test host is told where its host's trusted units are (`--identity-slice`).
+    public var identitySlice: String { "weft-lab/\(lab)/\(name)/system.slice" }
+
     /// For `NetworkNamespace.perform(inNamespaceAt:)`.
     public var namespacePath: String { "/run/netns/\(namespace)" }
 
-    /// Runs a command in this host and waits for it (bounded).
+    /// Runs a command in this host and waits for it (bounded): in `system.slice/<unit>` when a unit is given, or in
+    /// `cgroup` (a path below the host's cgroup directory).
     public func run(
-        _ arguments: [String], unit: String? = nil, timeout: Duration = .seconds(30)
+        _ arguments: [String], unit: String? = nil, cgroup: String? = nil, timeout: Duration = .seconds(30)
     ) async throws -> CommandResult {
         var args = [Lab.script, "exec", lab, name]
         if let unit { args += ["--unit", unit] }
+        if let cgroup { args += ["--cgroup", cgroup] }
         return try await Command.run(args + ["--"] + arguments, timeout: timeout)
     }
 

@@ -35,7 +35,10 @@ import WeftLabSupport
                 ["socat", "-t", "5", "TCP-LISTEN:8081,fork,reuseaddr", "SYSTEM:echo open"], on: a, unit: "open.service",
                 name: "open")
             let node = try await lab.spawn(
-                [try Lab.binary("weft-node"), "run", "--static-config", configPath, "--services-dir", "/nonexistent"]
+                [
+                    try Lab.binary("weft-node"), "run", "--static-config", configPath, "--services-dir", "/nonexistent",
+                    "--identity-slice", a.identitySlice,
+                ]
                     + extraArguments,
                 on: a, name: "weft-node")
             try await node.waitForLog(containing: "weft-node ready")
@@ -187,7 +190,9 @@ import WeftLabSupport
             #expect(try await fetch("\(a.ipv4)", 8080, from: a).stdout == "web\n")
             #expect(try await a.run([node, "capture", "uninstall"]).stdout.contains("was not installed"))
 
-            let running = try await lab.spawn([node, "run", "--cleanup-on-exit", "--no-dns"], on: a, name: "weft-node")
+            let running = try await lab.spawn(
+                [node, "run", "--cleanup-on-exit", "--no-dns", "--identity-slice", a.identitySlice], on: a,
+                name: "weft-node")
             try await running.waitForLog(containing: "weft-node ready")
             #expect(try await a.run(["nft", "list", "table", "inet", "weft"]).succeeded)
             running.signal(SIGTERM)
@@ -215,7 +220,11 @@ import WeftLabSupport
             {"version": 1, "node": "a", "services": [{"name": "web", "ports": [80], "vip": "240.0.0.7", "endpoints": []}]}
             """.write(toFile: configPath, atomically: true, encoding: .utf8)
             let node = try await lab.spawn(
-                [try Lab.binary("weft-node"), "run", "--static-config", configPath], on: a, name: "weft-node")
+                [
+                    try Lab.binary("weft-node"), "run", "--static-config", configPath, "--identity-slice",
+                    a.identitySlice,
+                ],
+                on: a, name: "weft-node")
             try await node.waitForLog(containing: "weft-node ready")
             #expect(node.log().contains("upstreams=[IPv4]\(b.ipv4):53") || node.log().contains("\(b.ipv4):53"))
 
@@ -238,7 +247,9 @@ import WeftLabSupport
             let node = try Lab.binary("weft-node")
             var found = ""
             for _ in 0..<50 {
-                found = try await a.run([node, "discover", "--json", "--services-dir", "/nonexistent"]).stdout
+                found = try await a.run([
+                    node, "discover", "--json", "--services-dir", "/nonexistent", "--identity-slice", a.identitySlice,
+                ]).stdout
                 if found.contains("inventory") { break }
                 try await Task.sleep(for: .milliseconds(100))
             }
@@ -252,7 +263,9 @@ import WeftLabSupport
                 toFile: directory + "/stock.toml", atomically: true, encoding: .utf8)
             try "name = \"broken\"\nports = [0]\n".write(
                 toFile: directory + "/broken.toml", atomically: true, encoding: .utf8)
-            let overridden = try await a.run([node, "discover", "--json", "--services-dir", directory])
+            let overridden = try await a.run([
+                node, "discover", "--json", "--services-dir", directory, "--identity-slice", a.identitySlice,
+            ])
             #expect(
                 overridden.stdout.contains("\"name\":\"stock\"") && overridden.stdout.contains("\"protocol\":\"http\""))
             #expect(overridden.stderr.contains("\(directory)/broken.toml:2: ports: 0 is not a port number"))

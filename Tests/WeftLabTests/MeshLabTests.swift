@@ -63,6 +63,7 @@ import WeftLabSupport
             state_dir = "\(dir)/node-b"
             services_dir = "/nonexistent"
             dns_upstreams = ["\(cp.ipv4):53"]
+            identity_slices = ["\(b.identitySlice)"]
             cleanup_on_exit = true
             """.write(toFile: "\(dir)/node-b.toml", atomically: true, encoding: .utf8)
             let nodeCommand: @Sendable (LabHost) -> [String] = { host in
@@ -70,7 +71,7 @@ import WeftLabSupport
                 return [
                     nodeBinary, "run", "--control-plane", "\(cp.ipv4):15012", "--state-dir", "\(dir)/node-\(host.name)",
                     "--node-name", host.name, "--services-dir", "/nonexistent", "--dns-upstream", "\(cp.ipv4):53",
-                    "--cleanup-on-exit",
+                    "--cleanup-on-exit", "--identity-slice", host.identitySlice,
                 ] + nodeArguments
             }
             var nodes: [LabProcess] = []
@@ -119,6 +120,7 @@ import WeftLabSupport
         var reason: String?
         var source_service: String?
         var source_identity: String?
+        var source_cgroup: String?
         var destination_service: String?
         var tunnel_node: String?
         var request_id: String?
@@ -269,6 +271,48 @@ import WeftLabSupport
             }
             let stuck = try await mesh.a.run(["ss", "-tn", "state", "close-wait"]).stdout
             #expect(leftOver != nil, "captured sockets stuck in CLOSE-WAIT: \(stuck)")
+        }
+    }
+
+    /// Only a service unit directly in a trusted slice is an identity. A user's own `frontend.service` (in their
+    /// user manager's delegated, user-owned subtree), a `frontend.service` cgroup a system service made below
+    /// itself, and a process in no unit all call as no workload: STRICT refuses them at b, PERMISSIVE lets them
+    /// through unmeshed (egress policy), and none of them is ever given frontend's certificate.
+    @Test func onlyTrustedUnitsAreIdentitiesNotAUsersUnitOrADelegatedSubtree() async throws {
+        try await withMesh { mesh in
+            let user = "user.slice/user-1000.slice/user@1000.service"
+            let directory = "\(mesh.lab.cgroupDirectory)/a/\(user)"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            #expect(chown(directory, 1000, 1000) == 0)
+            let impostors = [
+                "\(user)/app.slice/frontend.service", "system.slice/runner.service/frontend.service",
+                "user.slice/user-1000.slice/session-4.scope",
+            ]
+            func call(from cgroup: String) async throws -> CommandResult {
+                try await mesh.a.run(
+                    ["curl", "-sS", "-m", "3", "http://backend.weft:8080/"], cgroup: cgroup, timeout: .seconds(10))
+            }
+            for cgroup in impostors {
+                let refused = try await call(from: cgroup)
+                #expect(refused.stdout.isEmpty && refused.status != 0, "STRICT, from \(cgroup): \(refused)")
+            }
+            #expect(try await mesh.get("http://backend.weft:8080/").stdout == "backend-ok\n", "the real frontend")
+
+            try await mesh.weftctl(["mesh", "mode", "permissive"])
+            let passes = try await waitUntil(.seconds(5), every: .milliseconds(200)) {
+                try await call(from: impostors[0]).stdout == "backend-ok\n"
+            }
+            #expect(passes != nil, "PERMISSIVE: a process that is no workload passes unmeshed")
+            for cgroup in impostors {
+                let lines = accessLines(mesh.nodeA).filter { $0.source_cgroup?.hasSuffix(cgroup) == true }
+                #expect(!lines.isEmpty, "no access line for \(cgroup)")
+                for line in lines {
+                    #expect(line.source_service == nil && line.source_identity == nil, "\(cgroup): \(line)")
+                    #expect(line.tunnel_node == nil, "never through a tunnel as someone: \(line)")
+                }
+            }
+            let certificates = try await mesh.a.run(["curl", "-s", "http://127.0.0.1:15020/certs"]).stdout
+            #expect(certificates.components(separatedBy: "svc/frontend").count == 2, "one frontend certificate")
         }
     }
 

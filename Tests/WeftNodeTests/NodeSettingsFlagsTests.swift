@@ -25,6 +25,7 @@ import WeftCore
         flags.joinTokenFile = tokenFile
         flags.adminListen = "[::1]:25020"
         flags.dnsUpstreams = ["198.18.0.53:53"]
+        flags.identitySlices = ["weft-lab/l1/a/system.slice"]
         flags.excludedCIDRs = ["198.19.0.0/16"]
         flags.noDNS = true
         let settings = try NodeSettings.load(flags: flags, defaultConfigPath: "/nonexistent")
@@ -35,6 +36,8 @@ import WeftCore
         #expect(settings.joinToken == "weftjoin.a.b.c")
         #expect(settings.adminAddresses == [IPSocketAddress("[::1]:25020")!])
         #expect(settings.dnsUpstreams == [IPSocketAddress("198.18.0.53:53")!])
+        #expect(settings.identitySlices == ["weft-lab/l1/a/system.slice"])
+        #expect(NodeSettings().identitySlices == ["system.slice"])
         #expect(settings.capture.excludedCIDRs.contains(try IPCIDR("198.19.0.0/16")))
         #expect(!settings.dnsEnabled && !settings.capture.captureDNS, "no DNS resolver means no DNS capture")
     }

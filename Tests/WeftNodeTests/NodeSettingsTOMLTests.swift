@@ -25,6 +25,7 @@ import WeftCore
                 capture = false
                 dns = false
                 dns_upstreams = ["198.18.0.53:53"]
+                identity_slices = ["system.slice", "apps.slice"]
                 cleanup_on_exit = true
                 vip_ranges = ["240.0.0.0/4"]
                 outbound_ports = [8080, 9090]
@@ -42,6 +43,7 @@ import WeftCore
         #expect(settings.servicesDirectory == "/tmp/services.d")
         #expect(!settings.captureEnabled && !settings.dnsEnabled && settings.cleanupOnExit)
         #expect(settings.dnsUpstreams == [IPSocketAddress("198.18.0.53:53")!])
+        #expect(settings.identitySlices == ["system.slice", "apps.slice"])
         #expect(settings.capture.outboundPorts == [8080, 9090])
         #expect(settings.capture.excludedCIDRs.contains(try IPCIDR("198.18.0.1/32")))
     }

@@ -37,7 +37,9 @@ import WeftCore
     static func connection(to destination: IPSocketAddress, from service: String? = "frontend") -> CapturedConnection {
         CapturedConnection(
             client: IPSocketAddress("198.18.0.11:40000")!, originalDestination: destination,
-            source: ConnectionSource(service: service, cgroupPath: service.map { "system.slice/\($0).service" }))
+            source: ConnectionSource(
+                identity: service.map { .service($0) } ?? .noWorkload(reason: "in no trusted slice"),
+                cgroupPath: service.map { "system.slice/\($0).service" } ?? "user.slice/session-1.scope"))
     }
 
     private func decide(
@@ -90,6 +92,35 @@ import WeftCore
                 refusal(decide(destination, Self.config(policy: Mesh.stopAll)))?.contains("all traffic is stopped")
                     == true)
         }
+    }
+
+    /// A failed lookup (sock_diag found no socket for the 4-tuple, e.g. after a source-port rewrite) is never
+    /// taken for "no workload": the call might be frontend's, and passthrough would carry it in plaintext.
+    @Test(arguments: [EgressPolicy.passthrough, .refuse])
+    func aCallerWhoseLookupFailedIsRefusedEveryMeshDestination(egress: EgressPolicy) {
+        let unknown = ConnectionSource(identity: .unknown(reason: "no local socket"))
+        let cases = [
+            (Self.backendVIP, Mesh.backend), (Self.backendEndpoint, Mesh.backend),
+            (IPSocketAddress("240.0.0.8:6379")!, Self.cache),
+        ]
+        for (destination, service) in cases {
+            let connection = CapturedConnection(
+                client: IPSocketAddress("198.18.0.11:40000")!, originalDestination: destination, source: unknown)
+            let decision = OutboundRouter().decide(connection, config: Self.config(egress: egress))
+            #expect(refusal(decision)?.contains("identity is unknown (no local socket)") == true, "\(destination)")
+            guard case .refuse(let refused, nil, service) = decision else {
+                Issue.record("\(destination): \(decision)")
+                continue
+            }
+            #expect(refused.status == .forbidden)
+        }
+        let outside = CapturedConnection(
+            client: IPSocketAddress("198.18.0.11:40000")!, originalDestination: IPSocketAddress("198.51.100.7:443")!,
+            source: unknown)
+        let decision = OutboundRouter().decide(outside, config: Self.config(egress: egress))
+        #expect(
+            (decision == .forward(to: IPSocketAddress("198.51.100.7:443")!, source: nil, destination: nil))
+                == (egress == .passthrough), "a destination outside the mesh needs no identity: egress policy")
     }
 
     @Test func anUnknownCallerToARemoteServiceFollowsTheEgressPolicy() {

@@ -8,6 +8,15 @@
 /// setns(fd, CLONE_NEWNET); glibc hides setns behind _GNU_SOURCE, which Swift's Glibc module does not define.
 int weft_setns_net(int fd);
 
+/// 1 when `path` (not following a symlink) has the extended attribute `name`, 0 when not, -errno on error.
+int weft_has_xattr(const char *path, const char *name);
+
+/// The path of the cgroup with `id` (its kernfs node id, as sock_diag reports it) below the cgroup2 mount open as
+/// `mount_fd`, written to `out` relative to the mount (`""` for its root). Resolved exactly by file handle
+/// (open_by_handle_at with a kernfs handle, as systemd does), no tree walk; needs CAP_DAC_READ_SEARCH.
+/// Returns the length written, or -errno (-ESTALE: no such cgroup; -ENAMETOOLONG: `capacity` too small).
+int weft_cgroup_path(int mount_fd, uint64_t id, char *out, int capacity);
+
 /// getsockopt level and name of the original destination before a netfilter redirect.
 extern const int WEFT_SOL_IP;
 extern const int WEFT_SOL_IPV6;

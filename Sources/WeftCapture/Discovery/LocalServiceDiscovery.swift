@@ -13,20 +13,22 @@ public struct DiscoveredService: Sendable, Equatable {
     public var addresses: [IPAddress]
 }
 
-/// Finds local services: listening TCP sockets grouped by the systemd unit (cgroup) that owns them, named after it
-/// and described further by services.d overrides.
+/// Finds local services: listening TCP sockets grouped by the trusted systemd unit (cgroup) that owns them, named
+/// after it and described further by services.d overrides (`CgroupIdentityRules` decides, as for callers).
 public struct LocalServiceDiscovery: Sendable {
     private let diagnostics: SocketDiagnostics
     private let cgroups: CgroupResolver
+    private let rules: CgroupIdentityRules
     /// Ports never reported as services (the node's own listeners).
     public var excludedPorts: Set<UInt16>
 
     public init(
-        diagnostics: SocketDiagnostics, cgroups: CgroupResolver,
+        diagnostics: SocketDiagnostics, cgroups: CgroupResolver, rules: CgroupIdentityRules = CgroupIdentityRules(),
         excludedPorts: Set<UInt16> = Set(WeftPort.node.map(\.rawValue))
     ) {
         self.diagnostics = diagnostics
         self.cgroups = cgroups
+        self.rules = rules
         self.excludedPorts = excludedPorts
     }
 
@@ -36,21 +38,18 @@ public struct LocalServiceDiscovery: Sendable {
         var byName: [String: DiscoveredService] = [:]
         var skipped: [String] = []
         for socket in try diagnostics.listeningTCPSockets() where !excludedPorts.contains(socket.address.port) {
-            let path = cgroups.path(forID: socket.owner.cgroupID) ?? ""
-            let override = overrides.first { $0.matches(cgroupPath: path, uid: socket.owner.uid) }
+            guard let entry = try cgroups.entry(forID: socket.owner.cgroupID) else {
+                skipped.append("\(socket.address): its cgroup \(socket.owner.cgroupID) is not in the cgroup2 hierarchy")
+                continue
+            }
+            let path = entry.path
+            let (identity, override) = rules.identity(of: entry, uid: socket.owner.uid, overrides: overrides)
+            if let ports = override?.ports, !ports.contains(socket.address.port) { continue }
             let name: String
-            if let override {
-                if let ports = override.ports, !ports.contains(socket.address.port) { continue }
-                name = override.name
-            } else if let unitName = CgroupResolver.serviceName(forCgroupPath: path) {
-                guard DNSLabel.isValid(unitName) else {
-                    skipped.append(
-                        "\(socket.address): unit name '\(unitName)' is not a DNS label; name it in services.d")
-                    continue
-                }
-                name = unitName
-            } else {
-                skipped.append("\(socket.address): cgroup '\(path)' is no service unit")
+            switch identity {
+            case .service(let service): name = service
+            case .noWorkload(let reason):
+                skipped.append("\(socket.address): \(reason)")
                 continue
             }
             let namespace = override?.namespace ?? "default"

@@ -12,7 +12,7 @@ import WeftCore
 /// name = "backend"            # required, a DNS label
 /// namespace = "default"
 /// unit = "backend-v2.service" # which sockets are this service; default "<name>.service"
-/// # or: cgroup = "system.slice/x.service"   or: uid = 1001
+/// # or: cgroup = "system.slice/x.service" (from the cgroup2 root, and the cgroups below it)   or: uid = 1001
 /// ports = [8080, 8443]        # restricts discovery to these ports, and declares them even before they listen
 /// protocol = "http"           # tcp | http | http2 | grpc
 /// [labels]
@@ -34,13 +34,16 @@ public struct ServiceOverride: Sendable, Equatable {
     /// The file it came from.
     public var file: String
 
-    /// True when a socket with this cgroup path and uid belongs to the service.
-    public func matches(cgroupPath: String, uid: UInt32) -> Bool {
+    /// True when a socket of a process in `entry` (a trusted `unit`, when it is one) running as `uid` belongs to the
+    /// service. A cgroup matcher is anchored at the cgroup2 root and takes the cgroups below it too.
+    public func matches(entry: CgroupEntry, unit: String?, uid: UInt32) -> Bool {
         switch matcher {
-        case .unit(let unit):
-            return cgroupPath.split(separator: "/").last(where: { $0.hasSuffix(".service") }).map(String.init) == unit
-        case .cgroup(let suffix):
-            return cgroupPath == suffix || cgroupPath.hasSuffix("/" + suffix)
+        case .unit(let expected):
+            return unit == expected
+        case .cgroup(let path):
+            let anchored = CgroupIdentityRules.normalized(path)
+            let actual = CgroupIdentityRules.normalized(entry.path)
+            return actual == anchored || actual.hasPrefix(anchored + "/")
         case .uid(let expected):
             return uid == expected
         }

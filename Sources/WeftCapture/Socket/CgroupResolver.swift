@@ -1,3 +1,4 @@
+import CLinuxNet
 import Synchronization
 
 #if canImport(FoundationEssentials)
@@ -10,34 +11,55 @@ import Synchronization
     import Glibc
 #endif
 
-/// Maps cgroup v2 ids (as sock_diag reports them) to cgroup paths and service names.
+/// Maps cgroup v2 ids (as sock_diag reports them) to cgroup directories (`CgroupEntry`: the path, and whether it
+/// lies in a delegated or non-root-owned subtree).
 ///
-/// On cgroup2 a cgroup's id is its directory's inode number, so the resolver walks the hierarchy once, caches
-/// id → path, and walks again on a miss (at most once per `rescanInterval`, so unknown ids cannot make it spin).
+/// Each id is resolved exactly, by file handle (`open_by_handle_at` with a kernfs handle, as systemd does): no walk
+/// of the hierarchy, so a cgroup made a moment ago is found at once. Answers are cached (bounded: the cache is
+/// emptied when it reaches `maxEntries`); kernfs ids are not reused.
 public final class CgroupResolver: @unchecked Sendable {
-    public enum Error: Swift.Error, CustomStringConvertible {
+    public enum Error: Swift.Error, Equatable, CustomStringConvertible {
         case noCgroup2Mount
+        case unusable(root: String, reason: String)
+        case lookup(id: UInt64, reason: String)
 
         public var description: String {
-            "no cgroup v2 hierarchy is mounted (see /proc/self/mountinfo); mount one, e.g. mount -t cgroup2 none /sys/fs/cgroup"
+            switch self {
+            case .noCgroup2Mount:
+                "no cgroup v2 hierarchy is mounted (see /proc/self/mountinfo); mount one, e.g. mount -t cgroup2 none /sys/fs/cgroup"
+            case .unusable(let root, let reason):
+                "cannot resolve cgroups by id below \(root): \(reason) (weft-node needs root, or CAP_DAC_READ_SEARCH)"
+            case .lookup(let id, let reason): "cannot resolve cgroup \(id): \(reason)"
+            }
         }
     }
 
     /// The cgroup2 mount point this resolver reads.
     public let root: String
-    private let rescanInterval: Duration
-    private let maxDirectories: Int
+    private let mount: Int32
+    private let maxEntries: Int
     private let lock = Mutex(())
-    private var paths: [UInt64: String] = [:]
-    private var lastScan: ContinuousClock.Instant?
+    private var entries: [UInt64: CgroupEntry] = [:]
 
-    public init(root: String? = nil, rescanInterval: Duration = .milliseconds(200), maxDirectories: Int = 100_000)
-        throws
-    {
-        guard let root = root ?? Self.cgroup2MountPoint() else { throw Error.noCgroup2Mount }
+    /// Opens the cgroup2 hierarchy at `root` (default: the first cgroup2 mount) and checks that ids resolve.
+    public init(root: String? = nil, maxEntries: Int = 16_384) throws(Error) {
+        guard let root = root ?? Self.cgroup2MountPoint() else { throw .noCgroup2Mount }
         self.root = root
-        self.rescanInterval = rescanInterval
-        self.maxDirectories = maxDirectories
+        self.maxEntries = maxEntries
+        mount = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard mount >= 0 else { throw .unusable(root: root, reason: String(cString: strerror(errno))) }
+        var info = stat()
+        guard fstat(mount, &info) == 0 else { throw .unusable(root: root, reason: String(cString: strerror(errno))) }
+        do {
+            _ = try resolve(UInt64(info.st_ino))
+        } catch {
+            close(mount)
+            throw .unusable(root: root, reason: "\(error)")
+        }
+    }
+
+    deinit {
+        close(mount)
     }
 
     /// The first cgroup2 mount in /proc/self/mountinfo (`/sys/fs/cgroup` on systemd hosts).
@@ -55,46 +77,49 @@ public final class CgroupResolver: @unchecked Sendable {
     }
 
     /// The cgroup's path relative to the cgroup2 root (`""` for the root itself), or nil if no cgroup has this id.
-    public func path(forID id: UInt64) -> String? {
+    public func path(forID id: UInt64) throws(Error) -> String? {
+        try entry(forID: id)?.path
+    }
+
+    /// The cgroup with this id, or nil if there is none.
+    public func entry(forID id: UInt64) throws(Error) -> CgroupEntry? {
+        if let cached = lock.withLock({ _ in entries[id] }) { return cached }
+        guard let entry = try resolve(id) else { return nil }
         lock.withLock { _ in
-            if let path = paths[id] { return path }
-            let now = ContinuousClock.now
-            if let lastScan, now - lastScan < rescanInterval { return nil }
-            lastScan = now
-            paths = scan()
-            return paths[id]
+            if entries.count >= maxEntries { entries.removeAll(keepingCapacity: true) }
+            entries[id] = entry
         }
+        return entry
     }
 
-    private func scan() -> [UInt64: String] {
-        var found: [UInt64: String] = [:]
-        var pending = [""]
-        while let relative = pending.popLast(), found.count < maxDirectories {
-            let absolute = relative.isEmpty ? root : root + "/" + relative
+    private func resolve(_ id: UInt64) throws(Error) -> CgroupEntry? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX))
+        let length = weft_cgroup_path(mount, id, &buffer, Int32(buffer.count))
+        if length == -ESTALE || length == -ENOENT { return nil }
+        guard length >= 0 else { throw .lookup(id: id, reason: String(cString: strerror(-length))) }
+        let path = String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return CgroupEntry(path: path, delegated: try delegated(path, id: id))
+    }
+
+    /// True when a directory on the way from the root to `path` (the root excepted) is not owned by root or is
+    /// marked delegated.
+    private func delegated(_ path: String, id: UInt64) throws(Error) -> Bool {
+        var directory = root
+        for component in path.split(separator: "/") {
+            directory += "/" + component
             var info = stat()
-            guard lstat(absolute, &info) == 0 else { continue }
-            found[UInt64(info.st_ino)] = relative
-            guard let entries = try? FileManager.default.contentsOfDirectory(atPath: absolute) else { continue }
-            for entry in entries {
-                let child = relative.isEmpty ? entry : relative + "/" + entry
-                var childInfo = stat()
-                if lstat(root + "/" + child, &childInfo) == 0, (childInfo.st_mode & S_IFMT) == S_IFDIR {
-                    pending.append(child)
-                }
+            guard lstat(directory, &info) == 0 else {
+                throw .lookup(id: id, reason: "\(directory): \(String(cString: strerror(errno)))")
             }
+            if info.st_uid != 0 || Self.markedDelegated(directory) { return true }
         }
-        return found
+        return false
     }
 
-    /// The service a cgroup belongs to: its innermost `NAME.service` component, without the suffix.
-    ///
-    /// `system.slice/frontend.service` → `frontend`. A template instance `worker@2.service` → `worker`: all
-    /// instances of a template are one service. `user@1000.service/app.slice/x.service` → `x`. Nil when the path
-    /// has no service unit (a login session scope, the root).
-    public static func serviceName(forCgroupPath path: String) -> String? {
-        guard let unit = path.split(separator: "/").last(where: { $0.hasSuffix(".service") }) else { return nil }
-        var name = unit.dropLast(".service".count)
-        if let at = name.firstIndex(of: "@") { name = name[..<at] }
-        return name.isEmpty ? nil : String(name)
+    /// True when systemd marked the cgroup as delegated to its unit (`Delegate=yes` sets `trusted.delegate`; a
+    /// user manager sets `user.delegate`).
+    static func markedDelegated(_ path: String) -> Bool {
+        let names: [String] = ["trusted.delegate", "user.delegate"]
+        return names.contains { name in weft_has_xattr(path, name) == 1 }
     }
 }

@@ -69,7 +69,13 @@ public final class SocketDiagnostics: @unchecked Sendable {
             }
         }
         guard rc >= 0 else { throw Error.query(errno: -rc) }
-        return rc == 0 ? nil : Self.owner(found)
+        // The kernel's exact lookup falls back to a listener on the local port: only a connected socket with this
+        // whole 4-tuple is the client (which may have sent its FIN already: FIN_WAIT and later states count).
+        let listening: UInt8 = 10  // TCP_LISTEN
+        guard rc == 1, found.state != listening, Self.local(found) == local, Self.remote(found) == remote else {
+            return nil
+        }
+        return Self.owner(found)
     }
 
     /// Every TCP socket in LISTEN state, IPv4 and IPv6.
@@ -104,5 +110,10 @@ public final class SocketDiagnostics: @unchecked Sendable {
     private static func local(_ s: weft_tcp_socket) -> IPSocketAddress {
         let bytes = withUnsafeBytes(of: s.local_addr) { Array($0.prefix(Int32(s.family) == AF_INET ? 4 : 16)) }
         return IPSocketAddress(address: IPAddress(bytes: bytes)!, port: s.local_port)
+    }
+
+    private static func remote(_ s: weft_tcp_socket) -> IPSocketAddress {
+        let bytes = withUnsafeBytes(of: s.remote_addr) { Array($0.prefix(Int32(s.family) == AF_INET ? 4 : 16)) }
+        return IPSocketAddress(address: IPAddress(bytes: bytes)!, port: s.remote_port)
     }
 }

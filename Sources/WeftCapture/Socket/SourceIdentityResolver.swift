@@ -5,8 +5,29 @@ public struct SourceWorkload: Sendable, Equatable {
     /// The client's cgroup, relative to the cgroup2 root.
     public var cgroupPath: String
     public var uid: UInt32
-    /// The service named by the cgroup's systemd unit; nil for processes outside any service.
-    public var serviceName: String?
+    /// The service it speaks for, or why it speaks for none.
+    public var identity: CgroupIdentity
+}
+
+/// Why the process behind a captured connection could not be found. The caller gets no identity and no
+/// unmeshed fallback: the connection is refused with this reason.
+public enum SourceLookupError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// No established socket matches the connection's 4-tuple (a NAT rewrite of the source port, or the client
+    /// already gone).
+    case noSocket(client: IPSocketAddress, destination: IPSocketAddress)
+    case unknownCgroup(id: UInt64)
+    case cgroup(String)
+    case query(String)
+
+    public var description: String {
+        switch self {
+        case .noSocket(let client, let destination):
+            "no local socket \(client) → \(destination) (its source may have been rewritten, or it closed)"
+        case .unknownCgroup(let id): "the client's cgroup \(id) is not in the cgroup2 hierarchy"
+        case .cgroup(let reason): reason
+        case .query(let reason): "sock_diag: \(reason)"
+        }
+    }
 }
 
 /// Finds which local cgroup (and so which service) made a captured connection.
@@ -19,22 +40,38 @@ public struct SourceWorkload: Sendable, Equatable {
 public final class SourceIdentityResolver: Sendable {
     private let diagnostics: SocketDiagnostics
     private let cgroups: CgroupResolver
+    private let rules: CgroupIdentityRules
+    private let overrides: [ServiceOverride]
 
-    public init(diagnostics: SocketDiagnostics, cgroups: CgroupResolver) {
+    public init(
+        diagnostics: SocketDiagnostics, cgroups: CgroupResolver, rules: CgroupIdentityRules = CgroupIdentityRules(),
+        overrides: [ServiceOverride] = []
+    ) {
         self.diagnostics = diagnostics
         self.cgroups = cgroups
+        self.rules = rules
+        self.overrides = overrides
     }
 
-    /// The workload behind a captured connection, or nil when the client socket is not local or already gone.
-    public func workload(client: IPSocketAddress, originalDestination: IPSocketAddress) throws -> SourceWorkload? {
-        guard let owner = try diagnostics.owner(ofTCPConnectionFrom: client, to: originalDestination) else {
-            return nil
+    /// The workload behind a captured connection; throws when it cannot be found.
+    public func workload(client: IPSocketAddress, originalDestination: IPSocketAddress) throws(SourceLookupError)
+        -> SourceWorkload
+    {
+        let found: SocketOwner?
+        do {
+            found = try diagnostics.owner(ofTCPConnectionFrom: client, to: originalDestination)
+        } catch {
+            throw .query("\(error)")
         }
-        let path = owner.cgroupID == 0 ? nil : cgroups.path(forID: owner.cgroupID)
-        return SourceWorkload(
-            cgroupPath: path ?? "",
-            uid: owner.uid,
-            serviceName: path.flatMap(CgroupResolver.serviceName(forCgroupPath:))
-        )
+        guard let owner = found else { throw .noSocket(client: client, destination: originalDestination) }
+        let resolved: CgroupEntry?
+        do {
+            resolved = try cgroups.entry(forID: owner.cgroupID)
+        } catch {
+            throw .cgroup(error.description)
+        }
+        guard let entry = resolved else { throw .unknownCgroup(id: owner.cgroupID) }
+        let (identity, _) = rules.identity(of: entry, uid: owner.uid, overrides: overrides)
+        return SourceWorkload(cgroupPath: entry.path, uid: owner.uid, identity: identity)
     }
 }

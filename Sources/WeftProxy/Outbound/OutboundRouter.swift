@@ -7,8 +7,9 @@ import WeftCore
 /// as source (client-side authorization: a denied connection is reset at once). An endpoint on this node is
 /// reached directly; one on another node through an HBONE tunnel to that node, presenting the caller's
 /// certificate. A process that is no known workload has no certificate: its connections to mesh services on other
-/// nodes follow the node's egress policy (unmeshed passthrough or refusal). Anything else is not a mesh destination
-/// and follows the egress policy too.
+/// nodes follow the node's egress policy (unmeshed passthrough or refusal). A caller whose identity could not be
+/// looked up is refused every mesh destination (it might be a workload: sending it unmeshed would put its traffic
+/// on the wire in plaintext). Anything else is not a mesh destination and follows the egress policy.
 public final class OutboundRouter: ConnectionRouter {
     private let roundRobin = NIOLockedValueBox<[String: Int]>([:])
 
@@ -18,6 +19,14 @@ public final class OutboundRouter: ConnectionRouter {
         let state = config.state
         let destination = connection.originalDestination
         let source = connection.source.service.flatMap { config.localService(named: $0) }
+        if case .unknown(let reason) = connection.source.identity,
+            state.isVIP(destination.address) || state.service(atEndpoint: destination) != nil
+        {
+            let service = state.service(atVIP: destination.address) ?? state.service(atEndpoint: destination)
+            return .refuse(
+                .forbidden("the caller's identity is unknown (\(reason)); a mesh service is never called without one"),
+                source: nil, destination: service?.serviceName)
+        }
         if let service = state.service(atVIP: destination.address) {
             guard service.ports.isEmpty || service.ports.contains(destination.port) else {
                 return .refuse(

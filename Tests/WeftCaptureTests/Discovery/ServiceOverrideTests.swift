@@ -29,17 +29,29 @@ struct ServiceOverrideTests {
         let override = try ServiceOverrideLoader.parse("name = \"api\"", file: "api.toml")
         #expect(override.namespace == "default")
         #expect(override.matcher == .unit("api.service"))
-        #expect(override.matches(cgroupPath: "system.slice/api.service", uid: 0))
-        #expect(!override.matches(cgroupPath: "system.slice/api2.service", uid: 0))
+        let rules = CgroupIdentityRules()
+        func matches(_ path: String, delegated: Bool = false) -> Bool {
+            let entry = CgroupEntry(path: path, delegated: delegated)
+            return override.matches(entry: entry, unit: try? rules.unit(of: entry).get(), uid: 0)
+        }
+        #expect(matches("system.slice/api.service"))
+        #expect(!matches("system.slice/api2.service"))
+        #expect(!matches("user.slice/user-1000.slice/user@1000.service/app.slice/api.service"), "a user's unit")
+        #expect(!matches("system.slice/api.service", delegated: true))
     }
 
-    @Test func cgroupAndUIDMatchers() throws {
+    @Test func cgroupMatchersAreAnchoredAtTheRootAndUIDMatchersTakeAnyCgroup() throws {
         let byCgroup = try ServiceOverrideLoader.parse("name = \"a\"\ncgroup = \"/weft.slice/a\"", file: "a.toml")
-        #expect(byCgroup.matches(cgroupPath: "lab/weft.slice/a", uid: 5))
-        #expect(!byCgroup.matches(cgroupPath: "lab/weft.slice/ab", uid: 5))
+        func matches(_ override: ServiceOverride, _ path: String, uid: UInt32) -> Bool {
+            override.matches(entry: CgroupEntry(path: path, delegated: false), unit: nil, uid: uid)
+        }
+        #expect(matches(byCgroup, "weft.slice/a", uid: 5))
+        #expect(matches(byCgroup, "weft.slice/a/worker", uid: 5), "the cgroups below it too")
+        #expect(!matches(byCgroup, "lab/weft.slice/a", uid: 5), "anchored: not a path that ends the same way")
+        #expect(!matches(byCgroup, "weft.slice/ab", uid: 5))
         let byUID = try ServiceOverrideLoader.parse("name = \"b\"\nuid = 1001", file: "b.toml")
-        #expect(byUID.matches(cgroupPath: "anything", uid: 1001))
-        #expect(!byUID.matches(cgroupPath: "anything", uid: 1002))
+        #expect(matches(byUID, "anything", uid: 1001))
+        #expect(!matches(byUID, "anything", uid: 1002))
     }
 
     @Test(arguments: [
