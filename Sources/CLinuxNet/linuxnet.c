@@ -11,6 +11,9 @@
 #include <linux/sock_diag.h>
 #include <linux/inet_diag.h>
 #include <linux/rtnetlink.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <sys/time.h>
 #include <arpa/inet.h>
 
 /* From <linux/netfilter_ipv4.h> and <linux/netfilter_ipv6/ip6_tables.h>, which clash with glibc's <netinet/in.h>. */
@@ -177,4 +180,121 @@ int weft_sock_diag_dump(int fd, int family, uint32_t state_mask, weft_tcp_socket
     int rc = send_request(fd, family, NLM_F_DUMP, state_mask, seq, NULL);
     if (rc < 0) return rc;
     return receive(fd, seq, 0, out, capacity);
+}
+
+/* ---- conntrack: the original tuple of a rewritten connection ---- */
+
+static struct nlattr *put_attr(char *buffer, int *length, uint16_t type, const void *data, int size) {
+    struct nlattr *attr = (struct nlattr *)(buffer + *length);
+    attr->nla_type = type;
+    attr->nla_len = (uint16_t)(NLA_HDRLEN + size);
+    if (size) memcpy((char *)attr + NLA_HDRLEN, data, (size_t)size);
+    *length += NLA_ALIGN(attr->nla_len);
+    return attr;
+}
+
+static void end_nest(char *buffer, int length, struct nlattr *nest) {
+    nest->nla_len = (uint16_t)((buffer + length) - (char *)nest);
+}
+
+/* The attribute of `type` among those in [data, data+size), or NULL. */
+static const struct nlattr *find_attr(const char *data, int size, uint16_t type) {
+    while (size >= NLA_HDRLEN) {
+        const struct nlattr *attr = (const struct nlattr *)data;
+        if (attr->nla_len < NLA_HDRLEN || attr->nla_len > size) return NULL;
+        if ((attr->nla_type & NLA_TYPE_MASK) == type) return attr;
+        int step = NLA_ALIGN(attr->nla_len);
+        data += step;
+        size -= step;
+    }
+    return NULL;
+}
+
+#define ATTR_DATA(a) ((const char *)(a) + NLA_HDRLEN)
+#define ATTR_SIZE(a) ((int)(a)->nla_len - NLA_HDRLEN)
+
+int weft_conntrack_original_source(int family,
+                                   const uint8_t *reply_src, uint16_t reply_sport,
+                                   const uint8_t *reply_dst, uint16_t reply_dport,
+                                   uint8_t *out_addr, uint16_t *out_port) {
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+    if (fd < 0) return -errno;
+    struct timeval bound = { .tv_sec = 1, .tv_usec = 0 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof(bound));
+
+    char request[256] __attribute__((aligned(NLMSG_ALIGNTO)));
+    memset(request, 0, sizeof(request));
+    struct nlmsghdr *header = (struct nlmsghdr *)request;
+    header->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
+    header->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+    uint32_t seq = next_sequence();
+    header->nlmsg_seq = seq;
+    struct nfgenmsg *gen = (struct nfgenmsg *)NLMSG_DATA(header);
+    gen->nfgen_family = (uint8_t)family;
+    gen->version = NFNETLINK_V0;
+    int length = NLMSG_LENGTH(sizeof(struct nfgenmsg));
+    int size = family == AF_INET ? 4 : 16;
+    struct nlattr *tuple = put_attr(request, &length, CTA_TUPLE_REPLY | NLA_F_NESTED, NULL, 0);
+    struct nlattr *ip = put_attr(request, &length, CTA_TUPLE_IP | NLA_F_NESTED, NULL, 0);
+    put_attr(request, &length, family == AF_INET ? CTA_IP_V4_SRC : CTA_IP_V6_SRC, reply_src, size);
+    put_attr(request, &length, family == AF_INET ? CTA_IP_V4_DST : CTA_IP_V6_DST, reply_dst, size);
+    end_nest(request, length, ip);
+    struct nlattr *proto = put_attr(request, &length, CTA_TUPLE_PROTO | NLA_F_NESTED, NULL, 0);
+    uint8_t tcp = IPPROTO_TCP;
+    uint16_t sport = htons(reply_sport), dport = htons(reply_dport);
+    put_attr(request, &length, CTA_PROTO_NUM, &tcp, 1);
+    put_attr(request, &length, CTA_PROTO_SRC_PORT, &sport, 2);
+    put_attr(request, &length, CTA_PROTO_DST_PORT, &dport, 2);
+    end_nest(request, length, proto);
+    end_nest(request, length, tuple);
+    header->nlmsg_len = (uint32_t)length;
+
+    struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+    if (sendto(fd, request, (size_t)length, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0) {
+        int saved = errno;
+        close(fd);
+        return -saved;
+    }
+    char buffer[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
+    int found = 0;
+    for (;;) {
+        ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            int saved = errno;
+            close(fd);
+            return -saved;
+        }
+        int remaining = (int)n;
+        for (struct nlmsghdr *h = (struct nlmsghdr *)buffer; NLMSG_OK(h, remaining); h = NLMSG_NEXT(h, remaining)) {
+            if (h->nlmsg_seq != seq) continue;
+            if (h->nlmsg_type == NLMSG_ERROR) {
+                struct nlmsgerr *err = (struct nlmsgerr *)NLMSG_DATA(h);
+                close(fd);
+                if (err->error == 0) return found;
+                return err->error == -ENOENT ? 0 : err->error;
+            }
+            if (h->nlmsg_type == NLMSG_DONE) {
+                close(fd);
+                return found;
+            }
+            if ((h->nlmsg_type & 0xff) != IPCTNL_MSG_CT_NEW) continue;
+            const char *attrs = (const char *)NLMSG_DATA(h) + NLMSG_ALIGN(sizeof(struct nfgenmsg));
+            int attrs_size = (int)h->nlmsg_len - NLMSG_LENGTH(sizeof(struct nfgenmsg));
+            const struct nlattr *orig = find_attr(attrs, attrs_size, CTA_TUPLE_ORIG);
+            if (!orig) continue;
+            const struct nlattr *orig_ip = find_attr(ATTR_DATA(orig), ATTR_SIZE(orig), CTA_TUPLE_IP);
+            const struct nlattr *orig_proto = find_attr(ATTR_DATA(orig), ATTR_SIZE(orig), CTA_TUPLE_PROTO);
+            if (!orig_ip || !orig_proto) continue;
+            const struct nlattr *src = find_attr(ATTR_DATA(orig_ip), ATTR_SIZE(orig_ip),
+                                                 family == AF_INET ? CTA_IP_V4_SRC : CTA_IP_V6_SRC);
+            const struct nlattr *port = find_attr(ATTR_DATA(orig_proto), ATTR_SIZE(orig_proto), CTA_PROTO_SRC_PORT);
+            if (!src || !port || ATTR_SIZE(src) != size || ATTR_SIZE(port) != 2) continue;
+            memcpy(out_addr, ATTR_DATA(src), (size_t)size);
+            uint16_t network;
+            memcpy(&network, ATTR_DATA(port), 2);
+            *out_port = ntohs(network);
+            found = 1;
+        }
+    }
 }

@@ -47,11 +47,14 @@ final class NodeConnectionInspector: CapturedConnectionInspector {
             // A client that dialled the listener itself: relaying it to its "original" destination would loop.
             if IPSocketAddress(nio: local) == destination { throw OriginalDestination.Error.notRedirected }
             return CapturedConnection(
-                client: remote, originalDestination: destination, source: self.source(remote, destination))
+                client: remote, originalDestination: destination,
+                source: self.source(remote, destination, listener: IPSocketAddress(nio: local)))
         }
     }
 
-    private func source(_ client: IPSocketAddress, _ destination: IPSocketAddress) -> ConnectionSource {
+    private func source(_ client: IPSocketAddress, _ destination: IPSocketAddress, listener: IPSocketAddress?)
+        -> ConnectionSource
+    {
         switch callers {
         case .remote:
             return ConnectionSource()
@@ -59,7 +62,8 @@ final class NodeConnectionInspector: CapturedConnectionInspector {
             return ConnectionSource(identity: .unknown(reason: reason))
         case .local(let resolver):
             do {
-                let workload = try resolver.workload(client: client, originalDestination: destination)
+                let workload = try resolver.workload(
+                    client: client, originalDestination: destination, listener: listener)
                 let identity: ConnectionSource.Identity =
                     switch workload.identity {
                     case .service(let name): .service(name)

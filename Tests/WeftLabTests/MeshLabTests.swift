@@ -316,6 +316,59 @@ import WeftLabSupport
         }
     }
 
+    /// One client port used again to another VIP while the first connection's conntrack entry lingers: netfilter
+    /// remaps the second connection's source port, so sock_diag finds no socket by the accepted 4-tuple. The node
+    /// finds the client's own port in conntrack: both calls go as frontend through the tunnel, in both mesh modes,
+    /// and nothing crosses the wire in plaintext (a capture on a's side of the wire sees no 8080 or 9090).
+    @Test func aRemappedSourcePortStillCallsAsItsServiceAndNeverInPlaintext() async throws {
+        try await withMesh { mesh in
+            _ = try await openStream(mesh, name: "stream-ready")
+            let client = """
+                import socket, sys
+                port = int(sys.argv[1])
+                for host, service_port, request in [("backend.weft", 8080, b"GET / HTTP/1.0\\r\\n\\r\\n"), ("stream.weft", 9090, b"")]:
+                    s = socket.socket()
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    s.bind(("0.0.0.0", port))
+                    s.settimeout(3)
+                    try:
+                        s.connect((host, service_port))
+                        s.sendall(request)
+                        print(host, repr(s.recv(200)))
+                    except OSError as error:
+                        print(host, "failed", error)
+                    s.close()
+                """
+            let wire = try await mesh.lab.spawn(
+                [
+                    "tcpdump", "-i", "eth0", "-n", "-l", "tcp port 8080 or tcp port 9090",
+                ], on: mesh.a, name: "wire")
+            try await wire.waitForLog(containing: "listening on", timeout: .seconds(10))
+            for (mode, port) in [("strict", 40_000), ("permissive", 40_001)] {
+                try await mesh.weftctl(["mesh", "mode", mode])
+                let calls = try await mesh.a.run(
+                    ["python3", "-c", client, "\(port)"], unit: "frontend.service", timeout: .seconds(20))
+                #expect(calls.stdout.contains("backend.weft b'HTTP/1.0 200 OK"), "\(mode): \(calls)")
+                #expect(calls.stdout.contains("stream.weft b'tick"), "\(mode), the remapped call: \(calls)")
+            }
+            // The stream probe's calls, then one call per mode (each line written when its call ends).
+            let streamCalls = { [self] in
+                accessLines(mesh.nodeA).filter {
+                    $0.direction == "outbound" && $0.destination_service == "stream"
+                        && $0.source_cgroup?.hasSuffix("frontend.service") == true
+                }
+            }
+            let logged = try await waitUntil(.seconds(5), every: .milliseconds(100)) { streamCalls().count >= 3 }
+            #expect(logged != nil, "\(streamCalls())")
+            for line in streamCalls() {
+                #expect(line.source_service == "frontend" && line.tunnel_node == "b", "\(line)")
+            }
+            await wire.terminate()
+            let captured = wire.log().split(separator: "\n").filter { $0.contains(" IP") }
+            #expect(captured.isEmpty, "plaintext on the wire: \(captured.prefix(5))")
+        }
+    }
+
     @Test func aHostOutsideTheMeshIsRefusedInStrictModeAndPassesInPermissive() async throws {
         try await withMesh { mesh in
             let strict = try await mesh.cp.run(["curl", "-sS", "-m", "3", "http://\(mesh.b.ipv4):8080/"])

@@ -17,6 +17,15 @@ int weft_has_xattr(const char *path, const char *name);
 /// Returns the length written, or -errno (-ESTALE: no such cgroup; -ENAMETOOLONG: `capacity` too small).
 int weft_cgroup_path(int mount_fd, uint64_t id, char *out, int capacity);
 
+/// The original source of a TCP connection netfilter rewrote, found by its reply tuple in conntrack: the reply
+/// of a redirected connection goes from `reply_src` (the proxy's listener) to `reply_dst` (the client as the proxy
+/// sees it, its port possibly remapped). Writes the client's own address (4 or 16 bytes) and port.
+/// Returns 1 when found, 0 when conntrack has no such entry, -errno on error (a netlink socket per call, 1 s bound).
+int weft_conntrack_original_source(int family,
+                                   const uint8_t *reply_src, uint16_t reply_sport,
+                                   const uint8_t *reply_dst, uint16_t reply_dport,
+                                   uint8_t *out_addr, uint16_t *out_port);
+
 /// getsockopt level and name of the original destination before a netfilter redirect.
 extern const int WEFT_SOL_IP;
 extern const int WEFT_SOL_IPV6;

@@ -25,7 +25,7 @@ public enum SourceLookupError: Error, Sendable, Equatable, CustomStringConvertib
             "no local socket \(client) → \(destination) (its source may have been rewritten, or it closed)"
         case .unknownCgroup(let id): "the client's cgroup \(id) is not in the cgroup2 hierarchy"
         case .cgroup(let reason): reason
-        case .query(let reason): "sock_diag: \(reason)"
+        case .query(let reason): reason
         }
     }
 }
@@ -53,17 +53,23 @@ public final class SourceIdentityResolver: Sendable {
         self.overrides = overrides
     }
 
-    /// The workload behind a captured connection; throws when it cannot be found.
-    public func workload(client: IPSocketAddress, originalDestination: IPSocketAddress) throws(SourceLookupError)
-        -> SourceWorkload
-    {
-        let found: SocketOwner?
-        do {
-            found = try diagnostics.owner(ofTCPConnectionFrom: client, to: originalDestination)
-        } catch {
-            throw .query("\(error)")
+    /// The workload behind a connection accepted on `listener` from `client`, redirected from
+    /// `originalDestination`; throws when it cannot be found. When netfilter remapped the client's port, the
+    /// socket is found by the original source conntrack records.
+    public func workload(
+        client: IPSocketAddress, originalDestination: IPSocketAddress, listener: IPSocketAddress? = nil
+    ) throws(SourceLookupError) -> SourceWorkload {
+        var owner = try socketOwner(client, originalDestination)
+        if owner == nil, let listener {
+            let original: IPSocketAddress?
+            do {
+                original = try ConntrackLookup.originalSource(client: client, listener: listener)
+            } catch {
+                throw .query(error.description)
+            }
+            if let original, original != client { owner = try socketOwner(original, originalDestination) }
         }
-        guard let owner = found else { throw .noSocket(client: client, destination: originalDestination) }
+        guard let owner else { throw .noSocket(client: client, destination: originalDestination) }
         let resolved: CgroupEntry?
         do {
             resolved = try cgroups.entry(forID: owner.cgroupID)
@@ -73,5 +79,15 @@ public final class SourceIdentityResolver: Sendable {
         guard let entry = resolved else { throw .unknownCgroup(id: owner.cgroupID) }
         let (identity, _) = rules.identity(of: entry, uid: owner.uid, overrides: overrides)
         return SourceWorkload(cgroupPath: entry.path, uid: owner.uid, identity: identity)
+    }
+
+    private func socketOwner(_ client: IPSocketAddress, _ destination: IPSocketAddress) throws(SourceLookupError)
+        -> SocketOwner?
+    {
+        do {
+            return try diagnostics.owner(ofTCPConnectionFrom: client, to: destination)
+        } catch {
+            throw .query("sock_diag: \(error)")
+        }
     }
 }
