@@ -1,6 +1,7 @@
 import Glibc
 import Logging
 import NIOCore
+import NIOPosix
 import WeftCapture
 import WeftCore
 import WeftProxy
@@ -20,9 +21,11 @@ final class NodeConnectionInspector: CapturedConnectionInspector {
     }
 
     private let callers: Callers
+    private let lookups: NIOThreadPool
 
-    init(callers: Callers) {
+    init(callers: Callers, lookups: NIOThreadPool = .singleton) {
         self.callers = callers
+        self.lookups = lookups
     }
 
     func inspect(_ channel: any Channel) -> EventLoopFuture<CapturedConnection> {
@@ -46,9 +49,21 @@ final class NodeConnectionInspector: CapturedConnectionInspector {
             let destination = try OriginalDestination.decode(storage)
             // A client that dialled the listener itself: relaying it to its "original" destination would loop.
             if IPSocketAddress(nio: local) == destination { throw OriginalDestination.Error.notRedirected }
-            return CapturedConnection(
-                client: remote, originalDestination: destination,
-                source: self.source(remote, destination, listener: IPSocketAddress(nio: local)))
+            return destination
+        }.flatMap { destination in
+            let listener = IPSocketAddress(nio: local)
+            guard case .local = self.callers else {
+                return channel.eventLoop.makeSucceededFuture(
+                    CapturedConnection(
+                        client: remote, originalDestination: destination,
+                        source: self.source(remote, destination, listener: listener)))
+            }
+            // sock_diag, conntrack and cgroup lookups are syscalls and netlink round trips: off the event loop.
+            return self.lookups.runIfActive(eventLoop: channel.eventLoop) {
+                CapturedConnection(
+                    client: remote, originalDestination: destination,
+                    source: self.source(remote, destination, listener: listener))
+            }
         }
     }
 
