@@ -38,6 +38,9 @@ public final class NodeAgent: Sendable {
     /// The node's parts, wired together, in start order.
     func services() async throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
         let plan = try settings.loadPlan()
+        if !IPStack.hasIPv6 {
+            logger.notice("IPv6 is off on this host: the node listens and captures on IPv4 only")
+        }
         for error in plan.fileErrors { logger.error("services.d: \(error)") }
         try plan.capture.validate()
         let readiness = NodeReadiness()

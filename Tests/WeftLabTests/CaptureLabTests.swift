@@ -202,6 +202,45 @@ import WeftLabSupport
         }
     }
 
+    /// A node starts on a host with IPv6 off (a) and on one with no IPv4 address on its link (b): it listens on
+    /// what exists, says what it skipped, and captured calls work on the stack that is there.
+    @Test func aNodeRunsOnAnIPv4OnlyAndOnAnIPv6OnlyHost() async throws {
+        try await Lab.withLab(hosts: ["a", "b"]) { lab in
+            let b = lab.host("b")
+            let off = try await lab.host("a").run(
+                ["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.lo.disable_ipv6=1"])
+            let flushed = try await b.run(["ip", "-4", "addr", "flush", "dev", "eth0"])
+            try #require(off.status == 0 && flushed.status == 0, "\(off) \(flushed)")
+            var nodes: [LabProcess] = []
+            for host in [lab.host("a"), b] {
+                let endpoint = host.name == "a" ? "\(host.ipv4)" : "\(host.ipv6)"
+                let vip = host.name == "a" ? "240.0.0.7" : "2001:2:0:ff::7"
+                let configPath = "/run/weft-lab/\(lab.name)/node-\(host.name).json"
+                try """
+                {"version": 1, "node": "\(host.name)", "vip_ranges": ["240.0.0.0/4", "\(Self.ipv6VIPRange)"],
+                 "services": [{"name": "web", "ports": [80], "vip": "\(vip)",
+                               "endpoints": [{"address": "\(endpoint)", "port": 8080, "node": "\(host.name)"}]}]}
+                """.write(toFile: configPath, atomically: true, encoding: .utf8)
+                let listen = host.name == "a" ? "TCP-LISTEN:8080,fork,reuseaddr" : "TCP6-LISTEN:8080,fork,reuseaddr"
+                _ = try await lab.spawn(
+                    ["socat", listen, "SYSTEM:echo web"], on: host, unit: "web.service", name: "web")
+                let node = try await lab.spawn(
+                    [
+                        try Lab.binary("weft-node"), "run", "--static-config", configPath, "--services-dir",
+                        "/nonexistent", "--identity-slice", host.identitySlice, "--dns-upstream",
+                        "\(endpoint == "\(host.ipv4)" ? "127.0.0.1:53" : "[::1]:53")",
+                    ], on: host, name: "weft-node")
+                try await node.waitForLog(containing: "weft-node ready")
+                nodes.append(node)
+            }
+            #expect(nodes[0].log().contains("IPv6 is off on this host"), "\(nodes[0].log())")
+            let v4 = try await lab.host("a").halfClosingCall("240.0.0.7", 80, unit: "client.service")
+            #expect(v4.stdout == "web\n", "IPv4-only host: \(v4); \(nodes[0].log().suffix(800))")
+            let v6 = try await b.halfClosingCall("2001:2:0:ff::7", 80, unit: "client.service")
+            #expect(v6.stdout == "web\n", "IPv6-only host: \(v6); \(nodes[1].log().suffix(800))")
+        }
+    }
+
     @Test func resolverAnswersMeshNamesAndForwardsOthersToTheHostsResolver() async throws {
         try await Lab.withLab(hosts: ["a", "b"]) { lab in
             let a = lab.host("a")

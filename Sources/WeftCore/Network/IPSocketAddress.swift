@@ -65,13 +65,14 @@ extension IPSocketAddress: Codable {
 }
 
 extension [IPSocketAddress] {
-    /// 127.0.0.1 and ::1 at `port`.
-    public static func loopback(port: UInt16) -> [IPSocketAddress] {
-        [IPSocketAddress(address: .v4(0x7F00_0001), port: port), IPSocketAddress(address: .v6(0, 1), port: port)]
+    /// 127.0.0.1 and, where the host has IPv6, ::1 at `port`.
+    public static func loopback(port: UInt16, ipv6: Bool = IPStack.hasIPv6) -> [IPSocketAddress] {
+        [IPSocketAddress(address: .v4(0x7F00_0001), port: port)]
+            + (ipv6 ? [IPSocketAddress(address: .v6(0, 1), port: port)] : [])
     }
 
-    /// 0.0.0.0 and :: at `port`.
-    public static func anyAddress(port: UInt16) -> [IPSocketAddress] {
-        [IPSocketAddress(address: .v4(0), port: port), IPSocketAddress(address: .v6(0, 0), port: port)]
+    /// 0.0.0.0 and, where the host has IPv6, :: at `port`.
+    public static func anyAddress(port: UInt16, ipv6: Bool = IPStack.hasIPv6) -> [IPSocketAddress] {
+        [IPSocketAddress(address: .v4(0), port: port)] + (ipv6 ? [IPSocketAddress(address: .v6(0, 0), port: port)] : [])
     }
 }
