@@ -24,18 +24,24 @@ struct HBONETLSVirtualTimeTests {
         let connection: PooledConnection
         let clientTLS: MeshTLS
         let hbone: HBONEServer
+        let accessLines: @Sendable () -> [String]
 
         /// Node "a" calling as "frontend" to node "b"; `serverNode` is the name node "b"'s certificate carries.
-        init(serverNode: String = "b") async throws {
+        init(serverNode: String = "b", server configure: (inout HBONEServer.Configuration) -> Void = { _ in })
+            async throws
+        {
             let ca = try TestCA()
             clientTLS = try MeshTLS(credentials: ca.credentials(node: "a", workloads: [Mesh.frontend]), generation: 1)
             let serverTLS = MeshTLSStore()
             try serverTLS.update(try ca.credentials(node: serverNode, workloads: [Mesh.backend]))
             let runtime = Mesh.runtime(
                 LoopbackMesh.config(endpoint: IPSocketAddress("127.0.0.1:1")!, hbonePort: 15008))
+            var configuration = HBONEServer.Configuration(bindAddresses: [])
+            configure(&configuration)
             hbone = HBONEServer(
-                configuration: .init(bindAddresses: []), group: loop, tls: serverTLS, runtime: runtime.runtime,
+                configuration: configuration, group: loop, tls: serverTLS, runtime: runtime.runtime,
                 logger: Mesh.quietLogger)
+            accessLines = runtime.accessLines
             client = NIOAsyncTestingChannel(loop: loop)
             server = NIOAsyncTestingChannel(loop: loop)
             connection = PooledConnection(
@@ -47,15 +53,15 @@ struct HBONETLSVirtualTimeTests {
             let expected = SPIFFEID.node(trustDomain: Mesh.trustDomain, name: "b")
             let context = try clientTLS.clientContext(for: Mesh.frontend)
             let (client, server, connection, clientTLS, hbone) = (client, server, connection, clientTLS, hbone)
+            // The server's channel is connected first: the listener reads the client's address when it accepts.
+            try await server.connect(to: try SocketAddress(ipAddress: "198.18.0.11", port: 40_000))
             try await loop.submit {
                 try HBONEConnectionPool.configureClient(
                     client, connection: connection, tls: clientTLS, context: context, expecting: expected,
                     maxStreams: 100, windows: (stream: 1 << 20, connection: 1 << 20))
                 try hbone.initialize(server)
             }.get()
-            let address = try SocketAddress(ipAddress: "198.18.0.12", port: 15008)
-            try await server.connect(to: try SocketAddress(ipAddress: "198.18.0.11", port: 40_000))
-            try await client.connect(to: address)
+            try await client.connect(to: try SocketAddress(ipAddress: "198.18.0.12", port: 15008))
             try await loop.submit {
                 let multiplexer = try client.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self)
                     .syncMultiplexer()
@@ -167,5 +173,54 @@ struct HBONETLSVirtualTimeTests {
             return
         }
         #expect(reason.contains("node/mallory") && reason.contains("node/b"), "\(reason)")
+    }
+
+    @Test func aClientThatNeverCompletesTheHandshakeIsClosedByTheServerAtItsDeadline() async throws {
+        let f = try await Fixture()
+        try await f.connect()
+        // The client's ClientHello never reaches the server.
+        await f.loop.advanceTime(by: .seconds(10) - .milliseconds(1))
+        #expect(f.server.isActive)
+        await f.loop.advanceTime(by: .milliseconds(1))
+        #expect(!f.server.isActive, "closed at the handshake deadline")
+        let entries = Mesh.entries(f.accessLines())
+        #expect(entries.contains { $0.result == .refused && $0.reason == "mTLS: no handshake within 10000 ms" })
+    }
+
+    @Test func aServerConnectionWithoutStreamsClosesAfterItsIdleTimeout() async throws {
+        let f = try await Fixture { $0.idleTimeout = .seconds(30) }
+        try await f.connect()
+        let stream = try await f.openStream()
+        try await f.interact { await f.outcome(of: stream) != nil }
+        // Shorter than the client's pool idle timeout (60 s) here, so the server is the one that closes.
+        await f.loop.advanceTime(by: .seconds(30) - .milliseconds(1))
+        try await f.interact(rounds: 20)
+        #expect(f.server.isActive)
+        await f.loop.advanceTime(by: .milliseconds(1))
+        try await f.interact(rounds: 50) { !f.server.isActive }
+        #expect(!f.server.isActive, "an HBONE connection without streams is closed after the idle timeout")
+    }
+
+    @Test func connectionsPastTheLimitPerSourceAreRefusedAtAccept() async throws {
+        let f = try await Fixture { $0.maxConnectionsPerSource = 1 }
+        try await f.connect()
+        let second = NIOAsyncTestingChannel(loop: f.loop)
+        try await second.connect(to: try SocketAddress(ipAddress: "198.18.0.11", port: 40_001))
+        let refused = try await f.loop.submit { [hbone = f.hbone] () -> String? in
+            do {
+                try hbone.initialize(second)
+                return nil
+            } catch {
+                return "\(error)"
+            }
+        }.get()
+        #expect(refused == "198.18.0.11 holds its limit of 1 HBONE connections")
+        let entries = Mesh.entries(f.accessLines())
+        #expect(entries.contains { $0.result == .refused && $0.reason == refused })
+        try await f.server.close()
+        let third = NIOAsyncTestingChannel(loop: f.loop)
+        try await third.connect(to: try SocketAddress(ipAddress: "198.18.0.11", port: 40_002))
+        try await f.loop.submit { [hbone = f.hbone] in try hbone.initialize(third) }.get()
+        #expect(third.isActive, "a slot freed by a close is taken again")
     }
 }

@@ -22,6 +22,14 @@ public final class HBONEServer: Sendable {
         public var maxConcurrentStreams = 1000
         public var streamWindow = 4 << 20
         public var connectionWindow = 16 << 20
+        /// A connection whose TLS handshake has not ended by then is closed.
+        public var handshakeTimeout: TimeAmount = .seconds(10)
+        /// A connection without streams for this long is closed (longer than the clients' pool idle timeout, so
+        /// they close first).
+        public var idleTimeout: TimeAmount = .minutes(5)
+        /// Connections held at once, in total and from one source address; more are closed at accept.
+        public var maxConnections = 16_384
+        public var maxConnectionsPerSource = 1_024
 
         public init(bindAddresses: [IPSocketAddress]) {
             self.bindAddresses = bindAddresses
@@ -34,6 +42,7 @@ public final class HBONEServer: Sendable {
     private let runtime: ProxyRuntime
     private let logger: Logger
     private let sockets = ListeningSockets()
+    private let limiter: ConnectionLimiter
 
     public init(
         configuration: Configuration, group: any EventLoopGroup, tls: MeshTLSStore, runtime: ProxyRuntime,
@@ -44,6 +53,8 @@ public final class HBONEServer: Sendable {
         self.tls = tls
         self.runtime = runtime
         self.logger = logger
+        limiter = ConnectionLimiter(
+            maxTotal: configuration.maxConnections, maxPerSource: configuration.maxConnectionsPerSource)
     }
 
     /// Binds every configured address; returns the bound addresses.
@@ -70,22 +81,35 @@ public final class HBONEServer: Sendable {
 
     /// An accepted connection's pipeline: mTLS with the node certificate, HTTP/2, one HBONE stream handler per stream.
     func initialize(_ channel: any Channel) throws {
-        let client = channel.remoteAddress.flatMap(IPSocketAddress.init(nio:))?.description ?? "?"
+        let source = channel.remoteAddress.flatMap(IPSocketAddress.init(nio:))
+        let client = source?.description ?? "?"
         guard let tls = tls.current else {
             logger.warning(
                 "HBONE connection refused: this node has no certificates yet", metadata: ["client": "\(client)"])
             throw MeshTLSError.notReady
         }
-        let peer = PeerIdentity()
         let runtime = self.runtime
+        @Sendable func refused(_ reason: String) {
+            let labels = ProxyMetrics.Labels(reporter: .destination, source: nil, destination: nil)
+            ConnectionRecord(role: .inbound, client: client, destination: "-", labels: labels)
+                .notRelayed(.refused, reason: reason, runtime: runtime)
+        }
+        if let address = source?.address {
+            do {
+                try limiter.acquire(address)
+            } catch {
+                refused(error.description)
+                throw error
+            }
+            channel.closeFuture.whenComplete { [limiter] _ in limiter.release(address) }
+        }
+        let peer = PeerIdentity()
         let verification = tls.verification(expecting: nil) { outcome in
             switch outcome {
             case .success(let identity):
                 peer.identity.withLockedValue { $0 = identity }
             case .failure(let rejection):
-                let labels = ProxyMetrics.Labels(reporter: .destination, source: nil, destination: nil)
-                ConnectionRecord(role: .inbound, client: client, destination: "-", labels: labels)
-                    .notRelayed(.refused, reason: "mTLS: \(rejection.reason)", runtime: runtime)
+                refused("mTLS: \(rejection.reason)")
             }
         }
         let sync = channel.pipeline.syncOperations
@@ -105,5 +129,15 @@ public final class HBONEServer: Sendable {
                 return stream.eventLoop.makeFailedFuture(error)
             }
         }
+        let handshakeTimeout = configuration.handshakeTimeout
+        try sync.addHandler(
+            InboundConnectionTimeoutHandler(
+                handshakeTimeout: handshakeTimeout, idleTimeout: configuration.idleTimeout
+            ) { reason in
+                switch reason {
+                case .noHandshake: refused("mTLS: no handshake within \(handshakeTimeout.nanoseconds / 1_000_000) ms")
+                case .idle: break
+                }
+            })
     }
 }
