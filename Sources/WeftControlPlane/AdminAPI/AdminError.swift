@@ -67,6 +67,7 @@ struct AdminError: Error, HTTPResponseError, CustomStringConvertible {
             return AdminError(.conflict, error.description, currentRevision: current ?? 0)
         case .invalid(let field, let reason): return .badRequest(reason, field: field)
         case .joinRefused, .forbidden: return AdminError(.forbidden, error.description)
+        case .refusedChange: return AdminError(.conflict, error.description)
         case .csrRejected: return AdminError(.badRequest, error.description)
         // The request is fine but the registry has no room for it: an admin must widen vip_range or delete services.
         case .vipRangeExhausted: return AdminError(.vipRangeFull, error.description)

@@ -157,7 +157,7 @@ struct NodeAPIService: Weft_Node_V1_NodeService.SimpleServiceProtocol {
         guard let error = error as? RegistryError else { return RPCError(code: .internalError, message: "\(error)") }
         switch error {
         case .notFound: return RPCError(code: .notFound, message: error.description)
-        case .staleRevision: return RPCError(code: .aborted, message: error.description)
+        case .staleRevision, .refusedChange: return RPCError(code: .aborted, message: error.description)
         case .invalid, .csrRejected: return RPCError(code: .invalidArgument, message: error.description)
         case .joinRefused: return RPCError(code: .unauthenticated, message: error.description)
         case .forbidden: return RPCError(code: .permissionDenied, message: error.description)

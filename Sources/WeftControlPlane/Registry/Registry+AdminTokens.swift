@@ -22,11 +22,21 @@ extension Registry {
         try await all(.adminToken, as: AdminTokenRecord.self).map(\.value)
     }
 
+    /// Deletes a token; never the last write token (nobody could change the mesh any more, or make a token).
     public func deleteAdminToken(id: String, actor: String) async throws(RegistryError) {
-        guard try await one(.adminToken, id, as: AdminTokenRecord.self) != nil else {
+        let tokens = try await all(.adminToken, as: AdminTokenRecord.self)
+        guard let token = tokens.first(where: { $0.value.id == id }) else {
             throw .notFound(kind: "admin token", key: id)
         }
-        _ = try await apply([.delete(.adminToken, id)], actor: actor, action: "delete admin token \(id)")
+        let writers = tokens.filter { $0.value.scope == .write }
+        if token.value.scope == .write, writers.count == 1 {
+            throw .refusedChange(
+                "admin token \(id) is the last write token: create another write token first (weftctl admin-tokens create NAME --scope write)"
+            )
+        }
+        _ = try await apply(
+            [.delete(.adminToken, id, precondition: .revision(token.revision))], actor: actor,
+            action: "delete admin token \(id)")
     }
 
     /// The token a bearer string stands for, or nil.
@@ -44,12 +54,15 @@ extension Registry {
     public func ensureBootstrapToken(file: String) async throws -> Bool {
         guard try await adminTokens().isEmpty else { return false }
         let secret = TokenText.random(bytes: 24)
-        let id = "bootstrap"
+        let id = TokenText.random(bytes: 6)
         let record = AdminTokenRecord(
             id: id, name: "bootstrap", scope: .write, secretSHA256: TokenText.sha256(secret), createdAt: now())
         do {
             try await store.apply(
-                [.put(.adminToken, id, StoredCoding.encode(record), precondition: .absent)],
+                [
+                    .put(.bootstrapGuard, "admin-token", Data(id.utf8), precondition: .absent),
+                    .put(.adminToken, id, StoredCoding.encode(record), precondition: .absent),
+                ],
                 audit: AuditContext(actor: "weftd", action: "create bootstrap admin token")
             )
         } catch {

@@ -15,6 +15,8 @@ public enum RegistryError: Error, CustomStringConvertible {
     case csrRejected(CSRRejection)
     /// The VIP range has no free address.
     case vipRangeExhausted(IPCIDR)
+    /// The change would leave the mesh in a state it must never be in (HTTP 409), such as no write token.
+    case refusedChange(String)
     case store(StoreError)
 
     public var description: String {
@@ -25,7 +27,7 @@ public enum RegistryError: Error, CustomStringConvertible {
             return "\(kind) '\(key)' \(now): read it again and base the change on that revision"
         case .invalid(let field, let reason): return "\(field): \(reason)"
         case .joinRefused(let reason): return "join refused: \(reason)"
-        case .forbidden(let reason): return reason
+        case .forbidden(let reason), .refusedChange(let reason): return reason
         case .csrRejected(let rejection): return "certificate request refused: \(rejection)"
         case .vipRangeExhausted(let range): return "no free VIP left in \(range): widen vip_range"
         case .store(let error): return error.description

@@ -328,4 +328,26 @@ struct AdminAPIRefusalTests {
             }
         }
     }
+
+    /// A write token may delete any token but the last write token: otherwise one call locks every admin out.
+    @Test func theLastWriteTokenCannotBeDeleted() async throws {
+        try await AdminAPIFixture.with { fixture in
+            let tokens = try await fixture.reader.adminTokens()
+            let admin = try #require(tokens.first { $0.name == "admin" })
+            let viewer = try #require(tokens.first { $0.name == "viewer" })
+            let body = try await fixture.expectRefusal(.conflict) {
+                try await $0.send(.DELETE, "/v1/admin-tokens/\(admin.id)")
+            }
+            #expect(body?.error.contains("last write token") == true, "\(String(describing: body))")
+            // A read token may go, and a second write token makes the first deletable.
+            try await fixture.writer.deleteAdminToken(id: viewer.id)
+            let second = try await fixture.writer.createAdminToken(name: "second", scope: .write)
+            try await fixture.writer.deleteAdminToken(id: admin.id)
+            let client = try AdminClient(
+                baseURL: fixture.baseURL, token: second.token,
+                trustedCAPEM: fixture.authority.trustBundlePEM)
+            #expect(try await client.adminTokens().map(\.name) == ["second"])
+            try await client.shutdown()
+        }
+    }
 }

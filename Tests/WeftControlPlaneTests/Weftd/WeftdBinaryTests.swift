@@ -60,6 +60,10 @@ struct WeftdBinaryTests {
             try FileManager.default.attributesOfItem(atPath: "\(setup.directory)/data/admin-token")[.posixPermissions]
             as? Int
         #expect(mode == 0o600)
+        let bootstrap = try String(contentsOfFile: "\(setup.directory)/data/admin-token", encoding: .utf8)
+        let id = bootstrap.split(separator: ".").dropFirst().first.map(String.init)
+        #expect(
+            id != nil && id != "bootstrap" && id!.count >= 8, "the bootstrap token's id is not guessable: \(id ?? "-")")
 
         let status = try await setup.weftctl(["status"], admin: admin)
         #expect(status.status == 0, "\(status)")
