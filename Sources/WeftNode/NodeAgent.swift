@@ -160,8 +160,9 @@ public final class NodeAgent: Sendable {
                 socketMark: capture.socketMark, session: session,
                 registration: { registration.current(clients: clientWorkloads.withLockedValue { $0 }) },
                 onConfig: { config, summary in
-                    await apply.apply(config, summary: summary)
+                    let outcome = await apply.apply(config, summary: summary)
                     await certificateRefresh.refreshNow()
+                    return outcome
                 },
                 logger: logger)
             services.append(ControlPlaneLinkService(link: link))

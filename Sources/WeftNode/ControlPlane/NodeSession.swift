@@ -85,12 +85,14 @@ public final class NodeSession: Sendable {
         } catch { throw .from(error) }
     }
 
-    /// Watches the node's config: subscribes with what `cache` holds, applies each update to it, and ACKs it when
-    /// the result assembles into a valid config (`onConfig` is called with it) or NACKs it with the reason, keeping
-    /// the last good config. Returns when the stream ends.
+    /// Watches the node's config: subscribes with what `cache` holds and applies each update to it. An update that
+    /// assembles into a valid config goes to `onConfig`, and is ACKed when that puts it into effect; one that does
+    /// not assemble, or fails to take effect, is NACKed with the reason. Returns when the stream ends.
     public func watch(
         cache: ConfigCache,
-        onConfig: @escaping @Sendable (CompiledNodeConfig, _ update: ConfigCache.UpdateSummary) async -> Void
+        onConfig:
+            @escaping @Sendable (CompiledNodeConfig, _ update: ConfigCache.UpdateSummary) async ->
+            ConfigApplyOutcome
     ) async throws(ControlPlaneClientError) {
         let (outbox, outboxContinuation) = AsyncStream.makeStream(of: Weft_Node_V1_WatchRequest.self)
         var subscribe = Weft_Node_V1_Subscribe()
@@ -109,20 +111,23 @@ public final class NodeSession: Sendable {
                 onResponse: { response in
                     for try await update in response.messages {
                         var reply = Weft_Node_V1_WatchRequest()
-                        switch cache.apply(update) {
-                        case .success(let (config, summary)):
+                        let outcome: ConfigApplyOutcome =
+                            switch cache.apply(update) {
+                            case .success(let (config, summary)): await onConfig(config, summary)
+                            case .failure(let error): .failed(reason: error.description)
+                            }
+                        switch outcome {
+                        case .applied:
                             var ack = Weft_Node_V1_Ack()
                             ack.version = update.version
                             reply.kind = .ack(ack)
-                            outboxContinuation.yield(reply)
-                            await onConfig(config, summary)
-                        case .failure(let error):
+                        case .failed(let reason):
                             var nack = Weft_Node_V1_Nack()
                             nack.version = update.version
-                            nack.reason = error.description
+                            nack.reason = reason
                             reply.kind = .nack(nack)
-                            outboxContinuation.yield(reply)
                         }
+                        outboxContinuation.yield(reply)
                     }
                 }
             )

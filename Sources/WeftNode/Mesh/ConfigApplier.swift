@@ -5,7 +5,8 @@ import WeftCore
 import WeftProxy
 
 /// Puts a new config version into effect: proxy config (and with it live-connection enforcement), inbound ports,
-/// DNS names, capture, trust bundle; then keeps it on disk as the last good config.
+/// DNS names, capture, trust bundle; then keeps it on disk as the last good config. A capture or trust bundle that
+/// cannot be put in place fails the version (the control plane gets a NACK naming it) and it is not kept.
 struct ConfigApplier: Sendable {
     let settings: NodeSettings
     let overrides: [ServiceOverride]
@@ -20,7 +21,7 @@ struct ConfigApplier: Sendable {
     let cache: ConfigCache
     let logger: Logger
 
-    func apply(_ config: CompiledNodeConfig, summary: ConfigCache.UpdateSummary) async {
+    func apply(_ config: CompiledNodeConfig, summary: ConfigCache.UpdateSummary) async -> ConfigApplyOutcome {
         let proxyConfig = ProxyConfig(config, hbonePort: settings.hbonePort)
         let state = proxyConfig.state
         let closed = configStore.update(proxyConfig)
@@ -28,15 +29,21 @@ struct ConfigApplier: Sendable {
         resolver?.update(names: state.meshNames)
         received.set(ready: config.version != 0)
         telemetry.withLockedValue { $0 = config.telemetry }
+        var failures: [String] = []
         if let capture {
             do {
                 try await capture.update(settings.captureConfiguration(for: state, overrides: overrides))
             } catch {
-                logger.error("cannot update the capture for config \(config.version): \(error)")
+                failures.append("cannot update the capture: \(error)")
             }
         }
         do { try await certificates.publish(trustBundlePEM: config.trustBundlePEM) } catch {
-            logger.error("the trust bundle of config \(config.version) is unusable: \(error)")
+            failures.append("the trust bundle is unusable: \(error)")
+        }
+        guard failures.isEmpty else {
+            let reason = failures.joined(separator: "; ")
+            logger.error("config \(config.version) did not take effect: \(reason)")
+            return .failed(reason: reason)
         }
         do { try stateDirectory.saveConfig(version: config.version, resources: cache.resources) } catch {
             logger.error("\(error)")
@@ -48,6 +55,7 @@ struct ConfigApplier: Sendable {
                 "removed": "\(summary.removed.count)",
                 "closedConnections": "\(closed)",
             ])
+        return .applied
     }
 }
 

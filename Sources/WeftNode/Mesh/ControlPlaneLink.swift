@@ -17,7 +17,7 @@ final class ControlPlaneLink: Sendable {
     private let cache: ConfigCache
     private let socketMark: UInt32?
     private let registration: @Sendable () -> NodeRegistration
-    private let onConfig: @Sendable (CompiledNodeConfig, ConfigCache.UpdateSummary) async -> Void
+    private let onConfig: @Sendable (CompiledNodeConfig, ConfigCache.UpdateSummary) async -> ConfigApplyOutcome
     private let logger: Logger
     private let current: CurrentSession
 
@@ -25,7 +25,7 @@ final class ControlPlaneLink: Sendable {
         address: IPSocketAddress, certificates: NodeCertificates, cache: ConfigCache, socketMark: UInt32?,
         session: CurrentSession,
         registration: @escaping @Sendable () -> NodeRegistration,
-        onConfig: @escaping @Sendable (CompiledNodeConfig, ConfigCache.UpdateSummary) async -> Void,
+        onConfig: @escaping @Sendable (CompiledNodeConfig, ConfigCache.UpdateSummary) async -> ConfigApplyOutcome,
         logger: Logger
     ) {
         self.address = address

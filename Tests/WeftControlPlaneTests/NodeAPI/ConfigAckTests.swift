@@ -112,4 +112,31 @@ struct ConfigAckTests {
             #expect(reported["acked_version"] == nil)
         }
     }
+
+    /// A config that assembles but does not take effect on the node (its capture could not be updated) is NACKed
+    /// with the node's reason, not ACKed before it was applied.
+    @Test func aConfigThatFailsToTakeEffectIsNackedWithTheReason() async throws {
+        try await NodeAPITests.withControlPlane { control in
+            let credentials = try await WatchingNode.join(control, name: "host-a")
+            let (session, runTask) = try WatchingNode.connect(control, credentials: credentials)
+            defer {
+                session.close()
+                runTask.cancel()
+            }
+            let watch = Task {
+                try await session.watch(cache: ConfigCache()) { _, _ in
+                    .failed(reason: "cannot update the capture: nft said no (test)")
+                }
+            }
+            defer { watch.cancel() }
+            var reported: [String: Any] = [:]
+            for _ in 0..<50 {
+                reported = try await control.admin(.GET, "/v1/nodes/host-a").json()["stream"] as? [String: Any] ?? [:]
+                if reported["nack_reason"] != nil { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(reported["nack_reason"] as? String == "cannot update the capture: nft said no (test)")
+            #expect(reported["acked_version"] == nil, "never ACKed: \(reported)")
+        }
+    }
 }

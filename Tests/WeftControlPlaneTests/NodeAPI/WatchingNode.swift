@@ -31,7 +31,10 @@ final class WatchingNode: Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: Update.self)
         let watchTask = Task {
             defer { continuation.finish() }
-            try await session.watch(cache: cache) { config, summary in continuation.yield((config, summary)) }
+            try await session.watch(cache: cache) { config, summary in
+                continuation.yield((config, summary))
+                return .applied
+            }
         }
         self.session = session
         self.cache = cache
