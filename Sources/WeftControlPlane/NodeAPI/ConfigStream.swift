@@ -4,7 +4,7 @@ import WeftAPI
 import WeftCore
 
 /// One node's Watch stream: sends the node what differs from what it holds, then every change, and takes its
-/// ACKs and NACKs.
+/// ACKs and NACKs. A node deleted while its stream is open is cut off at the next compiled revision.
 struct ConfigStream {
     let node: String
     let distributor: ConfigDistributor
@@ -58,8 +58,17 @@ struct ConfigStream {
         var base: Int64?
         var specific: [String: String] = [:]
         var isFirst = true
+        var listed = false
         for await _ in revisions {
             guard let mesh = distributor.current else { continue }
+            // Listed once and gone now: deleted by an admin (a stream opened just after joining may see a mesh
+            // compiled before the join, so absence alone proves nothing).
+            if mesh.nodes[node] != nil {
+                listed = true
+            } else if listed {
+                throw RPCError(
+                    code: .permissionDenied, message: "node \(node) was deleted: join again with a new token")
+            }
             var update = Weft_Node_V1_ConfigUpdate()
             update.version = UInt64(mesh.revision)
             let nodeSpecific = try mesh.nodeSpecific(for: node)

@@ -252,6 +252,38 @@ struct NodeAPITests {
         }
     }
 
+    /// Deleting a node ends its open config stream (it would otherwise go on receiving the whole mesh's config),
+    /// and its certificate opens no new one.
+    @Test func aDeletedNodesStreamIsCutOffAndItCannotWatchAgain() async throws {
+        try await Self.withTwoNodes { control, hostA, hostB in
+            _ = try await hostA.next { _ in true }
+            _ = try await hostB.next { _ in true }
+            let deleted = try await control.admin(.DELETE, "/v1/nodes/host-a")
+            #expect(deleted.status.code < 300, "\(deleted.status)")
+            // host-b's change of view (host-a's endpoints gone) is compiled; host-a's stream ends then.
+            let ended = try await withThrowingTaskGroup(of: (any Error)?.self) { group in
+                group.addTask {
+                    do {
+                        try await hostA.tasks[1].value
+                        return nil
+                    } catch {
+                        return error
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(3))
+                    return CancellationError()
+                }
+                defer { group.cancelAll() }
+                return try await group.next() ?? nil
+            }
+            #expect("\(String(describing: ended))".contains("host-a was deleted"), "\(String(describing: ended))")
+            let again = try WatchingNode(control: control, credentials: hostA.credentials)
+            await #expect(throws: (any Error).self) { _ = try await again.next(within: .seconds(2)) { _ in true } }
+            await again.stop()
+        }
+    }
+
     @Test func aSilentNodeIsMarkedDownAndItsEndpointsWithdrawn() async throws {
         try await Self.withControlPlane(configure: { $0.registry.nodeTimeout = .seconds(2) }) { control in
             let watcher = try WatchingNode(

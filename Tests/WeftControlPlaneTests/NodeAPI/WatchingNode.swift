@@ -12,6 +12,7 @@ final class WatchingNode: Sendable {
     let cache: ConfigCache
     let updates: AsyncStream<Update>
     let tasks: [Task<Void, any Error>]
+    let credentials: NodeCredentials
 
     static func join(_ control: RunningControlPlane, name: String) async throws -> NodeCredentials {
         let token = try await control.joinToken(for: name)
@@ -37,6 +38,7 @@ final class WatchingNode: Sendable {
             }
         }
         self.session = session
+        self.credentials = credentials
         self.cache = cache
         self.updates = stream
         self.tasks = [runTask, watchTask]
