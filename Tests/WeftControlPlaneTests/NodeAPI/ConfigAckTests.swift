@@ -101,12 +101,7 @@ struct ConfigAckTests {
                 continuation.finish()
                 watch.cancel()
             }
-            var reported: [String: Any] = [:]
-            for _ in 0..<50 {
-                reported = try await control.admin(.GET, "/v1/nodes/host-a").json()["stream"] as? [String: Any] ?? [:]
-                if reported["nack_reason"] != nil { break }
-                try await Task.sleep(for: .milliseconds(100))
-            }
+            let reported = try await Self.streamStatusOnceNacked(control)
             #expect(reported["nack_reason"] as? String == "resource mesh: unknown field 'x' (test)")
             #expect(reported["nacked_version"] as? Int != nil)
             #expect(reported["acked_version"] == nil)
@@ -129,14 +124,20 @@ struct ConfigAckTests {
                 }
             }
             defer { watch.cancel() }
-            var reported: [String: Any] = [:]
-            for _ in 0..<50 {
-                reported = try await control.admin(.GET, "/v1/nodes/host-a").json()["stream"] as? [String: Any] ?? [:]
-                if reported["nack_reason"] != nil { break }
-                try await Task.sleep(for: .milliseconds(100))
-            }
+            let reported = try await Self.streamStatusOnceNacked(control)
             #expect(reported["nack_reason"] as? String == "cannot update the capture: nft said no (test)")
             #expect(reported["acked_version"] == nil, "never ACKed: \(reported)")
         }
+    }
+
+    /// host-a's stream status as the admin API shows it, once it names a NACK (or after 5 s).
+    static func streamStatusOnceNacked(_ control: RunningControlPlane) async throws -> [String: Any] {
+        var reported: [String: Any] = [:]
+        for _ in 0..<50 {
+            reported = try await control.admin(.GET, "/v1/nodes/host-a").json()["stream"] as? [String: Any] ?? [:]
+            if reported["nack_reason"] != nil { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return reported
     }
 }
