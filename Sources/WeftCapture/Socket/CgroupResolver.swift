@@ -49,7 +49,11 @@ public final class CgroupResolver: @unchecked Sendable {
         mount = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard mount >= 0 else { throw .unusable(root: root, reason: String(cString: strerror(errno))) }
         var info = stat()
-        guard fstat(mount, &info) == 0 else { throw .unusable(root: root, reason: String(cString: strerror(errno))) }
+        guard fstat(mount, &info) == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(mount)
+            throw .unusable(root: root, reason: reason)
+        }
         do {
             _ = try resolve(UInt64(info.st_ino))
         } catch {
