@@ -10,6 +10,7 @@ import WeftCore
     static let localEndpoint = IPSocketAddress("198.18.0.12:8080")!
     static let config = LoopbackMesh.config(endpoint: localEndpoint, hbonePort: 15008)
     static let stranger = SPIFFEID.workload(trustDomain: Mesh.trustDomain, service: "stranger")
+    static let nodeA = SPIFFEID.node(trustDomain: Mesh.trustDomain, name: "a")
 
     struct Row: Sendable, CustomTestStringConvertible {
         var peer: SPIFFEID?
@@ -46,6 +47,9 @@ import WeftCore
             peer: stranger, authority: "198.18.0.12:8080", status: nil, destination: Mesh.backend,
             because: "accepted: a service no intention names is judged by the default"),
         Row(peer: nil, authority: "backend.weft:80", status: .badRequest, because: "give ADDRESS:PORT"),
+        Row(
+            peer: nodeA, authority: "198.18.0.12:8080", status: .forbidden,
+            because: "spiffe://weft.local/node/a is not a workload identity: nodes call no services"),
     ]
 
     @Test(arguments: rows)
@@ -55,7 +59,12 @@ import WeftCore
         config.policy = row.policy
         let decision = HBONEInboundRouter.decide(request: headers, peer: row.peer, config: config)
         #expect(decision.destination == row.destination)
-        #expect(decision.source == row.peer.map { ServiceName(name: $0 == Mesh.frontendID ? "frontend" : "stranger") })
+        let caller: ServiceName? =
+            switch row.peer?.kind {
+            case .workload(_, let name)?: ServiceName(name: name)
+            default: nil
+            }
+        #expect(decision.source == caller)
         switch decision.outcome {
         case .success(let accept):
             #expect(row.status == nil, "expected \(String(describing: row.status)), got an accept")

@@ -5,7 +5,8 @@ import WeftCore
 /// inbound HBONE CONNECT is relayed (the destination node's side of `OutboundRouter`).
 ///
 /// In order: a request that is no HBONE CONNECT is answered 405/400; a connection without a verified client
-/// identity 403; an `:authority` that is no endpoint of this node 404 (never an open proxy); a call the
+/// identity, or with a node's identity (nodes call no services: a node certificate is not a service's), 403; an
+/// `:authority` that is no endpoint of this node 404 (never an open proxy); a call the
 /// destination service's intentions deny 403.
 enum HBONEInboundRouter {
     static func decide(request headers: HPACKHeaders, peer identity: SPIFFEID?, config: ProxyConfig)
@@ -23,6 +24,9 @@ enum HBONEInboundRouter {
         }
         guard let identity else {
             return refused(.forbidden("the connection has no verified client identity"))
+        }
+        guard case .workload = identity.kind else {
+            return refused(.forbidden("\(identity) is not a workload identity: nodes call no services"))
         }
         guard let service = config.state.localService(atEndpoint: request.authority) else {
             return refused(.notFound("\(request.authority) is not an endpoint on this node"))
