@@ -8,12 +8,6 @@ import X509
 #endif
 
 extension Duration {
-    /// Seconds as a `TimeInterval`, for `Date` arithmetic.
-    var timeInterval: TimeInterval {
-        let (seconds, attoseconds) = components
-        return TimeInterval(seconds) + TimeInterval(attoseconds) * 1e-18
-    }
-
     /// "90 seconds", "5 minutes", "24 hours", "365 days": the largest unit that divides the duration evenly.
     var weftDescription: String {
         let (seconds, attoseconds) = components

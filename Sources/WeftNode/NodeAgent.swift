@@ -161,7 +161,7 @@ public final class NodeAgent: Sendable {
                 registration: { registration.current(clients: clientWorkloads.withLockedValue { $0 }) },
                 onConfig: { config, summary in
                     let outcome = await apply.apply(config, summary: summary)
-                    await certificateRefresh.refreshNow()
+                    certificateRefresh.requestRefresh()
                     return outcome
                 },
                 logger: logger)

@@ -38,6 +38,14 @@ public final class NodeSession: Sendable {
         try await client.runConnections()
     }
 
+    /// Every unary call has a deadline: a control plane that accepts and never answers fails the call, and the
+    /// caller retries, instead of holding it forever.
+    static let unary: CallOptions = {
+        var options = CallOptions.defaults
+        options.timeout = .seconds(10)
+        return options
+    }()
+
     public func close() {
         client.beginGracefulShutdown()
     }
@@ -68,7 +76,7 @@ public final class NodeSession: Sendable {
 
     /// Sends a registration as it is on the wire (tests use it to send what a well-behaved node would not).
     public func register(_ request: Weft_Node_V1_RegisterRequest) async throws(ControlPlaneClientError) -> Int64 {
-        do { return try await service.register(request).revision } catch { throw .from(error) }
+        do { return try await service.register(request, options: Self.unary).revision } catch { throw .from(error) }
     }
 
     /// A certificate for `identity` from a CSR made by the caller.
@@ -80,7 +88,7 @@ public final class NodeSession: Sendable {
         request.csrPem = csrPEM
         request.ttlSeconds = ttl?.components.seconds ?? 0
         do {
-            let response = try await service.signCertificate(request)
+            let response = try await service.signCertificate(request, options: Self.unary)
             return (response.certificateChainPem, Date(timeIntervalSince1970: TimeInterval(response.notAfter)))
         } catch { throw .from(error) }
     }

@@ -9,8 +9,8 @@ import WeftCore
 
 /// Keeps the node a member of the mesh: connects to the control plane with the node certificate, registers the
 /// services found on this host (again whenever they change), and watches the node's config; while connected its
-/// session serves the certificate refresh. When the control plane is away it retries with backoff (0.5 s doubling to 30 s, with jitter) while the
-/// node keeps serving from its last good config.
+/// session serves the certificate refresh. When the control plane is away it retries with backoff (0.5 s doubling
+/// to 30 s, with jitter) while the node keeps serving from its last good config.
 final class ControlPlaneLink: Sendable {
     private let address: IPSocketAddress
     private let certificates: NodeCertificates
@@ -40,23 +40,28 @@ final class ControlPlaneLink: Sendable {
 
     /// Runs until cancelled.
     func run() async {
-        var backoff = 0.5
+        var backoff = Backoff(base: .milliseconds(500), cap: .seconds(30))
         while !Task.isCancelled {
             let started = ContinuousClock.now
+            var failure: (any Error)?
             do {
                 try await connectOnce()
             } catch {
                 if Task.isCancelled { return }
+                failure = error
+            }
+            // A link that held for a while starts its backoff over.
+            if ContinuousClock.now - started > .seconds(30) { backoff.succeeded() }
+            let delay = backoff.failed()
+            if let failure {
                 logger.warning(
                     "control plane link lost; serving from the last good config",
                     metadata: [
-                        "controlPlane": "\(address)", "error": "\(error)",
-                        "retryIn": "\((backoff * 10).rounded() / 10) s",
+                        "controlPlane": "\(address)", "error": "\(failure)",
+                        "retryIn": "\(delay)",
                     ])
             }
-            if ContinuousClock.now - started > .seconds(30) { backoff = 0.5 }
-            try? await Task.sleep(for: .seconds(backoff * Double.random(in: 0.8...1.2)))
-            backoff = min(backoff * 2, 30)
+            try? await Task.sleep(for: delay)
         }
     }
 

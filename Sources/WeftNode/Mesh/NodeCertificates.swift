@@ -22,6 +22,8 @@ public actor NodeCertificates {
     private var refreshing = false
     /// When each held chain reaches half its life, so the refresh that runs every second parses a certificate once.
     private var halfLives: [String: Date] = [:]
+    /// Identities whose last request failed: not asked for again before their time (0.5 s doubling to 30 s).
+    private var retries: [SPIFFEID: (backoff: Backoff, notBefore: Date)] = [:]
 
     public init(credentials: NodeCredentials, stateDirectory: NodeStateDirectory, tls: MeshTLSStore, logger: Logger) {
         self.credentials = credentials
@@ -92,7 +94,7 @@ public actor NodeCertificates {
         var changed = false
         if isDue(credentials.certificateChainPEM, now: now) {
             let identity = SPIFFEID.node(trustDomain: credentials.trustDomain, name: credentials.nodeName)
-            if let renewed = await issue(identity, session: session) {
+            if let renewed = await issue(identity, session: session, now: now) {
                 credentials.certificateChainPEM = renewed.certificateChainPEM
                 credentials.privateKeyPEM = renewed.privateKeyPEM
                 persistCredentials()
@@ -103,7 +105,7 @@ public actor NodeCertificates {
             if let held = workloads[service], !isDue(held.certificateChainPEM, now: now) { continue }
             let identity = SPIFFEID.workload(
                 trustDomain: credentials.trustDomain, namespace: service.namespace, service: service.name)
-            if let issued = await issue(identity, session: session) {
+            if let issued = await issue(identity, session: session, now: now) {
                 workloads[service] = issued
                 changed = true
             }
@@ -120,14 +122,22 @@ public actor NodeCertificates {
         return true
     }
 
-    private func issue(_ identity: SPIFFEID, session: NodeSession) async -> TLSIdentity? {
+    private func issue(_ identity: SPIFFEID, session: NodeSession, now: Date) async -> TLSIdentity? {
+        if let retry = retries[identity], now < retry.notBefore { return nil }
         do {
             let request = try CertificateRequestFactory.make(for: identity)
             let (chain, notAfter) = try await session.signCertificate(identity: identity, csrPEM: request.csrPEM)
             logger.info("certificate issued", metadata: ["identity": "\(identity)", "notAfter": "\(notAfter)"])
+            retries[identity] = nil
             return TLSIdentity(identity: identity, certificateChainPEM: chain, privateKeyPEM: request.privateKeyPEM)
         } catch {
-            logger.warning("cannot obtain a certificate for \(identity): \(error)")
+            var backoff = retries[identity]?.backoff ?? Backoff(base: .milliseconds(500), cap: .seconds(30))
+            let delay = backoff.failed()
+            retries[identity] = (
+                backoff,
+                now.addingTimeInterval(delay.timeInterval)
+            )
+            logger.warning("cannot obtain a certificate for \(identity): \(error)", metadata: ["retryIn": "\(delay)"])
             return nil
         }
     }

@@ -1,6 +1,7 @@
 import Logging
 import PostgresNIO
 import Synchronization
+import WeftCore
 
 /// The store's LISTEN connection: hands every revision committed to the database (by any process) to the store's
 /// broadcaster.
@@ -85,7 +86,7 @@ final class PostgresListener: Sendable {
     }
 
     private func run() async {
-        var failures = 0
+        var backoff = Backoff(base: .milliseconds(100), cap: .seconds(5), jitter: 0)
         var listenedBefore = false
         while !Task.isCancelled {
             do {
@@ -105,7 +106,7 @@ final class PostgresListener: Sendable {
                     try await connection.listen(on: Self.channel) { notifications in
                         let reconnected = listenedBefore
                         listenedBefore = true
-                        failures = 0
+                        backoff.succeeded()
                         state.withLock { state in
                             state.listening = true
                             state.lastError = nil
@@ -137,10 +138,9 @@ final class PostgresListener: Sendable {
                 record(error)
             }
             if Task.isCancelled { break }
-            failures += 1
-            let backoff = Duration.milliseconds(100 * (1 << min(failures - 1, 6)))
-            logger.debug("LISTEN connection lost; reconnecting", metadata: ["in": "\(min(backoff, .seconds(5)))"])
-            try? await Task.sleep(for: min(backoff, .seconds(5)))
+            let delay = backoff.failed()
+            logger.debug("LISTEN connection lost; reconnecting", metadata: ["in": "\(delay)"])
+            try? await Task.sleep(for: delay)
         }
     }
 
