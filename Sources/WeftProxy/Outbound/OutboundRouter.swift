@@ -19,13 +19,14 @@ public final class OutboundRouter: ConnectionRouter {
         let state = config.state
         let destination = connection.originalDestination
         let source = connection.source.service.flatMap { config.localService(named: $0) }
-        if case .unknown(let reason) = connection.source.identity,
-            state.isVIP(destination.address) || state.service(atEndpoint: destination) != nil
-        {
+        if case .unknown(let reason) = connection.source.identity {
             let service = state.service(atVIP: destination.address) ?? state.service(atEndpoint: destination)
-            return .refuse(
-                .forbidden("the caller's identity is unknown (\(reason)); a mesh service is never called without one"),
-                source: nil, destination: service?.serviceName)
+            if service != nil || state.isVIP(destination.address) {
+                return .refuse(
+                    .forbidden(
+                        "the caller's identity is unknown (\(reason)); a mesh service is never called without one"),
+                    source: nil, destination: service?.serviceName)
+            }
         }
         if let service = state.service(atVIP: destination.address) {
             guard service.ports.isEmpty || service.ports.contains(destination.port) else {
