@@ -212,7 +212,10 @@ import WeftLabSupport
 
             try await mesh.weftctl(["intention", "allow", "frontend", "backend"])
             try await Task.sleep(for: .seconds(1))
-            #expect(try await mesh.get("http://backend.weft:8080/").stdout == "backend-ok\n")
+            let allowed = try await mesh.get("http://backend.weft:8080/")
+            #expect(
+                allowed.stdout == "backend-ok\n",
+                "\(allowed); node a: \(mesh.nodeA.log().suffix(1500)); node b: \(mesh.nodeB.log().suffix(1500))")
 
             let stream = try await mesh.lab.spawn(
                 ["socat", "-u", "TCP:stream.weft:9090", "STDOUT"], on: mesh.a, unit: "frontend.service",
@@ -348,7 +351,10 @@ import WeftLabSupport
                 try await mesh.weftctl(["mesh", "mode", mode])
                 let calls = try await mesh.a.run(
                     ["python3", "-c", client, "\(port)"], unit: "frontend.service", timeout: .seconds(20))
-                #expect(calls.stdout.contains("backend.weft b'HTTP/1.0 200 OK"), "\(mode): \(calls)")
+                #expect(
+                    calls.stdout.contains("backend.weft b'HTTP/1.0 200 OK"),
+                    "\(mode): \(calls); node a: \(mesh.nodeA.log().suffix(1500)); node b: \(mesh.nodeB.log().suffix(1500))"
+                )
                 #expect(calls.stdout.contains("stream.weft b'tick"), "\(mode), the remapped call: \(calls)")
             }
             // The stream probe's calls, then one call per mode (each line written when its call ends).
