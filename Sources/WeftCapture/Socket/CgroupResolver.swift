@@ -80,11 +80,6 @@ public final class CgroupResolver: @unchecked Sendable {
         return nil
     }
 
-    /// The cgroup's path relative to the cgroup2 root (`""` for the root itself), or nil if no cgroup has this id.
-    public func path(forID id: UInt64) throws(Error) -> String? {
-        try entry(forID: id)?.path
-    }
-
     /// The cgroup with this id, or nil if there is none.
     public func entry(forID id: UInt64) throws(Error) -> CgroupEntry? {
         if let cached = lock.withLock({ _ in entries[id] }) { return cached }

@@ -19,9 +19,6 @@ public struct Backoff: Sendable, Equatable {
         return delay * (1 - jitter + 2 * jitter * random)
     }
 
-    /// The delay `failed` would start from, before any jitter.
-    public var nextDelay: Duration { min(base * Double(1 << min(failures, 30)), cap) }
-
     public mutating func succeeded() {
         failures = 0
     }

@@ -45,6 +45,4 @@ final class ConnectionLimiter: Sendable {
             counts.bySource[source] = held > 0 ? held : nil
         }
     }
-
-    var total: Int { counts.withLockedValue { $0.total } }
 }

@@ -119,7 +119,7 @@ private func mkdir_p(_ path: String) -> Bool {
         let resolver = try CgroupResolver()
         var info = stat()
         #expect(lstat(resolver.root, &info) == 0)
-        #expect(try resolver.path(forID: UInt64(info.st_ino)) == "")
-        #expect(try resolver.path(forID: UInt64.max) == nil)
+        #expect(try resolver.entry(forID: UInt64(info.st_ino))?.path == "")
+        #expect(try resolver.entry(forID: UInt64.max) == nil)
     }
 }

@@ -71,13 +71,7 @@ struct ConfigAckTests {
     }
 
     @Test func aNackIsReportedToAdmins() async throws {
-        try await NodeAPITests.withControlPlane { control in
-            let credentials = try await WatchingNode.join(control, name: "host-a")
-            let (session, runTask) = try WatchingNode.connect(control, credentials: credentials)
-            defer {
-                session.close()
-                runTask.cancel()
-            }
+        try await Self.withSession { control, session in
             let (outbox, continuation) = AsyncStream.makeStream(of: Weft_Node_V1_WatchRequest.self)
             continuation.yield(.with { $0.kind = .subscribe(Weft_Node_V1_Subscribe()) })
             let watch = Task {
@@ -111,13 +105,7 @@ struct ConfigAckTests {
     /// A config that assembles but does not take effect on the node (its capture could not be updated) is NACKed
     /// with the node's reason, not ACKed before it was applied.
     @Test func aConfigThatFailsToTakeEffectIsNackedWithTheReason() async throws {
-        try await NodeAPITests.withControlPlane { control in
-            let credentials = try await WatchingNode.join(control, name: "host-a")
-            let (session, runTask) = try WatchingNode.connect(control, credentials: credentials)
-            defer {
-                session.close()
-                runTask.cancel()
-            }
+        try await Self.withSession { control, session in
             let watch = Task {
                 try await session.watch(cache: ConfigCache()) { _, _ in
                     .failed(reason: "cannot update the capture: nft said no (test)")
@@ -139,5 +127,18 @@ struct ConfigAckTests {
             try await Task.sleep(for: .milliseconds(100))
         }
         return reported
+    }
+
+    /// A control plane and a session of node host-a (joined, not watching yet); both ended afterwards.
+    static func withSession(_ body: (RunningControlPlane, NodeSession) async throws -> Void) async throws {
+        try await NodeAPITests.withControlPlane { control in
+            let credentials = try await WatchingNode.join(control, name: "host-a")
+            let (session, runTask) = try WatchingNode.connect(control, credentials: credentials)
+            defer {
+                session.close()
+                runTask.cancel()
+            }
+            try await body(control, session)
+        }
     }
 }
