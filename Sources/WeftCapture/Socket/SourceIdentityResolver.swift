@@ -12,7 +12,7 @@ public struct SourceWorkload: Sendable, Equatable {
 /// Why the process behind a captured connection could not be found. The caller gets no identity and no
 /// unmeshed fallback: the connection is refused with this reason.
 public enum SourceLookupError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// No established socket matches the connection's 4-tuple (a NAT rewrite of the source port, or the client
+    /// No connected socket matches the connection's 4-tuple (a NAT rewrite of the source port, or the client
     /// already gone).
     case noSocket(client: IPSocketAddress, destination: IPSocketAddress)
     case unknownCgroup(id: UInt64)
