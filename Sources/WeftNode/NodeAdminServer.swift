@@ -4,9 +4,10 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import WeftCore
+import WeftProxy
 
 /// The node's admin endpoint (:15020, loopback by default): /metrics, /healthz, /readyz, /config_dump, /certs.
-/// GET only; each answer is computed by `respond`.
+/// GET only; `access` decides who may read each path, `respond` computes the answer.
 final class NodeAdminServer: Sendable {
     struct Response: Sendable {
         var status: HTTPResponseStatus
@@ -24,26 +25,35 @@ final class NodeAdminServer: Sendable {
 
     private let addresses: [IPSocketAddress]
     private let group: any EventLoopGroup
+    private let access: NodeAdminAccess
     private let respond: @Sendable (_ path: String) async -> Response
     private let channels = NIOLockedValueBox<[any Channel]>([])
 
     init(
-        addresses: [IPSocketAddress], group: any EventLoopGroup, respond: @escaping @Sendable (String) async -> Response
+        addresses: [IPSocketAddress], group: any EventLoopGroup, access: NodeAdminAccess = NodeAdminAccess(),
+        respond: @escaping @Sendable (String) async -> Response
     ) {
         self.addresses = addresses
         self.group = group
+        self.access = access
         self.respond = respond
+    }
+
+    /// The addresses it listens on, once started (with the ports the kernel chose for port 0).
+    var boundAddresses: [IPSocketAddress] {
+        channels.withLockedValue { $0.compactMap { $0.localAddress.flatMap(IPSocketAddress.init(nio:)) } }
     }
 
     func start() async throws {
         for address in addresses {
-            let respond = self.respond
+            let (access, respond) = (self.access, self.respond)
             let channel = try await ServerBootstrap(group: group)
                 .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                        try channel.pipeline.syncOperations.addHandler(AdminRequestHandler(respond: respond))
+                        try channel.pipeline.syncOperations.addHandler(
+                            AdminRequestHandler(access: access, respond: respond))
                     }
                 }
                 .bind(to: try SocketAddress(address)).get()
@@ -64,10 +74,12 @@ private final class AdminRequestHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
+    private let access: NodeAdminAccess
     private let respond: @Sendable (String) async -> NodeAdminServer.Response
     private var head: HTTPRequestHead?
 
-    init(respond: @escaping @Sendable (String) async -> NodeAdminServer.Response) {
+    init(access: NodeAdminAccess, respond: @escaping @Sendable (String) async -> NodeAdminServer.Response) {
+        self.access = access
         self.respond = respond
     }
 
@@ -83,12 +95,21 @@ private final class AdminRequestHandler: ChannelInboundHandler {
             let keepAlive = head.isKeepAlive
             let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
             let promise = context.eventLoop.makePromise(of: NodeAdminServer.Response.self)
+            let client = context.channel.remoteAddress.flatMap(IPSocketAddress.init(nio:))
+            let server = context.channel.localAddress.flatMap(IPSocketAddress.init(nio:))
             if head.method != .GET {
                 promise.succeed(.text("only GET is served here\n", status: .methodNotAllowed))
-            } else {
+            } else if let client, let server {
                 let path = String(head.uri.split(separator: "?", maxSplits: 1).first ?? "/")
-                let respond = self.respond
-                promise.completeWithTask { await respond(path) }
+                let (access, respond) = (self.access, self.respond)
+                promise.completeWithTask {
+                    if let refusal = await access.refusal(path: path, client: client, server: server) {
+                        return .text("\(refusal.reason)\n", status: .forbidden)
+                    }
+                    return await respond(path)
+                }
+            } else {
+                promise.succeed(.text("the connection has no IP addresses\n", status: .forbidden))
             }
             promise.futureResult.whenSuccess { response in
                 let (handler, context) = bound.value
