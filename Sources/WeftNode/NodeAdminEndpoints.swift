@@ -24,10 +24,13 @@ struct NodeAdminEndpoints: Sendable {
         case "/healthz":
             return .text("ok\n")
         case "/readyz":
+            var reasons: [String] = []
             let pending = readiness.pending
-            guard pending.isEmpty else {
-                let names = pending.map(\.rawValue).joined(separator: ", ")
-                return .text("not ready: waiting for \(names)\n", status: .serviceUnavailable)
+            if !pending.isEmpty { reasons.append("waiting for \(pending.map(\.rawValue).joined(separator: ", "))") }
+            let now = Date()
+            reasons += await certificates?.validities().compactMap { $0.degradation(at: now) } ?? []
+            guard reasons.isEmpty else {
+                return .text(reasons.map { "not ready: \($0)\n" }.joined(), status: .serviceUnavailable)
             }
             return .text("ready\n")
         case "/config_dump":

@@ -154,7 +154,8 @@ public final class NodeAgent: Sendable {
             let session = CurrentSession()
             let certificateRefresh = CertificateRefreshService(
                 certificates: member.certificates, session: session, tls: tls, localServices: localServices,
-                held: readiness.register(.certificates))
+                held: readiness.register(.certificates),
+                expiry: CertificateExpiryMetric(registry: metrics.registry))
             let link = ControlPlaneLink(
                 address: member.controlPlane, certificates: member.certificates, cache: member.cache,
                 socketMark: capture.socketMark, session: session,

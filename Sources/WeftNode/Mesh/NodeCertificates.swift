@@ -20,8 +20,8 @@ public actor NodeCertificates {
     private let stateDirectory: NodeStateDirectory
     private let logger: Logger
     private var refreshing = false
-    /// When each held chain reaches half its life, so the refresh that runs every second parses a certificate once.
-    private var halfLives: [String: Date] = [:]
+    /// Each held chain's validity (nil: unreadable), so the refresh that runs every second parses a certificate once.
+    private var parsed: [String: CertificateValidity?] = [:]
     /// Identities whose last request failed: not asked for again before their time (0.5 s doubling to 30 s).
     private var retries: [SPIFFEID: (backoff: Backoff, notBefore: Date)] = [:]
 
@@ -48,10 +48,14 @@ public actor NodeCertificates {
     /// Services that have a certificate now.
     public var services: Set<ServiceName> { Set(workloads.keys) }
 
+    /// Every held certificate's validity, the node's first; unreadable ones are left out (and renewed).
+    public func validities() -> [CertificateValidity] {
+        allIdentities.compactMap { validity(of: $0) }
+    }
+
     /// What /certs shows: every identity with its validity.
     public func summary() -> [[String: String]] {
-        let all = [nodeIdentity] + workloads.sorted { $0.key < $1.key }.map(\.value)
-        return all.map { identity in
+        allIdentities.map { identity in
             var row = ["identity": identity.identity.description]
             if let leaf = Self.leaf(identity.certificateChainPEM) {
                 row["not_before"] = Date.ISO8601FormatStyle().format(leaf.notValidBefore)
@@ -60,6 +64,10 @@ public actor NodeCertificates {
             }
             return row
         }
+    }
+
+    private var allIdentities: [TLSIdentity] {
+        [nodeIdentity] + workloads.sorted { $0.key < $1.key }.map(\.value)
     }
 
     private var nodeIdentity: TLSIdentity {
@@ -92,7 +100,7 @@ public actor NodeCertificates {
         refreshing = true
         defer { refreshing = false }
         var changed = false
-        if isDue(credentials.certificateChainPEM, now: now) {
+        if isDue(nodeIdentity, now: now) {
             let identity = SPIFFEID.node(trustDomain: credentials.trustDomain, name: credentials.nodeName)
             if let renewed = await issue(identity, session: session, now: now) {
                 credentials.certificateChainPEM = renewed.certificateChainPEM
@@ -102,7 +110,7 @@ public actor NodeCertificates {
             }
         }
         for service in localServices.sorted() {
-            if let held = workloads[service], !isDue(held.certificateChainPEM, now: now) { continue }
+            if let held = workloads[service], !isDue(held, now: now) { continue }
             let identity = SPIFFEID.workload(
                 trustDomain: credentials.trustDomain, namespace: service.namespace, service: service.name)
             if let issued = await issue(identity, session: session, now: now) {
@@ -116,7 +124,7 @@ public actor NodeCertificates {
         }
         guard changed else { return false }
         let held = Set([credentials.certificateChainPEM] + workloads.values.map(\.certificateChainPEM))
-        halfLives = halfLives.filter { held.contains($0.key) }
+        parsed = parsed.filter { held.contains($0.key) }
         do { try stateDirectory.saveWorkloads(workloads) } catch { logger.error("\(error)") }
         do { try publish() } catch { logger.error("renewed certificates are unusable: \(error)") }
         return true
@@ -147,12 +155,18 @@ public actor NodeCertificates {
     }
 
     /// True when the leaf is past half its lifetime (or unreadable).
-    private func isDue(_ chainPEM: String, now: Date) -> Bool {
-        if let half = halfLives[chainPEM] { return now >= half }
-        guard let leaf = Self.leaf(chainPEM) else { return true }
-        let half = leaf.notValidBefore.addingTimeInterval(leaf.notValidAfter.timeIntervalSince(leaf.notValidBefore) / 2)
-        halfLives[chainPEM] = half
-        return now >= half
+    private func isDue(_ held: TLSIdentity, now: Date) -> Bool {
+        guard let validity = validity(of: held) else { return true }
+        return now >= validity.halfLife
+    }
+
+    private func validity(of held: TLSIdentity) -> CertificateValidity? {
+        if let known = parsed[held.certificateChainPEM] { return known }
+        let validity = Self.leaf(held.certificateChainPEM).map {
+            CertificateValidity(identity: held.identity, notBefore: $0.notValidBefore, notAfter: $0.notValidAfter)
+        }
+        parsed[held.certificateChainPEM] = validity
+        return validity
     }
 
     static func leaf(_ chainPEM: String) -> Certificate? {
