@@ -104,16 +104,15 @@ public struct NodeSettings: Sendable {
             capture: captureConfiguration(for: state, overrides: overrides))
     }
 
-    /// What to capture for this node config: its VIP ranges, every service port (outbound) and the local service
-    /// ports (inbound), plus what these settings add.
+    /// What to capture for this node config: its VIP ranges and mesh endpoints (outbound) and the local service
+    /// ports (inbound), plus what these settings add (outbound ports are captured at any address only when asked).
     public func captureConfiguration(for state: NodeState, overrides: [ServiceOverride]) -> CaptureConfiguration {
         var configuration = capture
         configuration.vipRanges = Self.unique(capture.vipRanges + state.config.vipRanges)
         // Ports the mesh declares never include the node's own; ports given in these settings are kept as given,
         // so that validation refuses them with a reason.
         let nodePorts = configuration.nodePorts
-        configuration.outboundPorts = Self.unique(
-            capture.outboundPorts + state.remoteServicePorts.sorted().filter { !nodePorts.contains($0) })
+        configuration.meshEndpoints = state.meshEndpoints.filter { !nodePorts.contains($0.port) }
         configuration.inboundPorts = Self.unique(
             capture.inboundPorts
                 + inboundPorts(for: state, overrides: overrides).keys.sorted().filter { !nodePorts.contains($0) })

@@ -113,6 +113,26 @@ import WeftLabSupport
         }
     }
 
+    /// The capture takes mesh endpoints by address and port: a non-mesh server on another host that happens to use
+    /// a mesh service's port is reached directly, never through the node (it once took every host's traffic to it).
+    @Test func onlyMeshEndpointsAreCapturedNotEveryAddressOnAServicePort() async throws {
+        try await withNode { lab, a, b, node in
+            _ = try await lab.spawn(
+                ["socat", "-t", "5", "TCP-LISTEN:8080,fork,reuseaddr", "SYSTEM:echo plain b"], on: b,
+                unit: "plain.service", name: "plain-b")
+            let listed = try await a.run(["nft", "list", "set", "inet", "weft", "endpoints4"]).stdout
+            #expect(listed.contains("\(a.ipv4) . 8080") && listed.contains("\(a.ipv4) . 8081"), "\(listed)")
+
+            let other = try await fetch("\(b.ipv4)", 8080, from: a, unit: "frontend.service")
+            #expect(other.stdout == "plain b\n", "\(other)")
+            // A mesh call after it: once its access line is written, the other call would have been logged too.
+            let mesh = try await fetch("\(a.ipv4)", 8081, from: a, unit: "frontend.service")
+            #expect(mesh.stdout == "open\n", "\(mesh)")
+            _ = try await accessLogLines(node, containing: "\"original_destination\":\"\(a.ipv4):8081\"")
+            #expect(!node.log().contains("\(b.ipv4):8080"), "\(node.log().suffix(1500))")
+        }
+    }
+
     /// A client that half-closes right after connecting is served on the plain paths (outbound to a local endpoint,
     /// PERMISSIVE inbound) every time: the relay once raced the registration of the accepted channel and reset about
     /// one such connection in five.
@@ -130,9 +150,15 @@ import WeftLabSupport
         }
     }
 
+    /// `nft list table inet weft` without the DNS lease's countdown (`expires 2s480ms`), which changes every tick.
+    func listing(_ host: LabHost) async throws -> String {
+        try await host.run(["nft", "list", "table", "inet", "weft"]).stdout
+            .replacingOccurrences(of: #" expires [0-9a-z]+"#, with: "", options: .regularExpression)
+    }
+
     @Test func deletedOrEditedTableIsRestoredWithinTwoSeconds() async throws {
         try await withNode { _, a, _, node in
-            let installed = try await a.run(["nft", "list", "table", "inet", "weft"]).stdout
+            let installed = try await listing(a)
             for tamper in [
                 ["delete", "table", "inet", "weft"], ["flush", "chain", "inet", "weft", "output"],
                 ["delete", "element", "inet", "weft", "vip4", "{ 240.0.0.0/4 }"],
@@ -141,7 +167,7 @@ import WeftLabSupport
                 let started = ContinuousClock.now
                 var restored = false
                 while ContinuousClock.now - started < .seconds(2) {
-                    if try await a.run(["nft", "list", "table", "inet", "weft"]).stdout == installed {
+                    if try await listing(a) == installed {
                         restored = true
                         break
                     }
@@ -274,6 +300,21 @@ import WeftLabSupport
             #expect(other.stdout.hasPrefix("198.18.0.53"), "\(other)")
             let missing = try await a.run(["getent", "hosts", "nosuch.weft"])
             #expect(missing.status == 2, "NXDOMAIN: \(missing)")
+
+            // Killed, weft-node renews the DNS lease no more: within its 3 s the host's own resolver answers again,
+            // while the rest of the capture stays in place.
+            node.signal(SIGKILL)
+            try await node.waitForExit(timeout: .seconds(5))
+            let killed = ContinuousClock.now
+            var resolved = try await a.run(["getent", "ahostsv4", "example.test"], unit: "client.service")
+            while !resolved.stdout.hasPrefix("198.18.0.53"), ContinuousClock.now - killed < .seconds(15) {
+                try await Task.sleep(for: .milliseconds(200))
+                resolved = try await a.run(["getent", "ahostsv4", "example.test"], unit: "client.service")
+            }
+            #expect(resolved.stdout.hasPrefix("198.18.0.53"), "after SIGKILL: \(resolved)")
+            #expect(ContinuousClock.now - killed < .seconds(10), "resolved again after \(ContinuousClock.now - killed)")
+            let table = try await a.run(["nft", "list", "set", "inet", "weft", "vip4"])
+            #expect(table.stdout.contains("240.0.0.0/4"), "the capture is still installed: \(table)")
         }
     }
 

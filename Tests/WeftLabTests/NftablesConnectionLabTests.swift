@@ -14,6 +14,7 @@ import WeftLabSupport
             let connection = try NetworkNamespace.perform(inNamespaceAt: a.namespacePath) { try NftablesConnection() }
             var configuration = CaptureConfiguration()
             configuration.outboundPorts = [8080]
+            configuration.captureDNS = false  // its lease counts down in `nft list`
             let good = CaptureRuleset.table(for: configuration)
             try connection.replace(good)
             let installed = try #require(try connection.contents(family: .inet, name: "weft"))
@@ -59,6 +60,45 @@ import WeftLabSupport
                 #expect(!result.succeeded && result.stderr.contains(message), "\(arguments): \(result)")
             }
             #expect(try await a.run(["nft", "list", "ruleset"]).stdout.isEmpty)
+        }
+    }
+
+    @Test func endpointsAreAddressPortSetsAndTheDNSLeaseExpiresUnlessRenewed() async throws {
+        try await Lab.withLab(hosts: ["a"]) { lab in
+            let a = lab.host("a")
+            let connection = try NetworkNamespace.perform(inNamespaceAt: a.namespacePath) { try NftablesConnection() }
+            var configuration = CaptureConfiguration()
+            configuration.meshEndpoints = [
+                try #require(IPSocketAddress("198.18.0.2:8080")), try #require(IPSocketAddress("[2001:2::2]:8443")),
+            ]
+            configuration.dnsLease = .milliseconds(1500)
+            let table = CaptureRuleset.table(for: configuration)
+            try connection.replace(table)
+            let listed = try await a.run(["nft", "list", "table", "inet", "weft"]).stdout
+            #expect(listed.contains("type ipv4_addr . inet_service"), "\(listed)")
+            #expect(listed.contains("198.18.0.2 . 8080"), "\(listed)")
+            #expect(listed.contains("2001:2::2 . 8443"), "\(listed)")
+            #expect(listed.contains("ip daddr . th dport @endpoints4"), "\(listed)")
+            #expect(listed.contains("udp dport @dns_lease"), "\(listed)")
+
+            // Renewed, the lease stays; left alone, the kernel removes it.
+            let lease = CaptureRuleset.dnsLease(for: configuration)
+            func leaseHolds() async throws -> Bool {
+                try await a.run(["nft", "list", "set", "inet", "weft", "dns_lease"]).stdout.contains("elements = { 53")
+            }
+            for _ in 0..<4 {
+                try connection.renew(lease.elements, of: lease, in: table)
+                #expect(try await leaseHolds())
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            let deadline = ContinuousClock.now + .seconds(5)
+            while try await leaseHolds(), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(try await leaseHolds() == false, "the lease expired")
+            // An expired lease is renewed as well.
+            try connection.renew(lease.elements, of: lease, in: table)
+            #expect(try await leaseHolds())
         }
     }
 }

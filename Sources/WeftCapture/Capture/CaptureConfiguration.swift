@@ -6,7 +6,10 @@ public struct CaptureConfiguration: Sendable, Equatable {
     public var tableName = "weft"
     /// Connections to these ranges (service VIPs) go to the outbound listener.
     public var vipRanges: [IPCIDR] = [NodeConfig.defaultVIPRange]
-    /// Connections to these ports, at any address, go to the outbound listener.
+    /// Connections to these mesh endpoints (`address . port`) go to the outbound listener.
+    public var meshEndpoints: [IPSocketAddress] = []
+    /// Connections to these ports, at any address, go to the outbound listener (only when asked for: it takes every
+    /// host's traffic to that port).
     public var outboundPorts: [UInt16] = []
     /// Connections from other hosts to these ports go to the inbound plaintext listener.
     public var inboundPorts: [UInt16] = []
@@ -16,8 +19,11 @@ public struct CaptureConfiguration: Sendable, Equatable {
     public var excludedCIDRs: [IPCIDR] = [
         IPCIDR(network: .v4(0x7F00_0000), prefixLength: 8), IPCIDR(network: IPAddress("::1")!, prefixLength: 128),
     ]
-    /// Send local DNS (UDP and TCP port 53) to the node's resolver.
+    /// Send local DNS (UDP and TCP port 53) to the node's resolver, for as long as the node renews the DNS lease.
     public var captureDNS = true
+    /// How long DNS stays captured without a renewal: once weft-node stops or dies, the host's own resolvers answer
+    /// again within this time.
+    public var dnsLease: Duration = .seconds(3)
     public var outboundListenerPort = WeftPort.outboundCapture.rawValue
     public var inboundListenerPort = WeftPort.inboundPlaintext.rawValue
     public var hbonePort = WeftPort.hbone.rawValue

@@ -74,6 +74,21 @@ public final class CaptureController: Sendable {
         }
     }
 
+    /// Renews the DNS lease, so DNS stays captured while this node lives (and reaches the host's resolvers again
+    /// once it has stopped renewing). Its own commit is not mistaken for someone else's change.
+    public func renewDNSLease() throws {
+        try state.withLockedValue { state in
+            guard state.configuration.captureDNS, state.installedContents != nil else { return }
+            let table = NftTable(family: .inet, name: state.configuration.tableName)
+            let lease = CaptureRuleset.dnsLease(for: state.configuration)
+            let before = try connection.generation()
+            try connection.renew(lease.elements, of: lease, in: table)
+            let after = try connection.generation()
+            // Only our commit in between: the table is still as installed (or as the last reconcile found it).
+            if state.generation == before, after == before &+ 1 { state.generation = after }
+        }
+    }
+
     /// Checks the table against what was installed and restores it when it differs; true when it restored.
     public func reconcile() throws -> Bool {
         let (name, expected, known) = state.withLockedValue {
@@ -94,14 +109,17 @@ public final class CaptureController: Sendable {
         return true
     }
 
-    /// Reconciles every `interval` until the task is cancelled; netlink calls run on a thread pool, never on the
-    /// caller's executor.
+    /// Reconciles and renews the DNS lease every `interval` until the task is cancelled; netlink calls run on a
+    /// thread pool, never on the caller's executor.
     public func reconcileContinuously(
         every interval: Duration = .milliseconds(500), threadPool: NIOThreadPool = .singleton
     ) async {
         while !Task.isCancelled {
             do {
-                try await threadPool.runIfActive { _ = try self.reconcile() }
+                try await threadPool.runIfActive {
+                    _ = try self.reconcile()
+                    try self.renewDNSLease()
+                }
             } catch {
                 logger.error("capture reconcile failed: \(error)")
             }

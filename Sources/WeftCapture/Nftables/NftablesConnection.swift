@@ -74,6 +74,19 @@ public final class NftablesConnection: @unchecked Sendable {
         }
     }
 
+    /// Gives `elements` of `set` (a set of `table` with `timeout`) their timeout afresh, in one transaction: each is
+    /// added if it has expired, deleted, and added again — so an element can be a lease the node renews while it
+    /// lives, on kernels that cannot update an element's timeout in place.
+    public func renew(_ elements: [NftSetElement], of set: NftSet, in table: NftTable) throws(Error) {
+        try sequence.withLock { (next) throws(Error) in
+            var batch = NetlinkBatch(firstSequence: Self.take(&next, 1_000_000))
+            batch.addElements(elements, of: set, table: table)
+            batch.deleteElements(elements, of: set, table: table)
+            batch.addElements(elements, of: set, table: table)
+            try commit(&batch, operation: "renew elements of set \(set.name)")
+        }
+    }
+
     /// Removes the table if it exists; true when it did.
     @discardableResult
     public func deleteTable(family: NftFamily, name: String) throws(Error) -> Bool {
@@ -404,32 +417,45 @@ struct NetlinkBatch {
     }
 
     mutating func addSet(_ set: NftSet, table: NftTable) {
-        func describe(_ s: OpaquePointer) {
-            nftnl_set_set_str(s, UInt16(NFTNL_SET_TABLE.rawValue), table.name)
-            nftnl_set_set_str(s, UInt16(NFTNL_SET_NAME.rawValue), set.name)
-            nftnl_set_set_u32(s, UInt16(NFTNL_SET_FAMILY.rawValue), UInt32(table.family.rawValue))
-            nftnl_set_set_u32(s, UInt16(NFTNL_SET_ID.rawValue), set.id)
-        }
         add(Int32(NFT_MSG_NEWSET.rawValue), family: table.family, flags: UInt16(NLM_F_CREATE), what: "set \(set.name)")
         { nlh in
             let s = nftnl_set_alloc()!
             defer { nftnl_set_free(s) }
-            describe(s)
-            nftnl_set_set_u32(s, UInt16(NFTNL_SET_KEY_TYPE.rawValue), set.keyType.rawValue)
-            nftnl_set_set_u32(s, UInt16(NFTNL_SET_KEY_LEN.rawValue), set.keyType.length)
-            nftnl_set_set_u32(s, UInt16(NFTNL_SET_FLAGS.rawValue), set.interval ? UInt32(NFT_SET_INTERVAL.rawValue) : 0)
+            Self.describe(s, set, table)
+            nftnl_set_set_u32(s, UInt16(NFTNL_SET_KEY_TYPE.rawValue), set.keyTypeID)
+            nftnl_set_set_u32(s, UInt16(NFTNL_SET_KEY_LEN.rawValue), set.keyLength)
+            let flags =
+                (set.interval ? UInt32(NFT_SET_INTERVAL.rawValue) : 0)
+                | (set.timeout ? UInt32(NFT_SET_TIMEOUT.rawValue) : 0)
+            nftnl_set_set_u32(s, UInt16(NFTNL_SET_FLAGS.rawValue), flags)
             nftnl_set_nlmsg_build_payload(nlh, s)
         }
+        addElements(set.elements, of: set, table: table)
+    }
+
+    /// Adds elements to a set of the batch or of the table, in messages of at most `elementsPerMessage`; elements
+    /// already there are left as they are.
+    mutating func addElements(_ elements: [NftSetElement], of set: NftSet, table: NftTable) {
+        changeElements(Int32(NFT_MSG_NEWSETELEM.rawValue), elements, of: set, table: table, verb: "")
+    }
+
+    mutating func deleteElements(_ elements: [NftSetElement], of set: NftSet, table: NftTable) {
+        changeElements(Int32(NFT_MSG_DELSETELEM.rawValue), elements, of: set, table: table, verb: " (delete)")
+    }
+
+    private mutating func changeElements(
+        _ type: Int32, _ elements: [NftSetElement], of set: NftSet, table: NftTable, verb: String
+    ) {
         var start = 0
-        while start < set.elements.count {
-            let chunk = set.elements[start..<min(start + Self.elementsPerMessage, set.elements.count)]
+        while start < elements.count {
+            let chunk = elements[start..<min(start + Self.elementsPerMessage, elements.count)]
             add(
-                Int32(NFT_MSG_NEWSETELEM.rawValue), family: table.family, flags: UInt16(NLM_F_CREATE),
-                what: "elements \(start + 1)-\(start + chunk.count) of set \(set.name)"
+                type, family: table.family, flags: UInt16(NLM_F_CREATE),
+                what: "elements \(start + 1)-\(start + chunk.count) of set \(set.name)\(verb)"
             ) { nlh in
                 let s = nftnl_set_alloc()!
                 defer { nftnl_set_free(s) }
-                describe(s)
+                Self.describe(s, set, table)
                 for element in chunk {
                     let e = nftnl_set_elem_alloc()
                     element.key.withUnsafeBytes {
@@ -439,12 +465,25 @@ struct NetlinkBatch {
                         nftnl_set_elem_set_u32(
                             e, UInt16(NFTNL_SET_ELEM_FLAGS), UInt32(NFT_SET_ELEM_INTERVAL_END.rawValue))
                     }
+                    if let timeout = element.timeout {
+                        let (seconds, attoseconds) = timeout.components
+                        let milliseconds =
+                            UInt64(max(seconds, 0)) * 1000 + UInt64(max(attoseconds, 0) / 1_000_000_000_000_000)
+                        nftnl_set_elem_set_u64(e, UInt16(NFTNL_SET_ELEM_TIMEOUT), milliseconds)
+                    }
                     nftnl_set_elem_add(s, e)
                 }
                 nftnl_set_elems_nlmsg_build_payload(nlh, s)
             }
             start += chunk.count
         }
+    }
+
+    private static func describe(_ s: OpaquePointer, _ set: NftSet, _ table: NftTable) {
+        nftnl_set_set_str(s, UInt16(NFTNL_SET_TABLE.rawValue), table.name)
+        nftnl_set_set_str(s, UInt16(NFTNL_SET_NAME.rawValue), set.name)
+        nftnl_set_set_u32(s, UInt16(NFTNL_SET_FAMILY.rawValue), UInt32(table.family.rawValue))
+        nftnl_set_set_u32(s, UInt16(NFTNL_SET_ID.rawValue), set.id)
     }
 
     mutating func addChain(_ chain: NftChain, table: NftTable) {
@@ -486,7 +525,7 @@ struct NetlinkBatch {
         return buffer
     }
 
-    private static let register1 = UInt32(NFT_REG_1.rawValue)
+    private static let register1 = NftRegister.one.number
 
     private static func expression(_ expression: NftExpression) -> OpaquePointer {
         switch expression {
@@ -503,16 +542,16 @@ struct NetlinkBatch {
                 _ = nftnl_expr_set(e, UInt16(NFTNL_EXPR_CMP_DATA), $0.baseAddress, UInt32($0.count))
             }
             return e
-        case .payload(let base, let offset, let length):
+        case .payload(let base, let offset, let length, let register):
             let e = nftnl_expr_alloc("payload")!
-            nftnl_expr_set_u32(e, UInt16(NFTNL_EXPR_PAYLOAD_DREG), register1)
+            nftnl_expr_set_u32(e, UInt16(NFTNL_EXPR_PAYLOAD_DREG), register.number)
             nftnl_expr_set_u32(e, UInt16(NFTNL_EXPR_PAYLOAD_BASE), base.rawValue)
             nftnl_expr_set_u32(e, UInt16(NFTNL_EXPR_PAYLOAD_OFFSET), offset)
             nftnl_expr_set_u32(e, UInt16(NFTNL_EXPR_PAYLOAD_LEN), length)
             return e
-        case .lookup(let set, let id):
+        case .lookup(let set, let id, let register):
             let e = nftnl_expr_alloc("lookup")!
-            nftnl_expr_set_u32(e, UInt16(NFTNL_EXPR_LOOKUP_SREG), register1)
+            nftnl_expr_set_u32(e, UInt16(NFTNL_EXPR_LOOKUP_SREG), register.number)
             nftnl_expr_set_str(e, UInt16(NFTNL_EXPR_LOOKUP_SET), set)
             nftnl_expr_set_u32(e, UInt16(NFTNL_EXPR_LOOKUP_SET_ID), id)
             return e

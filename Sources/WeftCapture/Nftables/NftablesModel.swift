@@ -86,10 +86,10 @@ public enum NftExpression: Sendable, Equatable {
     case meta(MetaKey)
     /// Compares register 1 with `data`.
     case compare(Comparison, [UInt8])
-    /// Loads `length` bytes at `offset` of a header into register 1.
-    case payload(PayloadBase, offset: UInt32, length: UInt32)
-    /// Matches when register 1 is in the set.
-    case lookup(set: String, id: UInt32)
+    /// Loads `length` bytes at `offset` of a header into a register (register 1 unless a concatenation is built).
+    case payload(PayloadBase, offset: UInt32, length: UInt32, into: NftRegister = .one)
+    /// Matches when the key starting at the register is in the set.
+    case lookup(set: String, id: UInt32, from: NftRegister = .one)
     /// Stores `data` in register 1.
     case immediate([UInt8])
     case verdict(Verdict)
@@ -97,7 +97,23 @@ public enum NftExpression: Sendable, Equatable {
     case redirectToPortInRegister
 }
 
-/// A named set of keys, or of ranges when `interval` is set.
+/// Where an expression puts or reads its data: the 16-byte register 1, or a 4-byte register, in which the fields of
+/// a concatenated key are loaded one after another (each field padded to 4 bytes).
+public enum NftRegister: Sendable, Equatable {
+    case one
+    /// The 4-byte register `NFT_REG32_00 + index`.
+    case word(UInt32)
+
+    var number: UInt32 {
+        switch self {
+        case .one: 1
+        case .word(let index): 8 + index
+        }
+    }
+}
+
+/// A named set of keys, or of ranges when `interval` is set. A key of several fields is a concatenation
+/// (`ipv4_addr . inet_service`).
 public struct NftSet: Sendable, Equatable {
     public enum KeyType: UInt32, Sendable {
         case ipv4Address = 7
@@ -116,22 +132,57 @@ public struct NftSet: Sendable, Equatable {
     public var name: String
     /// Ties lookups to the set within one batch.
     public var id: UInt32
-    public var keyType: KeyType
+    public var keyFields: [KeyType]
     public var interval: Bool
+    /// Elements may carry a timeout, after which the kernel removes them.
+    public var timeout: Bool
     public var elements: [NftSetElement]
 
-    public init(name: String, id: UInt32, keyType: KeyType, interval: Bool, elements: [NftSetElement]) {
+    public init(
+        name: String, id: UInt32, keyFields: [KeyType], interval: Bool = false, timeout: Bool = false,
+        elements: [NftSetElement]
+    ) {
         self.name = name
         self.id = id
-        self.keyType = keyType
+        self.keyFields = keyFields
         self.interval = interval
+        self.timeout = timeout
         self.elements = elements
+    }
+
+    /// The key's type as the kernel stores it: a concatenation packs its fields' types 6 bits each, as `nft` does.
+    var keyTypeID: UInt32 {
+        keyFields.reduce(0) { $0 << 6 | $1.rawValue }
+    }
+
+    /// The key's length: a field alone has its own length, fields of a concatenation take whole 4-byte registers.
+    var keyLength: UInt32 {
+        keyFields.count == 1 ? keyFields[0].length : keyFields.reduce(0) { $0 + ($1.length + 3) / 4 * 4 }
     }
 
     /// A set of ports (network byte order), without duplicates.
     public static func ports(name: String, id: UInt32, _ ports: some Sequence<UInt16>) -> NftSet {
-        let elements = Set(ports).sorted().map { NftSetElement(key: [UInt8($0 >> 8), UInt8($0 & 0xFF)]) }
-        return NftSet(name: name, id: id, keyType: .inetService, interval: false, elements: elements)
+        let elements = Set(ports).sorted().map { NftSetElement(key: portBytes($0)) }
+        return NftSet(name: name, id: id, keyFields: [.inetService], elements: elements)
+    }
+
+    /// A set of `address . port` keys of one family (`ipv4_addr . inet_service` or `ipv6_addr . inet_service`),
+    /// without duplicates; the port is padded to its 4-byte register.
+    public static func socketAddresses(
+        name: String, id: UInt32, ipv6: Bool, _ addresses: some Sequence<IPSocketAddress>
+    )
+        -> NftSet
+    {
+        let elements = Set(addresses.filter { $0.address.isIPv4 != ipv6 }).sorted {
+            ($0.address, $0.port) < ($1.address, $1.port)
+        }
+        .map { NftSetElement(key: $0.address.bytes + portBytes($0.port) + [0, 0]) }
+        return NftSet(
+            name: name, id: id, keyFields: [ipv6 ? .ipv6Address : .ipv4Address, .inetService], elements: elements)
+    }
+
+    private static func portBytes(_ port: UInt16) -> [UInt8] {
+        [UInt8(port >> 8), UInt8(port & 0xFF)]
     }
 
     /// An interval set of addresses of one family. Overlapping and adjacent ranges are merged; each range becomes
@@ -163,7 +214,7 @@ public struct NftSet: Sendable, Equatable {
             }
         }
         return NftSet(
-            name: name, id: id, keyType: ipv6 ? .ipv6Address : .ipv4Address, interval: true, elements: elements)
+            name: name, id: id, keyFields: [ipv6 ? .ipv6Address : .ipv4Address], interval: true, elements: elements)
     }
 }
 
@@ -171,10 +222,13 @@ public struct NftSetElement: Sendable, Equatable {
     public var key: [UInt8]
     /// Marks the first key after a range in an interval set.
     public var intervalEnd: Bool
+    /// How long the element lives (in a set with `timeout`); nil: until it is deleted.
+    public var timeout: Duration?
 
-    public init(key: [UInt8], intervalEnd: Bool = false) {
+    public init(key: [UInt8], intervalEnd: Bool = false, timeout: Duration? = nil) {
         self.key = key
         self.intervalEnd = intervalEnd
+        self.timeout = timeout
     }
 }
 

@@ -60,9 +60,9 @@ public struct NodeState: Sendable {
         return ports
     }
 
-    /// Ports of services to capture when dialled directly (not through their VIP).
-    public var remoteServicePorts: Set<UInt16> {
-        Set(config.services.flatMap { service in service.endpoints.map(\.port) + service.ports })
+    /// Every endpoint of the mesh, to capture when dialled directly (not through its service's VIP).
+    public var meshEndpoints: [IPSocketAddress] {
+        servicesByEndpoint.keys.sorted { ($0.address, $0.port) < ($1.address, $1.port) }
     }
 
     /// Mesh DNS names, relative to the mesh domain, of every service with a VIP: `<name>.<namespace>`, and

@@ -38,7 +38,8 @@ final class CaptureService: Service {
             "capture installed",
             metadata: [
                 "table": "inet \(configuration.tableName)", "took": "\(took)",
-                "vips": "\(configuration.vipRanges)", "outboundPorts": "\(configuration.outboundPorts)",
+                "vips": "\(configuration.vipRanges)", "meshEndpoints": "\(configuration.meshEndpoints.count)",
+                "outboundPorts": "\(configuration.outboundPorts)",
                 "inboundPorts": "\(configuration.inboundPorts)",
             ])
         if latest != configuration {
@@ -66,7 +67,8 @@ final class CaptureService: Service {
             logger.info(
                 "capture updated",
                 metadata: [
-                    "vips": "\(configuration.vipRanges)", "outboundPorts": "\(configuration.outboundPorts)",
+                    "vips": "\(configuration.vipRanges)", "meshEndpoints": "\(configuration.meshEndpoints.count)",
+                    "outboundPorts": "\(configuration.outboundPorts)",
                     "inboundPorts": "\(configuration.inboundPorts)",
                 ])
         }

@@ -10,7 +10,7 @@ struct CaptureRulesetTests {
     @Test func addressRangesBecomeIntervalElementsLikeNftWritesThem() throws {
         let set = NftSet.addresses(
             name: "v4", id: 1, ipv6: false, [try cidr("240.0.0.0/4"), try cidr("198.18.5.0/24")])
-        #expect(set.interval && set.keyType == .ipv4Address)
+        #expect(set.interval && set.keyFields == [.ipv4Address])
         #expect(
             set.elements == [
                 NftSetElement(key: [0, 0, 0, 0], intervalEnd: true),
@@ -27,7 +27,7 @@ struct CaptureRulesetTests {
         let v4 = NftSet.addresses(name: "v4", id: 1, ipv6: false, ranges)
         #expect(v4.elements.map(\.key) == [[0, 0, 0, 0], [198, 18, 0, 0], [198, 18, 2, 0]])
         let v6 = NftSet.addresses(name: "v6", id: 2, ipv6: true, ranges)
-        #expect(v6.keyType == .ipv6Address)
+        #expect(v6.keyFields == [.ipv6Address])
         #expect(v6.elements.count == 3)
         #expect(v6.elements[1].key == [0x20, 0x01, 0, 2] + [UInt8](repeating: 0, count: 12))
         #expect(v6.elements[2].key == [0x20, 0x01, 0, 2, 0, 1] + [UInt8](repeating: 0, count: 10))
@@ -42,7 +42,7 @@ struct CaptureRulesetTests {
     @Test func portSetsAreSortedBigEndianAndUnique() {
         let set = NftSet.ports(name: "p", id: 1, [8080, 80, 8080])
         #expect(set.elements.map(\.key) == [[0, 80], [0x1F, 0x90]])
-        #expect(!set.interval && set.keyType == .inetService)
+        #expect(!set.interval && set.keyFields == [.inetService] && set.keyTypeID == 13 && set.keyLength == 2)
     }
 
     @Test func outputChainSkipsMarkedSocketsFirstThenRedirectsDNSAndVIPs() {
@@ -57,7 +57,7 @@ struct CaptureRulesetTests {
         #expect(
             output[1] == [
                 .meta(.l4proto), .compare(.equal, [17]), .payload(.transport, offset: 2, length: 2),
-                .compare(.equal, [0, 53]), .immediate([0x3A, 0xCD]), .redirectToPortInRegister,
+                .lookup(set: "dns_lease", id: 10), .immediate([0x3A, 0xCD]), .redirectToPortInRegister,
             ])
         #expect(
             output.contains {
@@ -65,12 +65,51 @@ struct CaptureRulesetTests {
                     && $0.contains(.immediate([0x3A, 0x99]))
             })
         // Every lookup names a set of the table, with its id.
-        for case .lookup(let name, let id) in table.rules.flatMap(\.expressions) {
+        for case .lookup(let name, let id, _) in table.rules.flatMap(\.expressions) {
             #expect(table.sets.first { $0.name == name }?.id == id)
         }
         configuration.captureDNS = false
+        let withoutDNS = CaptureRuleset.table(for: configuration)
+        #expect(!withoutDNS.rules.flatMap(\.expressions).contains(.immediate([0x3A, 0xCD])))
+        #expect(!withoutDNS.sets.contains { $0.name == "dns_lease" })
+    }
+
+    @Test func dnsIsCapturedOnlyWhileTheNodeRenewsItsLease() {
+        var configuration = CaptureConfiguration()
+        configuration.dnsLease = .milliseconds(2500)
+        let lease = CaptureRuleset.dnsLease(for: configuration)
+        #expect(lease.timeout && !lease.interval && lease.keyFields == [.inetService])
+        #expect(lease.elements == [NftSetElement(key: [0, 53], timeout: .milliseconds(2500))])
+        #expect(CaptureRuleset.table(for: configuration).sets.contains(lease))
+    }
+
+    @Test func meshEndpointsAreCapturedByAddressAndPortNotByPortAlone() throws {
+        var configuration = CaptureConfiguration()
+        configuration.meshEndpoints = [
+            try #require(IPSocketAddress("198.18.0.2:8080")), try #require(IPSocketAddress("[2001:2::2]:8080")),
+            try #require(IPSocketAddress("198.18.0.2:8080")),
+        ]
+        let table = CaptureRuleset.table(for: configuration)
+        let v4 = try #require(table.sets.first { $0.name == "endpoints4" })
+        #expect(v4.keyFields == [.ipv4Address, .inetService] && v4.keyTypeID == 7 << 6 | 13 && v4.keyLength == 8)
+        #expect(v4.elements == [NftSetElement(key: [198, 18, 0, 2, 0x1F, 0x90, 0, 0])])
+        let v6 = try #require(table.sets.first { $0.name == "endpoints6" })
+        #expect(v6.keyTypeID == 8 << 6 | 13 && v6.keyLength == 20)
         #expect(
-            !CaptureRuleset.table(for: configuration).rules.flatMap(\.expressions).contains(.immediate([0x3A, 0xCD])))
+            v6.elements == [
+                NftSetElement(key: [0x20, 0x01, 0, 2] + [UInt8](repeating: 0, count: 11) + [2, 0x1F, 0x90, 0, 0])
+            ])
+        let output = table.rules.filter { $0.chain == "output" }.map(\.expressions)
+        let endpoints4 = try #require(output.first { $0.contains(.lookup(set: "endpoints4", id: 8, from: .word(0))) })
+        #expect(
+            endpoints4 == [
+                .meta(.nfproto), .compare(.equal, [2]), .payload(.network, offset: 16, length: 4, into: .word(0)),
+                .payload(.transport, offset: 2, length: 2, into: .word(1)),
+                .lookup(set: "endpoints4", id: 8, from: .word(0)), .immediate([0x3A, 0x99]), .redirectToPortInRegister,
+            ])
+        #expect(output.contains { $0.contains(.payload(.transport, offset: 2, length: 2, into: .word(4))) })
+        // No port is captured at every address unless asked for.
+        #expect(table.sets.first { $0.name == "outbound_ports" }?.elements.isEmpty == true)
     }
 
     @Test func preroutingNeverCapturesLoopbackOrHBONEAndSendsInboundPortsTo15006() {
