@@ -192,6 +192,12 @@ extension AdminClient {
         try await call(CertificatesInfo.self, .GET, "/v1/certificates").value
     }
 
+    /// Revokes the certificate with this serial number (hex).
+    @discardableResult
+    public func revokeCertificate(serial: String) async throws -> RevokedCertificate {
+        try await call(RevokedCertificate.self, .POST, "/v1/certificates/\(Self.segment(serial))/revoke").value
+    }
+
     /// The mesh's root certificates, PEM. Needs no token.
     public func trustBundle() async throws -> String {
         try check(try await send(.GET, "/v1/trust-bundle", authenticated: false)).text

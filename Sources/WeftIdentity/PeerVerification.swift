@@ -19,6 +19,11 @@ extension SPIFFEID {
     }
 }
 
+extension Certificate {
+    /// The serial number as the registry records and revokes it: lowercase hex.
+    public var serialHex: String { hexString(serialNumber.bytes) }
+}
+
 /// Why a peer's certificate chain was not accepted.
 public enum PeerVerificationError: Error, Equatable, CustomStringConvertible {
     /// The peer presented no certificate.

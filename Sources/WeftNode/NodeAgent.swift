@@ -149,8 +149,9 @@ public final class NodeAgent: Sendable {
             }
             let apply = ConfigApplier(
                 settings: settings, overrides: plan.overrides, configStore: configStore, inboundRouter: inboundRouter,
-                resolver: resolver, capture: captureService, certificates: member.certificates, received: received,
-                telemetry: telemetry, stateDirectory: member.stateDirectory, cache: member.cache, logger: logger)
+                resolver: resolver, capture: captureService, certificates: member.certificates,
+                revocations: tls.revocations, received: received, telemetry: telemetry,
+                stateDirectory: member.stateDirectory, cache: member.cache, logger: logger)
             let session = CurrentSession()
             let certificateRefresh = CertificateRefreshService(
                 certificates: member.certificates, session: session, tls: tls, localServices: localServices,

@@ -4,7 +4,8 @@ import WeftAdminClient
 
 struct CertificatesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "certificates", abstract: "The mesh CA and the certificates it issued.", subcommands: [List.self]
+        commandName: "certificates", abstract: "The mesh CA and the certificates it issued.",
+        subcommands: [List.self, Revoke.self]
     )
 
     struct List: AsyncParsableCommand {
@@ -21,11 +22,34 @@ struct CertificatesCommand: AsyncParsableCommand {
                 ("trust bundle fingerprint", ca.trustBundleFingerprint), ("trust domain", ca.trustDomain),
             ])
             print("")
+            let revoked = Dictionary(
+                certificates.revoked.map { ($0.serialNumber, $0) }, uniquingKeysWith: { a, _ in a })
             Output.table(
-                ["SERIAL", "IDENTITY", "NODE", "NOT AFTER"],
-                certificates.issued.map { [$0.serialNumber, $0.identity, $0.node, Output.date($0.notAfter)] },
+                ["SERIAL", "IDENTITY", "NODE", "NOT AFTER", "REVOKED"],
+                certificates.issued.map {
+                    [
+                        $0.serialNumber, $0.identity, $0.node, Output.date($0.notAfter),
+                        revoked[$0.serialNumber].map { "\(Output.date($0.revokedAt)) (\($0.reason.rawValue))" } ?? "-",
+                    ]
+                },
                 empty: "no certificates issued yet"
             )
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke a certificate: every node refuses it and closes connections made with it.",
+            discussion:
+                "Takes effect on every node with the next config push (about a second). Deleting a node revokes its certificates itself."
+        )
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "The serial number, as `weftctl certificates list` shows it.") var serial: String
+
+        func run() async throws {
+            let revoked = try await connection.withClient { try await $0.revokeCertificate(serial: serial) }
+            if connection.output == .json { return Output.json(revoked) }
+            print("revoked certificate \(revoked.serialNumber) of \(revoked.identity) (node \(revoked.node))")
         }
     }
 }

@@ -387,8 +387,9 @@ import WeftLabSupport
     }
 
     @Test func aNodesEgressPolicyPassesOrRefusesCallsToNoMeshServiceWithinASecond() async throws {
-        try await withMesh { mesh in
-            // Outside the mesh: a server on cp (no weft-node there) on 8080, a port the capture takes on a (backend's).
+        // Port 8080 captured at every address on a (only when asked: by default only mesh endpoints are captured).
+        try await withMesh(nodeArguments: ["--outbound-port", "8080"]) { mesh in
+            // Outside the mesh: a server on cp (no weft-node there) on 8080, a port a's capture takes.
             _ = try await mesh.lab.spawn(
                 [
                     "socat", "-t", "5", "TCP-LISTEN:8080,fork,reuseaddr",

@@ -4,6 +4,7 @@ import NIOHTTP2
 import NIOSSL
 import Testing
 import WeftCore
+import WeftIdentity
 
 @testable import WeftProxy
 
@@ -23,6 +24,7 @@ struct HBONETLSVirtualTimeTests {
         let server: NIOAsyncTestingChannel
         let connection: PooledConnection
         let clientTLS: MeshTLS
+        let serverTLS: MeshTLSStore
         let hbone: HBONEServer
         let accessLines: @Sendable () -> [String]
 
@@ -32,7 +34,7 @@ struct HBONETLSVirtualTimeTests {
         {
             let ca = try TestCA()
             clientTLS = try MeshTLS(credentials: ca.credentials(node: "a", workloads: [Mesh.frontend]), generation: 1)
-            let serverTLS = MeshTLSStore()
+            serverTLS = MeshTLSStore()
             try serverTLS.update(try ca.credentials(node: serverNode, workloads: [Mesh.backend]))
             let runtime = Mesh.runtime(
                 LoopbackMesh.config(endpoint: IPSocketAddress("127.0.0.1:1")!, hbonePort: 15008))
@@ -133,6 +135,39 @@ struct HBONETLSVirtualTimeTests {
         #expect(status == .notFound, "an endpoint of node c is not node b's to serve")
         #expect(reason?.isEmpty == false)
         #expect(!(await f.closed), "a refused stream leaves the connection usable")
+    }
+
+    /// The serial of the certificate node "a" presents as frontend.
+    static func frontendSerial(_ f: Fixture) throws -> String {
+        let pem = try #require(f.clientTLS.credentials.workloads[Mesh.frontend]).certificateChainPEM
+        return try #require(try PEM.certificates(fromPEM: pem, source: "test").first).serialHex
+    }
+
+    @Test func revokingAPeersCertificateClosesItsOpenConnection() async throws {
+        let f = try await Fixture()
+        try await f.connect()
+        let stream = try await f.openStream()
+        try await f.interact { await f.outcome(of: stream) != nil }
+        #expect(f.serverTLS.revocations.trackedCount == 1)
+        #expect(f.serverTLS.revocations.update(["0badc0de"]) == 0, "another serial leaves it open")
+        #expect(f.serverTLS.revocations.update(["0badc0de", try Self.frontendSerial(f)]) == 1)
+        try await f.interact { await f.closed && f.serverTLS.revocations.trackedCount == 0 }
+        #expect(await f.closed)
+        #expect(f.serverTLS.revocations.trackedCount == 0)
+    }
+
+    @Test func aRevokedCertificateFailsTheHandshake() async throws {
+        let f = try await Fixture()
+        f.serverTLS.revocations.update([try Self.frontendSerial(f)])
+        // The client sees the server's alert (certificate unknown) as the handshake fails.
+        await #expect(throws: NIOSSLError.self) {
+            try await f.connect()
+            try await f.interact { await f.closed }
+        }
+        #expect(f.serverTLS.revocations.trackedCount == 0)
+        #expect(
+            f.accessLines().contains { $0.contains("is revoked") && $0.contains("\"result\":\"refused\"") },
+            "\(f.accessLines())")
     }
 
     @Test func theTLSConnectionClosesAfterTheIdleTimeoutInVirtualTime() async throws {

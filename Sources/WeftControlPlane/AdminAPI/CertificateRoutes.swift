@@ -5,7 +5,8 @@ import WeftIdentity
 import X509
 
 extension AdminAPI {
-    /// The CA and the certificates it issued (serials, identities, lifetimes; never keys).
+    /// The CA, the certificates it issued (serials, identities, lifetimes; never keys) and the revoked ones;
+    /// POST …/revoke revokes one.
     func addCertificateRoutes(to routes: AdminRouteTable) {
         routes.get("/v1/certificates") { _, _ in
             let authority = registry.authority
@@ -18,9 +19,16 @@ extension AdminAPI {
                     isRoot: certificate.subject == certificate.issuer,
                     trustBundleFingerprint: authority.trustBundleFingerprint
                 ),
-                issued: try await registry.issuedCertificates().sorted { $0.notBefore < $1.notBefore }
+                issued: try await registry.issuedCertificates().sorted { $0.notBefore < $1.notBefore },
+                revoked: try await registry.revokedCertificates().sorted { $0.revokedAt < $1.revokedAt }
             )
             return JSONResponse.make(view, etag: try await registry.revision())
+        }
+
+        routes.post("/v1/certificates/{serial}/revoke") { _, context in
+            let revoked = try await registry.revokeCertificate(
+                serial: try Input.path("serial", context), actor: context.actor)
+            return JSONResponse.make(revoked, etag: try await registry.revision())
         }
     }
 

@@ -31,7 +31,7 @@ struct CompiledMesh: Sendable {
     /// Compiles `state`, re-encoding only the services `dirty` names (and all of them without a previous mesh).
     init(
         state: MeshState, dirty: MeshState.Dirty, previous: CompiledMesh?, trustBundlePEM: String, trustDomain: String,
-        vipRange: IPCIDR
+        vipRange: IPCIDR, now: Date = Date()
     ) throws {
         revision = state.revision
         settings = state.settings
@@ -87,8 +87,12 @@ struct CompiledMesh: Sendable {
                 changed.append(resource)
             }
         }
+        // Revocations travel with the trust bundle (nodes that predate them ignore the field); expired certificates
+        // are refused by the chain check anyway.
+        let revokedSerials = state.revoked.values.filter { $0.notAfter > now }.map(\.serialNumber).sorted()
         let bundle = try ConfigResource.make(
-            name: ConfigResource.trustBundleName, TrustBundleResource(pem: trustBundlePEM))
+            name: ConfigResource.trustBundleName,
+            TrustBundleResource(pem: trustBundlePEM, revokedSerials: revokedSerials.isEmpty ? nil : revokedSerials))
         if shared[bundle.name]?.version != bundle.version {
             shared[bundle.name] = bundle
             changed.append(bundle)

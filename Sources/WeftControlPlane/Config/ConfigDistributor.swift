@@ -72,7 +72,8 @@ public final class ConfigDistributor: Sendable, NodeStatusSource {
             guard inner.mesh == nil || !dirty.isEmpty else { return nil }
             let mesh = try CompiledMesh(
                 state: state, dirty: dirty, previous: inner.mesh, trustBundlePEM: registry.authority.trustBundlePEM,
-                trustDomain: registry.configuration.trustDomain, vipRange: registry.configuration.vipRange
+                trustDomain: registry.configuration.trustDomain, vipRange: registry.configuration.vipRange,
+                now: registry.now()
             )
             inner.mesh = mesh
             inner.history.append(mesh.sharedDelta)

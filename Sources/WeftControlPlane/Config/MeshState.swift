@@ -9,6 +9,8 @@ struct MeshState: Sendable {
     var endpointsByNode: [String: [EndpointRecord]] = [:]
     var intentions: [String: Intention] = [:]
     var settings = MeshSettings()
+    /// Revoked certificates by serial number.
+    var revoked: [String: RevokedCertificate] = [:]
 
     /// Which compiled resources a feed invalidates.
     struct Dirty: Sendable {
@@ -16,8 +18,9 @@ struct MeshState: Sendable {
         var intentions = false
         var nodes = false
         var settings = false
+        var revocations = false
 
-        var isEmpty: Bool { services.isEmpty && !intentions && !nodes && !settings }
+        var isEmpty: Bool { services.isEmpty && !intentions && !nodes && !settings && !revocations }
     }
 
     /// Applies a feed; returns what changed. Objects of kinds that do not shape config are ignored.
@@ -48,6 +51,9 @@ struct MeshState: Sendable {
             case .settings:
                 settings = try StoredCoding.decode(MeshSettings.self, from: object)
                 dirty.settings = true
+            case .revokedCertificate:
+                revoked[object.key] = try StoredCoding.decode(RevokedCertificate.self, from: object)
+                dirty.revocations = true
             default:
                 continue
             }
@@ -72,6 +78,9 @@ struct MeshState: Sendable {
             case .settings:
                 settings = MeshSettings()
                 dirty.settings = true
+            case .revokedCertificate:
+                revoked[deletion.key] = nil
+                dirty.revocations = true
             default:
                 continue
             }

@@ -126,7 +126,7 @@ struct NodeAPIService: Weft_Node_V1_NodeService.SimpleServiceProtocol {
     }
 
     /// The node named by the client certificate, which the transport has already verified against the trust
-    /// bundle; the node must still be registered (a deleted node is locked out).
+    /// bundle; the node must still be registered (a deleted node is locked out) and its certificate not revoked.
     func authenticatedNode(_ context: ServerContext) async throws -> String {
         guard let transport = context.transportSpecific as? HTTP2ServerTransport.Posix.Context,
             let certificate = transport.peerCertificate
@@ -149,6 +149,13 @@ struct NodeAPIService: Weft_Node_V1_NodeService.SimpleServiceProtocol {
             throw RPCError(
                 code: .permissionDenied,
                 message: "node \(name) is not registered (deleted?): join again with a new token")
+        }
+        guard try await !registry.isRevoked(serial: certificate.serialHex) else {
+            throw RPCError(
+                code: .permissionDenied,
+                message:
+                    "the certificate of node \(name) (serial \(certificate.serialHex)) was revoked: join again with a new token"
+            )
         }
         return name
     }

@@ -216,14 +216,6 @@ extension Registry {
         return Revisioned(value: record, revision: revision)
     }
 
-    /// Removes a node, its endpoints, and the services only it had discovered stay (admins delete services).
-    public func deleteNode(_ name: String, actor: String) async throws(RegistryError) {
-        guard try await node(name) != nil else { throw .notFound(kind: "node", key: name) }
-        _ = try await apply(
-            [.delete(.node, name), .delete(.nodeEndpoints, name)], actor: actor, action: "delete node \(name)"
-        )
-    }
-
     /// Replaces what a node registered: its addresses, version and endpoints; services it discovered that the
     /// registry does not know yet are created (with a VIP). Marks the node up.
     @discardableResult

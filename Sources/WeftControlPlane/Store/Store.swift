@@ -64,6 +64,8 @@ public struct ObjectKind: RawRepresentable, Hashable, Sendable, Codable, CustomS
     /// A VIP held by a service, keyed by address: the uniqueness guard for allocation across replicas.
     public static let vipClaim = ObjectKind(rawValue: "vip-claim")
     public static let issuedCertificate = ObjectKind(rawValue: "issued-certificate")
+    /// A revoked certificate, keyed by serial number, kept until the certificate expires.
+    public static let revokedCertificate = ObjectKind(rawValue: "revoked-certificate")
     /// Written once with the first admin token: replicas starting together make one bootstrap token, not one each.
     public static let bootstrapGuard = ObjectKind(rawValue: "bootstrap-guard")
 

@@ -4,7 +4,7 @@
     import Foundation
 #endif
 
-/// GET /v1/certificates: the CA and the certificates it issued.
+/// GET /v1/certificates: the CA, the certificates it issued and those revoked.
 public struct CertificatesInfo: Sendable, Equatable, Codable {
     public struct Authority: Sendable, Equatable, Codable {
         public var trustDomain: String
@@ -44,10 +44,12 @@ public struct CertificatesInfo: Sendable, Equatable, Codable {
 
     public var authority: Authority
     public var issued: [IssuedCertificateRecord]
+    public var revoked: [RevokedCertificate]
 
-    public init(authority: Authority, issued: [IssuedCertificateRecord]) {
+    public init(authority: Authority, issued: [IssuedCertificateRecord], revoked: [RevokedCertificate] = []) {
         self.authority = authority
         self.issued = issued
+        self.revoked = revoked
     }
 }
 

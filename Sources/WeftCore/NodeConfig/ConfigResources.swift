@@ -83,11 +83,21 @@ public struct MeshResource: Sendable, Equatable, Codable {
     }
 }
 
-/// The `trust-bundle` resource.
+/// The `trust-bundle` resource: the roots every peer must chain to, and the serial numbers (hex) of revoked
+/// certificates no peer may present until they expire (absent from control planes that send none).
 public struct TrustBundleResource: Sendable, Equatable, Codable {
     public var pem: String
+    public var revokedSerials: [String]?
 
-    public init(pem: String) { self.pem = pem }
+    public init(pem: String, revokedSerials: [String]? = nil) {
+        self.pem = pem
+        self.revokedSerials = revokedSerials
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case pem
+        case revokedSerials = "revoked_serials"
+    }
 }
 
 /// A node's config put together from its resources: what the proxy, capture and DNS read.
@@ -98,6 +108,8 @@ public struct CompiledNodeConfig: Sendable, Equatable {
     public var telemetry: TelemetrySettings
     public var trustDomain: String
     public var trustBundlePEM: String
+    /// Serial numbers of revoked certificates (empty from a control plane that sends none).
+    public var revokedSerials: Set<String>
 
     public enum AssemblyError: Error, Equatable, CustomStringConvertible {
         case missing(String)
@@ -154,5 +166,6 @@ public struct CompiledNodeConfig: Sendable, Equatable {
         self.telemetry = mesh.telemetry
         self.trustDomain = mesh.trustDomain
         self.trustBundlePEM = bundle.pem
+        self.revokedSerials = Set(bundle.revokedSerials ?? [])
     }
 }

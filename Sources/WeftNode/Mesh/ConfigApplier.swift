@@ -4,8 +4,9 @@ import WeftCapture
 import WeftCore
 import WeftProxy
 
-/// Puts a new config version into effect: proxy config (and with it live-connection enforcement), inbound ports,
-/// DNS names, capture, trust bundle; then keeps it on disk as the last good config. A capture or trust bundle that
+/// Puts a new config version into effect: revocations (closing connections with revoked peers), proxy config (and
+/// with it live-connection enforcement), inbound ports, DNS names, capture, trust bundle; then keeps it on disk as
+/// the last good config. A capture or trust bundle that
 /// cannot be put in place fails the version (the control plane gets a NACK naming it) and it is not kept.
 struct ConfigApplier: Sendable {
     let settings: NodeSettings
@@ -15,6 +16,7 @@ struct ConfigApplier: Sendable {
     let resolver: DNSResolver?
     let capture: CaptureService?
     let certificates: NodeCertificates
+    let revocations: PeerRevocations
     let received: NodeReadinessToken
     let telemetry: NIOLockedValueBox<TelemetrySettings?>
     let stateDirectory: NodeStateDirectory
@@ -22,6 +24,7 @@ struct ConfigApplier: Sendable {
     let logger: Logger
 
     func apply(_ config: CompiledNodeConfig, summary: ConfigCache.UpdateSummary) async -> ConfigApplyOutcome {
+        let revokedPeers = revocations.update(config.revokedSerials)
         let proxyConfig = ProxyConfig(config, hbonePort: settings.hbonePort)
         let state = proxyConfig.state
         let closed = configStore.update(proxyConfig)
@@ -53,7 +56,8 @@ struct ConfigApplier: Sendable {
             metadata: [
                 "version": "\(config.version)", "changed": "\(summary.changed.count)",
                 "removed": "\(summary.removed.count)",
-                "closedConnections": "\(closed)",
+                "closedConnections": "\(closed)", "revokedCertificates": "\(config.revokedSerials.count)",
+                "closedRevokedPeers": "\(revokedPeers)",
             ])
         return .applied
     }

@@ -154,8 +154,9 @@ public final class HBONEConnectionPool: Sendable {
         expecting expected: SPIFFEID, maxStreams: Int, windows: (stream: Int, connection: Int)
     ) throws {
         let verification = tls.verification(expecting: expected) { outcome in
-            if case .failure(let rejection) = outcome {
-                connection.fail(HBONEError.handshake(rejection.reason))
+            switch outcome {
+            case .success(let verified): tls.revocations.track(channel, serial: verified.serial)
+            case .failure(let rejection): connection.fail(HBONEError.handshake(rejection.reason))
             }
         }
         let sync = channel.pipeline.syncOperations

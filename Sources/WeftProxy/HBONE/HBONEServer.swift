@@ -106,8 +106,9 @@ public final class HBONEServer: Sendable {
         let peer = PeerIdentity()
         let verification = tls.verification(expecting: nil) { outcome in
             switch outcome {
-            case .success(let identity):
-                peer.identity.withLockedValue { $0 = identity }
+            case .success(let verified):
+                peer.identity.withLockedValue { $0 = verified.identity }
+                tls.revocations.track(channel, serial: verified.serial)
             case .failure(let rejection):
                 refused("mTLS: \(rejection.reason)")
             }

@@ -66,10 +66,15 @@ public final class MeshTLS: Sendable {
     let serverContext: NIOSSLContext
     let clientContexts: [ServiceName: NIOSSLContext]
     let trustBundle: [Certificate]
+    /// Shared by every generation: revocations outlive certificate renewals.
+    let revocations: PeerRevocations
 
-    public init(credentials: MeshCredentials, generation: UInt64) throws(MeshTLSError) {
+    public init(credentials: MeshCredentials, generation: UInt64, revocations: PeerRevocations = PeerRevocations())
+        throws(MeshTLSError)
+    {
         self.credentials = credentials
         self.generation = generation
+        self.revocations = revocations
         do {
             trustBundle = try PEM.certificates(fromPEM: credentials.trustBundlePEM, source: "the trust bundle")
         } catch {
@@ -120,12 +125,14 @@ public final class MeshTLS: Sendable {
     }
 
     /// A verification callback for one handshake: the peer's chain must lead to the trust bundle and name one
-    /// SPIFFE ID of this trust domain (and be `expected`, when given). `outcome` learns the identity or the reason.
+    /// SPIFFE ID of this trust domain (and be `expected`, when given), and its leaf must not be revoked. `outcome`
+    /// learns the peer or the reason.
     func verification(
-        expecting expected: SPIFFEID?, outcome: @escaping @Sendable (Result<SPIFFEID, PeerRejection>) -> Void
+        expecting expected: SPIFFEID?, outcome: @escaping @Sendable (Result<VerifiedPeer, PeerRejection>) -> Void
     ) -> NIOSSLCustomVerificationCallback {
         let bundle = trustBundle
         let trustDomain = credentials.trustDomain
+        let revocations = self.revocations
         return { presented, promise in
             let chain: [Certificate]
             do {
@@ -139,11 +146,17 @@ public final class MeshTLS: Sendable {
                 do throws(PeerVerificationError) {
                     let identity = try await verifyChain(
                         leafAndIntermediates: chain, trustBundle: bundle, trustDomain: trustDomain)
+                    let serial = chain[0].serialHex
                     if let expected, identity != expected {
                         outcome(.failure(PeerRejection(reason: "the peer is \(identity), expected \(expected)")))
                         promise.succeed(.failed)
+                    } else if revocations.isRevoked(serial) {
+                        outcome(
+                            .failure(
+                                PeerRejection(reason: "the certificate of \(identity) (serial \(serial)) is revoked")))
+                        promise.succeed(.failed)
                     } else {
-                        outcome(.success(identity))
+                        outcome(.success(VerifiedPeer(identity: identity, serial: serial)))
                         promise.succeed(.certificateVerified)
                     }
                 } catch {
@@ -153,6 +166,13 @@ public final class MeshTLS: Sendable {
             }
         }
     }
+}
+
+/// A peer whose certificate passed the handshake's checks.
+struct VerifiedPeer: Sendable {
+    var identity: SPIFFEID
+    /// Its leaf's serial number (hex), followed for revocation.
+    var serial: String
 }
 
 /// Why a peer's certificate was refused during a handshake.
@@ -174,6 +194,8 @@ public final class MeshTLSStore: Sendable {
 
     private let state = NIOLockedValueBox(State())
     private let onMissingWorkload: @Sendable (ServiceName) -> Void
+    /// The revoked certificates, for every generation of credentials.
+    public let revocations = PeerRevocations()
 
     public init(onMissingWorkload: @escaping @Sendable (ServiceName) -> Void = { _ in }) {
         self.onMissingWorkload = onMissingWorkload
@@ -184,7 +206,7 @@ public final class MeshTLSStore: Sendable {
     /// Builds contexts from `credentials` and makes them current; on error the previous ones stay.
     public func update(_ credentials: MeshCredentials) throws(MeshTLSError) {
         let generation = (current?.generation ?? 0) + 1
-        let made = try MeshTLS(credentials: credentials, generation: generation)
+        let made = try MeshTLS(credentials: credentials, generation: generation, revocations: revocations)
         let ready = state.withLockedValue { state in
             state.current = made
             var ready: [EventLoopPromise<MeshTLS>] = []

@@ -284,6 +284,45 @@ struct NodeAPITests {
         }
     }
 
+    /// Deleting a node revokes its certificates and an admin can revoke one: the serials reach every other node with
+    /// the trust bundle, weftd refuses a revoked node certificate, and bad or unknown serials change nothing.
+    @Test func deletingANodeOrRevokingACertificateReachesEveryNodesTrustBundle() async throws {
+        try await Self.withTwoNodes { control, hostA, hostB in
+            _ = try await hostA.next { _ in true }
+            _ = try await hostB.next { _ in true }
+            func serial(_ credentials: NodeCredentials) throws -> String {
+                try #require(try PEM.certificates(fromPEM: credentials.certificateChainPEM, source: "test").first)
+                    .serialHex
+            }
+            let serialB = try serial(hostB.credentials)
+            let bad = try await control.admin(.POST, "/v1/certificates/not-hex/revoke")
+            #expect(bad.status == .badRequest, "\(bad.status)")
+            let unknown = try await control.admin(.POST, "/v1/certificates/abcdef/revoke")
+            #expect(unknown.status == .notFound, "\(unknown.status)")
+
+            let revoked = try await control.admin(.POST, "/v1/certificates/\(serialB.uppercased())/revoke")
+            #expect(revoked.status == .ok, "\(revoked.status) \(String(decoding: revoked.body, as: UTF8.self))")
+            #expect(try revoked.json()["reason"] as? String == "revoked-by-admin")
+            let seenByA = try await hostA.next { $0.config.revokedSerials.contains(serialB) }
+            #expect(seenByA.config.revokedSerials == [serialB])
+            // weftd no longer takes host-b's revoked certificate as its credential.
+            let refused = try WatchingNode(control: control, credentials: hostB.credentials)
+            await #expect(throws: (any Error).self) { _ = try await refused.next(within: .seconds(2)) { _ in true } }
+            await refused.stop()
+
+            let serialA = try serial(hostA.credentials)
+            let deleted = try await control.admin(.DELETE, "/v1/nodes/host-a")
+            #expect(deleted.status.code < 300, "\(deleted.status)")
+            let listed = try await control.admin(.GET, "/v1/certificates")
+            let rows = try #require(try listed.json()["revoked"] as? [[String: Any]])
+            #expect(
+                Set(rows.compactMap { $0["serial_number"] as? String }).isSuperset(of: [serialA, serialB]), "\(rows)")
+            #expect(
+                rows.contains { $0["serial_number"] as? String == serialA && $0["reason"] as? String == "node-deleted" }
+            )
+        }
+    }
+
     @Test func aSilentNodeIsMarkedDownAndItsEndpointsWithdrawn() async throws {
         try await Self.withControlPlane(configure: { $0.registry.nodeTimeout = .seconds(2) }) { control in
             let watcher = try WatchingNode(
