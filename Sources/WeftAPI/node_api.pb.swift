@@ -44,6 +44,9 @@ public nonisolated struct Weft_Node_V1_JoinRequest: Sendable {
   /// PEM CSR for spiffe://<td>/node/<node_name>.
   public var csrPem: String = String()
 
+  /// The node's addresses; must include the address it joins from. A token made with addresses fixes them instead.
+  public var addresses: [String] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -335,7 +338,7 @@ fileprivate nonisolated let _protobuf_package = "weft.node.v1"
 
 nonisolated extension Weft_Node_V1_JoinRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".JoinRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}token\0\u{3}node_name\0\u{3}csr_pem\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}token\0\u{3}node_name\0\u{3}csr_pem\0\u{1}addresses\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -346,6 +349,7 @@ nonisolated extension Weft_Node_V1_JoinRequest: SwiftProtobuf.Message, SwiftProt
       case 1: try { try decoder.decodeSingularStringField(value: &self.token) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.nodeName) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.csrPem) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.addresses) }()
       default: break
       }
     }
@@ -361,6 +365,9 @@ nonisolated extension Weft_Node_V1_JoinRequest: SwiftProtobuf.Message, SwiftProt
     if !self.csrPem.isEmpty {
       try visitor.visitSingularStringField(value: self.csrPem, fieldNumber: 3)
     }
+    if !self.addresses.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.addresses, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -368,6 +375,7 @@ nonisolated extension Weft_Node_V1_JoinRequest: SwiftProtobuf.Message, SwiftProt
     if lhs.token != rhs.token {return false}
     if lhs.nodeName != rhs.nodeName {return false}
     if lhs.csrPem != rhs.csrPem {return false}
+    if lhs.addresses != rhs.addresses {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

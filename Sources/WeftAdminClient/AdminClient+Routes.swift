@@ -40,14 +40,26 @@ extension AdminClient {
         return Revisioned(value: value, revision: revision ?? 0)
     }
 
+    public func setNodeAddresses(_ name: String, addresses: [IPAddress], ifMatch: Int64? = nil) async throws
+        -> Revisioned<NodeRecord>
+    {
+        let (value, revision) = try await call(
+            NodeRecord.self, .PUT, "/v1/nodes/\(Self.segment(name))/addresses",
+            body: NodeAddressesRequest(addresses: addresses), ifMatch: ifMatch
+        )
+        return Revisioned(value: value, revision: revision ?? 0)
+    }
+
     public func deleteNode(_ name: String, ifMatch: Int64? = nil) async throws {
         try await callNoContent(.DELETE, "/v1/nodes/\(Self.segment(name))", ifMatch: ifMatch)
     }
 
     // MARK: Join tokens
 
-    public func createJoinToken(node: String, ttlSeconds: Int) async throws -> CreatedJoinToken {
-        let body = JoinTokenRequest(node: node, ttlSeconds: ttlSeconds)
+    public func createJoinToken(node: String, ttlSeconds: Int, addresses: [IPAddress]? = nil) async throws
+        -> CreatedJoinToken
+    {
+        let body = JoinTokenRequest(node: node, ttlSeconds: ttlSeconds, addresses: addresses)
         return try await call(CreatedJoinToken.self, .POST, "/v1/node-tokens", body: body).value
     }
 
@@ -81,6 +93,20 @@ extension AdminClient {
 
     public func deleteService(_ name: ServiceName, ifMatch: Int64? = nil) async throws {
         try await callNoContent(.DELETE, Self.servicePath(name), ifMatch: ifMatch)
+    }
+
+    /// Lets `node` serve `service` and call as it.
+    public func allowNode(_ node: String, for service: ServiceName) async throws -> Revisioned<ServiceRecord> {
+        let (value, revision) = try await call(
+            ServiceRecord.self, .PUT, Self.servicePath(service) + "/nodes/\(Self.segment(node))")
+        return Revisioned(value: value, revision: revision ?? 0)
+    }
+
+    /// Takes `node` out of `service`'s placement; its endpoints of the service are withdrawn.
+    public func disallowNode(_ node: String, for service: ServiceName) async throws -> Revisioned<ServiceRecord> {
+        let (value, revision) = try await call(
+            ServiceRecord.self, .DELETE, Self.servicePath(service) + "/nodes/\(Self.segment(node))")
+        return Revisioned(value: value, revision: revision ?? 0)
     }
 
     static func servicePath(_ name: ServiceName) -> String {

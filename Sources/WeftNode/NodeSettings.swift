@@ -148,3 +148,11 @@ public struct NodePlan: Sendable {
     public var fileErrors: [SettingsError]
     public var capture: CaptureConfiguration
 }
+
+extension NodeSettings {
+    /// The addresses this node joins and registers with: `node_addresses`, else the host's non-loopback interface
+    /// addresses.
+    func registeredAddresses() -> [IPAddress] {
+        nodeAddresses ?? LocalAddresses.all().filter { !$0.isLoopback }
+    }
+}

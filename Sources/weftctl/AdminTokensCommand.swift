@@ -16,11 +16,16 @@ struct AdminTokensCommand: AsyncParsableCommand {
         )
         @OptionGroup var connection: ConnectionOptions
         @Option(help: "A name for it (a DNS label); the audit log names its changes token:<name>.") var name: String
-        @Option(help: "read (GET only) or write.") var scope: String = "read"
+        @Option(
+            help:
+                "read (GET only), intentions (traffic policy), nodes (nodes, join tokens, services) or admin (everything)."
+        ) var scope: String = "read"
 
         func run() async throws {
-            guard let value = AdminTokenScope(rawValue: scope) else {
-                throw ValidationError("--scope '\(scope)': use read or write")
+            guard let value = AdminTokenScope(name: scope) else {
+                throw ValidationError(
+                    "--scope '\(scope)': use one of \(AdminTokenScope.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
             }
             let token = try await connection.withClient { try await $0.createAdminToken(name: name, scope: value) }
             if connection.output == .json { return Output.json(token) }

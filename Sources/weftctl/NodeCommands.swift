@@ -5,8 +5,8 @@ import WeftCore
 
 struct NodesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "nodes", abstract: "Nodes: list, show, set egress, delete.",
-        subcommands: [List.self, Show.self, Egress.self, Delete.self]
+        commandName: "nodes", abstract: "Nodes: list, show, set egress, set addresses, delete.",
+        subcommands: [List.self, Show.self, Egress.self, SetAddresses.self, Delete.self]
     )
 
     struct List: AsyncParsableCommand {
@@ -57,6 +57,35 @@ struct NodesCommand: AsyncParsableCommand {
                 },
                 empty: "no endpoints"
             )
+            guard let refused = record.refusedClaims, !refused.isEmpty else { return }
+            print("")
+            print("refused claims (the node registered them; the control plane did not accept them):")
+            Output.table(
+                ["SERVICE", "REASON", "WHY"],
+                refused.map { [$0.service.description, $0.reason.rawValue, $0.message] }, empty: "")
+        }
+    }
+
+    struct SetAddresses: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-addresses",
+            abstract: "Fix the addresses a node's endpoints must be at (they were fixed when it joined)."
+        )
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "The node's name.") var name: String
+        @Argument(help: "Its addresses.") var addresses: [String]
+        @Option(name: .customLong("if-match"), help: "Only if the node is still at this revision.") var ifMatch: Int64?
+
+        func run() async throws {
+            let parsed = try addresses.map { text in
+                guard let address = IPAddress(text) else { throw ValidationError("'\(text)' is not an IP address") }
+                return address
+            }
+            let node = try await connection.withClient {
+                try await $0.setNodeAddresses(name, addresses: parsed, ifMatch: ifMatch)
+            }
+            if connection.output == .json { return Output.json(node.value) }
+            print("node \(name): addresses \(Output.list(node.value.addresses.map(\.description)))")
         }
     }
 
@@ -131,13 +160,25 @@ struct NodeCommand: AsyncParsableCommand {
             @OptionGroup var connection: ConnectionOptions
             @Option(help: "The node that may join with it.") var name: String
             @Option(help: "How long it stays valid: 90s, 30m, 1h, 2d.") var ttl: String = "1h"
+            @Option(
+                name: .customLong("address"),
+                help:
+                    "The node's address (repeat for several): fixes them, and the join must come from one. Without it the node's own list counts, checked against the address it joins from."
+            ) var addresses: [String] = []
 
             func run() async throws {
                 guard let seconds = parseDuration(ttl) else {
                     throw ValidationError("--ttl '\(ttl)': use a duration like 90s, 30m, 1h or 2d")
                 }
+                let fixed = try addresses.map { text in
+                    guard let address = IPAddress(text) else {
+                        throw ValidationError("--address '\(text)' is not an IP address")
+                    }
+                    return address
+                }
                 let token = try await connection.withClient {
-                    try await $0.createJoinToken(node: name, ttlSeconds: seconds)
+                    try await $0.createJoinToken(
+                        node: name, ttlSeconds: seconds, addresses: fixed.isEmpty ? nil : fixed)
                 }
                 if connection.output == .json { return Output.json(token) }
                 print(token.token)

@@ -5,8 +5,9 @@ import WeftCore
 
 struct ServicesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "services", abstract: "Services: list, show, define (put), delete.",
-        subcommands: [List.self, Show.self, Put.self, Delete.self]
+        commandName: "services", abstract: "Services: list, show, define (put), delete, placement.",
+        subcommands: [List.self, Show.self, Put.self, Delete.self, AllowNode.self, DisallowNode.self],
+        aliases: ["service"]
     )
 
     struct List: AsyncParsableCommand {
@@ -120,12 +121,47 @@ struct ServicesCommand: AsyncParsableCommand {
         }
     }
 
+    struct AllowNode: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "allow-node", abstract: "Let another node serve a service and call as it.",
+            discussion:
+                "The first node that registers a service owns it; any other node's endpoints and certificates for it are refused (weftctl nodes show NODE lists them) until it is allowed here."
+        )
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "name or namespace/name.") var service: String
+        @Argument(help: "The node's name.") var node: String
+
+        func run() async throws {
+            let serviceName = try parseServiceName(service)
+            let stored = try await connection.withClient { try await $0.allowNode(node, for: serviceName) }
+            if connection.output == .json { return Output.json(stored) }
+            print("service \(serviceName): placed on \(Output.list(stored.value.placement ?? []))")
+        }
+    }
+
+    struct DisallowNode: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "disallow-node",
+            abstract: "Take a node out of a service's placement; its endpoints of the service are withdrawn now."
+        )
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "name or namespace/name.") var service: String
+        @Argument(help: "The node's name.") var node: String
+
+        func run() async throws {
+            let serviceName = try parseServiceName(service)
+            let stored = try await connection.withClient { try await $0.disallowNode(node, for: serviceName) }
+            if connection.output == .json { return Output.json(stored) }
+            print("service \(serviceName): placed on \(Output.list(stored.value.placement ?? []))")
+        }
+    }
+
     static func show(_ item: Revisioned<ServiceRecord>) {
         let service = item.value
         Output.fields([
             ("name", service.name.description), ("protocol", service.protocol.rawValue),
             ("ports", Output.list(service.ports.map { "\($0)" })), ("vip", service.vip?.description ?? "-"),
-            ("origin", service.origin.rawValue),
+            ("origin", service.origin.rawValue), ("nodes", Output.list(service.placement ?? [])),
             ("external", Output.list(service.externalAddresses.map(\.description))),
             ("labels", Output.list(service.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })),
             ("mesh mode", service.meshMode?.rawValue ?? "mesh default"), ("revision", "\(item.revision)"),

@@ -53,12 +53,14 @@ public struct AdminAPI: Sendable {
         addNodeRoutes(to: table)
         addJoinTokenRoutes(to: table)
         addServiceRoutes(to: table)
+        addServicePlacementRoutes(to: table)
         addIntentionRoutes(to: table)
         addMeshRoutes(to: table)
         addTelemetryRoutes(to: table)
         addCertificateRoutes(to: table)
         addAuditRoutes(to: table)
         addAdminTokenRoutes(to: table)
+        table.router.add(middleware: AdminMethodMiddleware(routes: table.routes))
         return table
     }
 
@@ -74,12 +76,14 @@ public struct AdminRoute: Sendable, Hashable, CustomStringConvertible {
     public var method: String
     /// With `{parameter}` placeholders, as in the OpenAPI document.
     public var path: String
-    public var needsToken: Bool
+    /// The scope a token needs for it; nil for the few routes that need no token.
+    public var scope: AdminTokenScope?
 
     public var description: String { "\(method) \(path)" }
 }
 
-/// The router being built and the list of what was registered on it.
+/// The router being built and the list of what was registered on it. Each route names the token scope it needs;
+/// reads need `read`, and every change names its scope where it is declared, so no route can be forgotten.
 final class AdminRouteTable {
     let router: Router<AdminRequestContext>
     private(set) var routes: [AdminRoute] = []
@@ -89,15 +93,30 @@ final class AdminRouteTable {
 
     typealias Handler = @Sendable (Request, AdminRequestContext) async throws -> Response
 
-    func on(_ method: HTTPRequest.Method, _ path: String, _ handler: @escaping Handler) {
-        routes.append(AdminRoute(method: method.rawValue, path: path, needsToken: needsToken))
-        router.on(RouterPath(path), method: method, use: handler)
+    func on(_ method: HTTPRequest.Method, _ path: String, scope: AdminTokenScope, _ handler: @escaping Handler) {
+        guard needsToken else {
+            routes.append(AdminRoute(method: method.rawValue, path: path, scope: nil))
+            router.on(RouterPath(path), method: method, use: handler)
+            return
+        }
+        routes.append(AdminRoute(method: method.rawValue, path: path, scope: scope))
+        router.on(RouterPath(path), method: method) { request, context in
+            try AdminScopeCheck.require(scope, of: context.token, for: request.method)
+            return try await handler(request, context)
+        }
     }
 
+    /// Routes registered after this need a token (``AdminAuthMiddleware`` runs before them).
     func requireTokens() { needsToken = true }
 
-    func get(_ path: String, _ handler: @escaping Handler) { on(.get, path, handler) }
-    func put(_ path: String, _ handler: @escaping Handler) { on(.put, path, handler) }
-    func post(_ path: String, _ handler: @escaping Handler) { on(.post, path, handler) }
-    func delete(_ path: String, _ handler: @escaping Handler) { on(.delete, path, handler) }
+    func get(_ path: String, _ handler: @escaping Handler) { on(.get, path, scope: .read, handler) }
+    func put(_ path: String, scope: AdminTokenScope, _ handler: @escaping Handler) {
+        on(.put, path, scope: scope, handler)
+    }
+    func post(_ path: String, scope: AdminTokenScope, _ handler: @escaping Handler) {
+        on(.post, path, scope: scope, handler)
+    }
+    func delete(_ path: String, scope: AdminTokenScope, _ handler: @escaping Handler) {
+        on(.delete, path, scope: scope, handler)
+    }
 }

@@ -16,7 +16,9 @@ extension JoinTokenInfo {
     init(_ record: JoinTokenRecord, now: Date) {
         self.init(
             id: record.id, node: record.nodeName, state: record.state(at: now), createdAt: record.createdAt,
-            expiresAt: record.expiresAt, createdBy: record.createdBy, usedAt: record.usedAt, revokedAt: record.revokedAt
+            expiresAt: record.expiresAt, createdBy: record.createdBy, usedAt: record.usedAt,
+            revokedAt: record.revokedAt,
+            addresses: record.addresses
         )
     }
 }

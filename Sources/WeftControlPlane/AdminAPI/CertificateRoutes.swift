@@ -25,7 +25,7 @@ extension AdminAPI {
             return JSONResponse.make(view, etag: try await registry.revision())
         }
 
-        routes.post("/v1/certificates/{serial}/revoke") { _, context in
+        routes.post("/v1/certificates/{serial}/revoke", scope: .admin) { _, context in
             let revoked = try await registry.revokeCertificate(
                 serial: try Input.path("serial", context), actor: context.actor)
             return JSONResponse.make(revoked, etag: try await registry.revision())

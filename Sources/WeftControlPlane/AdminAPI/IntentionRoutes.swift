@@ -14,7 +14,7 @@ extension AdminAPI {
             return JSONResponse.make(["intentions": intentions], etag: revision)
         }
 
-        routes.put("/v1/intentions") { request, context in
+        routes.put("/v1/intentions", scope: .intentions) { request, context in
             let ifMatch = try ETag.ifMatch(request)
             let intention = try await JSONBody.decode(Intention.self, from: request, context: context)
             let stored = try await registry.putIntention(intention, ifMatch: ifMatch, actor: context.actor)
@@ -29,7 +29,7 @@ extension AdminAPI {
             return JSONResponse.make(intention.value, etag: intention.revision)
         }
 
-        routes.delete("/v1/intentions/{source}/{destination}") { request, context in
+        routes.delete("/v1/intentions/{source}/{destination}", scope: .intentions) { request, context in
             let key = try intentionKey(context)
             try await registry.deleteIntention(key: key, ifMatch: try ETag.ifMatch(request), actor: context.actor)
             return JSONResponse.noContent()

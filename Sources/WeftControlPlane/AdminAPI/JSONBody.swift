@@ -216,6 +216,8 @@ extension ServiceRecord: AdminRequestBody {
             "name": .value, "protocol": .oneOf(ServiceProtocol.allCases.map(\.rawValue)), "ports": .array(.port),
             "labels": .map(.value), "vip": .value, "origin": .oneOf(["admin", "external", "discovered"]),
             "external_addresses": .array(.value), "mesh_mode": .oneOf(MeshMode.allCases.map(\.rawValue)),
+            // Like vip, kept by the registry: changed only through allow-node and disallow-node.
+            "nodes": .array(.value),
         ])
     }
 }
@@ -263,12 +265,19 @@ extension MeshSettings: AdminRequestBody {
 }
 
 extension JoinTokenRequest: AdminRequestBody {
-    static var shape: JSONShape { .object(["node": .value, "ttl_seconds": .value]) }
+    static var shape: JSONShape { .object(["node": .value, "ttl_seconds": .value, "addresses": .array(.value)]) }
+}
+
+extension NodeAddressesRequest: AdminRequestBody {
+    static var shape: JSONShape { .object(["addresses": .array(.value)]) }
 }
 
 extension AdminTokenRequest: AdminRequestBody {
     static var shape: JSONShape {
-        .object(["name": .value, "scope": .oneOf(AdminTokenScope.allCases.map(\.rawValue))])
+        .object([
+            "name": .value,
+            "scope": .oneOf(AdminTokenScope.allCases.map(\.rawValue) + [AdminTokenScope.legacyWriteName]),
+        ])
     }
 }
 

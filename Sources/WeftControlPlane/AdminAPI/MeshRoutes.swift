@@ -11,24 +11,24 @@ extension AdminAPI {
             return JSONResponse.make(settings.value, etag: settings.revision)
         }
 
-        routes.put("/v1/mesh") { request, context in
+        routes.put("/v1/mesh", scope: .admin) { request, context in
             let ifMatch = try ETag.ifMatch(request)
             let settings = try await JSONBody.decode(MeshSettings.self, from: request, context: context)
             let stored = try await registry.putSettings(settings, ifMatch: ifMatch, actor: context.actor)
             return JSONResponse.make(stored.value, etag: stored.revision)
         }
 
-        routes.post("/v1/mesh/stop-all") { request, context in
+        routes.post("/v1/mesh/stop-all", scope: .intentions) { request, context in
             let stored = try await changeSettings(request, context, action: "stop all traffic") { $0.stopAll = true }
             return JSONResponse.make(stored.value, etag: stored.revision)
         }
 
-        routes.post("/v1/mesh/resume") { request, context in
+        routes.post("/v1/mesh/resume", scope: .intentions) { request, context in
             let stored = try await changeSettings(request, context, action: "resume traffic") { $0.stopAll = false }
             return JSONResponse.make(stored.value, etag: stored.revision)
         }
 
-        routes.put("/v1/mesh/default") { request, context in
+        routes.put("/v1/mesh/default", scope: .intentions) { request, context in
             let body = try await JSONBody.decode(DefaultActionRequest.self, from: request, context: context)
             let stored = try await changeSettings(
                 request, context, action: "set default action to \(body.action.rawValue)"
@@ -38,7 +38,7 @@ extension AdminAPI {
             return JSONResponse.make(stored.value, etag: stored.revision)
         }
 
-        routes.put("/v1/mesh/mode") { request, context in
+        routes.put("/v1/mesh/mode", scope: .intentions) { request, context in
             let body = try await JSONBody.decode(MeshModeRequest.self, from: request, context: context)
             let stored = try await changeSettings(request, context, action: "set mesh mode to \(body.mode.rawValue)") {
                 $0.meshMode = body.mode

@@ -20,7 +20,7 @@ extension AdminAPI {
             return JSONResponse.make(service.value, etag: service.revision)
         }
 
-        routes.put("/v1/services/{namespace}/{name}") { request, context in
+        routes.put("/v1/services/{namespace}/{name}", scope: .nodes) { request, context in
             let name = try serviceName(context)
             let ifMatch = try ETag.ifMatch(request)
             let record = try await JSONBody.decode(ServiceRecord.self, from: request, context: context) { body in
@@ -43,10 +43,25 @@ extension AdminAPI {
             return JSONResponse.make(stored.value, etag: stored.revision)
         }
 
-        routes.delete("/v1/services/{namespace}/{name}") { request, context in
+        routes.delete("/v1/services/{namespace}/{name}", scope: .nodes) { request, context in
             let name = try serviceName(context)
             try await registry.deleteService(name, ifMatch: try ETag.ifMatch(request), actor: context.actor)
             return JSONResponse.noContent()
+        }
+    }
+
+    /// Placement: which nodes besides the first may serve a service or call as it.
+    func addServicePlacementRoutes(to routes: AdminRouteTable) {
+        routes.put("/v1/services/{namespace}/{name}/nodes/{node}", scope: .nodes) { _, context in
+            let stored = try await registry.allowNode(
+                try Input.label("node", context), for: try serviceName(context), actor: context.actor)
+            return JSONResponse.make(stored.value, etag: stored.revision)
+        }
+
+        routes.delete("/v1/services/{namespace}/{name}/nodes/{node}", scope: .nodes) { _, context in
+            let stored = try await registry.disallowNode(
+                try Input.label("node", context), for: try serviceName(context), actor: context.actor)
+            return JSONResponse.make(stored.value, etag: stored.revision)
         }
     }
 

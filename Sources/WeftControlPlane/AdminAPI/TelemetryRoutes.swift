@@ -11,7 +11,7 @@ extension AdminAPI {
             return JSONResponse.make(settings.value.telemetry, etag: settings.revision)
         }
 
-        routes.put("/v1/telemetry") { request, context in
+        routes.put("/v1/telemetry", scope: .admin) { request, context in
             let telemetry = try await JSONBody.decode(TelemetrySettings.self, from: request, context: context)
             let stored: Revisioned<MeshSettings>
             do {

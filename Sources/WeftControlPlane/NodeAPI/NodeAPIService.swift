@@ -15,9 +15,17 @@ struct NodeAPIService: Weft_Node_V1_NodeService.SimpleServiceProtocol {
     let logger: Logger
 
     func join(request: Weft_Node_V1_JoinRequest, context: ServerContext) async throws -> Weft_Node_V1_JoinResponse {
+        var declared: [IPAddress] = []
+        for text in request.addresses {
+            guard let address = IPAddress(text) else {
+                throw RPCError(code: .invalidArgument, message: "addresses: '\(text)' is not an IP address")
+            }
+            declared.append(address)
+        }
         do {
             let issued = try await registry.join(
-                tokenText: request.token, nodeName: request.nodeName, csrPEM: request.csrPem)
+                tokenText: request.token, nodeName: request.nodeName, csrPEM: request.csrPem,
+                declaredAddresses: declared, peer: GRPCPeer.address(context.remotePeer))
             logger.info("node joined", metadata: ["node": "\(request.nodeName)", "peer": "\(context.remotePeer)"])
             var response = Weft_Node_V1_JoinResponse()
             response.certificateChainPem = issued.certificateChainPEM

@@ -22,21 +22,27 @@ extension Registry {
         try await all(.adminToken, as: AdminTokenRecord.self).map(\.value)
     }
 
-    /// Deletes a token; never the last write token (nobody could change the mesh any more, or make a token).
+    /// Deletes a token; never the last admin token (nobody could make tokens or change the mesh's settings any more).
     public func deleteAdminToken(id: String, actor: String) async throws(RegistryError) {
         let tokens = try await all(.adminToken, as: AdminTokenRecord.self)
         guard let token = tokens.first(where: { $0.value.id == id }) else {
             throw .notFound(kind: "admin token", key: id)
         }
-        let writers = tokens.filter { $0.value.scope == .write }
-        if token.value.scope == .write, writers.count == 1 {
+        let admins = tokens.filter { $0.value.scope == .admin }
+        if token.value.scope == .admin, admins.count == 1 {
             throw .refusedChange(
-                "admin token \(id) is the last write token: create another write token first (weftctl admin-tokens create NAME --scope write)"
+                "admin token \(id) is the last token with admin scope: create another first (weftctl admin-tokens create NAME --scope admin)"
             )
         }
-        _ = try await apply(
-            [.delete(.adminToken, id, precondition: .revision(token.revision))], actor: actor,
-            action: "delete admin token \(id)")
+        var changes: [ObjectChange] = [.delete(.adminToken, id, precondition: .revision(token.revision))]
+        if token.value.scope == .admin, let survivor = admins.first(where: { $0.value.id != id }) {
+            // Rewritten unchanged, so that two deletes racing for the last two admin tokens conflict.
+            changes.append(
+                .put(
+                    .adminToken, survivor.value.id, StoredCoding.encode(survivor.value),
+                    precondition: .revision(survivor.revision)))
+        }
+        _ = try await apply(changes, actor: actor, action: "delete admin token \(id)")
     }
 
     /// The token a bearer string stands for, or nil.
@@ -48,7 +54,7 @@ extension Registry {
         return stored.value
     }
 
-    /// On a store with no admin token yet, makes a write token named `bootstrap` and writes it to `file` (mode
+    /// On a store with no admin token yet, makes an admin-scoped token named `bootstrap` (with a random id) and writes it to `file` (mode
     /// 0600). Returns true when it did. Replicas racing here: one wins, the others find a token and do nothing.
     @discardableResult
     public func ensureBootstrapToken(file: String) async throws -> Bool {
@@ -56,7 +62,7 @@ extension Registry {
         let secret = TokenText.random(bytes: 24)
         let id = TokenText.random(bytes: 6)
         let record = AdminTokenRecord(
-            id: id, name: "bootstrap", scope: .write, secretSHA256: TokenText.sha256(secret), createdAt: now())
+            id: id, name: "bootstrap", scope: .admin, secretSHA256: TokenText.sha256(secret), createdAt: now())
         do {
             try await store.apply(
                 [

@@ -40,10 +40,11 @@ extension Registry {
 
     /// Makes a one-time token with which the node `nodeName` can join. The secret is returned once and only its
     /// hash is stored.
-    public func createJoinToken(nodeName: String, ttl: Duration, actor: String) async throws(RegistryError)
-        -> (token: JoinToken, record: JoinTokenRecord)
+    public func createJoinToken(nodeName: String, ttl: Duration, addresses: [IPAddress]? = nil, actor: String)
+        async throws(RegistryError) -> (token: JoinToken, record: JoinTokenRecord)
     {
         do { try DNSLabel.validate(nodeName) } catch { throw .invalid(field: "name", reason: error.description) }
+        if let addresses { try Self.validateNodeAddresses(addresses) }
         guard ttl >= .seconds(1), ttl <= .seconds(30 * 24 * 3600) else {
             throw .invalid(field: "ttl", reason: "must be between 1 second and 30 days")
         }
@@ -53,7 +54,8 @@ extension Registry {
         let created = now()
         let record = JoinTokenRecord(
             id: token.id, nodeName: nodeName, secretSHA256: TokenText.sha256(token.secret), createdAt: created,
-            expiresAt: created.addingTimeInterval(ttl.seconds), createdBy: actor, usedAt: nil, revokedAt: nil
+            expiresAt: created.addingTimeInterval(ttl.seconds), createdBy: actor, usedAt: nil, revokedAt: nil,
+            addresses: addresses
         )
         _ = try await apply(
             [.put(.joinToken, token.id, StoredCoding.encode(record), precondition: .absent)],
@@ -81,9 +83,14 @@ extension Registry {
 
     /// Spends a join token and signs the node's CSR for `spiffe://<td>/node/<nodeName>`. The token is marked used in
     /// the same change that records the node, so two nodes racing with one token cannot both join.
-    public func join(tokenText: String, nodeName: String, csrPEM: String) async throws(RegistryError)
-        -> IssuedCertificate
-    {
+    ///
+    /// The node's addresses are fixed here: the token's when it names them, otherwise the ones the node declares;
+    /// either way they must include `peer`, the address the join came from (nil only when the transport does not
+    /// say). A node that declares none gets `peer`; a join over loopback (from weftd's host) is not checked.
+    public func join(
+        tokenText: String, nodeName: String, csrPEM: String, declaredAddresses: [IPAddress] = [],
+        peer: IPAddress?
+    ) async throws(RegistryError) -> IssuedCertificate {
         guard let token = JoinToken(parsing: tokenText) else {
             throw .joinRefused("the token is not a Weft join token (weftjoin.<id>.<secret>.<ca>)")
         }
@@ -97,6 +104,15 @@ extension Registry {
         }
         guard stored.value.nodeName == nodeName else {
             throw .joinRefused("the token is for node '\(stored.value.nodeName)', not '\(nodeName)'")
+        }
+        var addresses = stored.value.addresses ?? declaredAddresses.filter { !$0.isLoopback }
+        // A join from weftd's own host (loopback) proves no address; the node's first registration fixes them.
+        let remotePeer = peer.flatMap { $0.isLoopback ? nil : $0 }
+        if addresses.isEmpty, let remotePeer { addresses = [remotePeer] }
+        if let remotePeer, !addresses.contains(remotePeer) {
+            throw .joinRefused(
+                "this join comes from \(remotePeer), which is not one of the node's addresses (\(addresses.map(\.description).joined(separator: ", "))): \(stored.value.addresses == nil ? "set node_addresses in node.toml or " : "")create a token naming the address it joins from (`weftctl node token create --name \(nodeName) --address \(remotePeer)`)"
+            )
         }
         let identity = SPIFFEID.node(trustDomain: configuration.trustDomain, name: nodeName)
         let issued: IssuedCertificate
@@ -112,6 +128,7 @@ extension Registry {
         node.certificateSerial = issued.serialNumber
         node.status = .up
         node.joinedAt = at
+        node.addresses = addresses
         do {
             _ = try await store.apply(
                 [
@@ -121,13 +138,28 @@ extension Registry {
                         .issuedCertificate, issued.serialNumber,
                         StoredCoding.encode(Self.record(issued, node: nodeName))),
                 ],
-                audit: AuditContext(actor: identity.description, action: "join with token \(token.id)")
+                audit: AuditContext(
+                    actor: identity.description,
+                    action:
+                        "join with token \(token.id) at \(addresses.map(\.description).joined(separator: ", "))")
             )
         } catch {
             if case .conflict = error { throw .joinRefused("the token was used at the same moment by another join") }
             throw .store(error)
         }
         return issued
+    }
+
+    static func validateNodeAddresses(_ addresses: [IPAddress]) throws(RegistryError) {
+        guard !addresses.isEmpty else {
+            throw .invalid(field: "addresses", reason: "a node needs at least one address")
+        }
+        guard Set(addresses).count == addresses.count else {
+            throw .invalid(field: "addresses", reason: "an address is listed twice")
+        }
+        if let loopback = addresses.first(where: \.isLoopback) {
+            throw .invalid(field: "addresses", reason: "\(loopback) is a loopback address: other hosts cannot reach it")
+        }
     }
 
     static func record(_ issued: IssuedCertificate, node: String) -> IssuedCertificateRecord {
@@ -216,8 +248,9 @@ extension Registry {
         return Revisioned(value: record, revision: revision)
     }
 
-    /// Replaces what a node registered: its addresses, version and endpoints; services it discovered that the
-    /// registry does not know yet are created (with a VIP). Marks the node up.
+    /// Replaces what a node registered: its version, endpoints and client workloads; services it discovered that
+    /// the registry does not know yet are created (with a VIP) and placed on it. What the node may not claim
+    /// (``RegistrationClaims``) is left out and kept on the node record as refused claims. Marks the node up.
     @discardableResult
     public func register(node name: String, addresses: [IPAddress], version: String, services: [DiscoveredService])
         async throws(RegistryError) -> Int64
@@ -230,13 +263,6 @@ extension Registry {
             for endpoint in service.endpoints where endpoint.port == 0 {
                 throw .invalid(field: "services.\(service.name).endpoints", reason: "ports must be 1-65535")
             }
-            // A node speaks only for its own addresses: it cannot draw another host's traffic (or certificates for
-            // services there) by registering that host's address.
-            for endpoint in service.endpoints where !addresses.contains(endpoint.address) {
-                throw .forbidden(
-                    "services.\(service.name).endpoints: \(endpoint.address) is not one of node \(name)'s addresses (\(addresses.map(\.description).joined(separator: ", ")))"
-                )
-            }
         }
         // Registrations of many nodes race on the services they share: each is a read-modify-write, so re-run it.
         return try await retryingConflicts(on: nil) { () async throws(RegistryError) -> Int64 in
@@ -244,22 +270,35 @@ extension Registry {
                 throw .forbidden("node \(name) has not joined")
             }
             var record = existing.value
-            record.addresses = addresses
+            // Nodes that joined before addresses were fixed at join keep what they first register.
+            if record.addresses.isEmpty { record.addresses = addresses }
             record.version = version
             record.status = .up
+            let known = Dictionary(uniqueKeysWithValues: try await self.services().map { ($0.value.name, $0) })
+            var elsewhere: [ServiceName: Set<String>] = [:]
+            for endpoint in try await all(.nodeEndpoints, as: [EndpointRecord].self).flatMap(\.value)
+            where endpoint.node != name {
+                elsewhere[endpoint.service, default: []].insert(endpoint.node)
+            }
+            let claims = RegistrationClaims(
+                node: name, fixedAddresses: record.addresses, services: services, known: known.mapValues(\.value),
+                registeredElsewhere: elsewhere, clientLimit: configuration.clientWorkloadLimit)
+
             var changes: [ObjectChange] = []
             var claimed = Set<IPAddress>()
-            let known = Dictionary(uniqueKeysWithValues: try await self.services().map { ($0.value.name, $0) })
             var endpoints: [EndpointRecord] = []
-            for service in services.sorted(by: { $0.name < $1.name }) {
+            for service in claims.accepted {
                 let ports = Set(service.endpoints.map(\.port)).sorted()
                 if let current = known[service.name] {
+                    var changed = current.value
+                    if let placement = claims.placements[service.name] { changed.placement = placement }
                     if current.value.origin == .discovered, !Set(ports).isSubset(of: current.value.ports) {
-                        var widened = current.value
-                        widened.ports = Array(Set(current.value.ports).union(ports)).sorted()
+                        changed.ports = Array(Set(current.value.ports).union(ports)).sorted()
+                    }
+                    if changed != current.value {
                         changes.append(
                             .put(
-                                .service, Self.key(service.name), StoredCoding.encode(widened),
+                                .service, Self.key(service.name), StoredCoding.encode(changed),
                                 precondition: .revision(current.revision)))
                     }
                 } else {
@@ -275,10 +314,11 @@ extension Registry {
                         vip = other
                     }
                     claimed.insert(vip)
-                    let created = ServiceRecord(
+                    var created = ServiceRecord(
                         name: service.name, protocol: service.protocol, ports: ports, labels: service.labels, vip: vip,
                         origin: .discovered
                     )
+                    created.placement = [name]
                     changes.append(
                         .put(.service, Self.key(service.name), StoredCoding.encode(created), precondition: .absent))
                     changes.append(
@@ -295,13 +335,9 @@ extension Registry {
                     )
                 }
             }
-            // A client without endpoints may not take the name of a service that runs on other nodes: its
-            // certificate would let this node impersonate that service.
-            let elsewhere = Set(
-                try await all(.nodeEndpoints, as: [EndpointRecord].self).flatMap(\.value)
-                    .filter { $0.node != name }.map(\.service))
-            let clients = services.filter { $0.endpoints.isEmpty && !elsewhere.contains($0.name) }.map(\.name).sorted()
+            let clients = claims.accepted.filter(\.endpoints.isEmpty).map(\.name).sorted()
             record.clientWorkloads = clients.isEmpty ? nil : clients
+            record.refusedClaims = claims.refused.isEmpty ? nil : claims.refused
             let currentEndpoints = try await one(.nodeEndpoints, name, as: [EndpointRecord].self)
             if existing.value != record {
                 changes.append(
@@ -311,8 +347,96 @@ extension Registry {
                 changes.append(.put(.nodeEndpoints, name, StoredCoding.encode(endpoints)))
             }
             let actor = SPIFFEID.node(trustDomain: configuration.trustDomain, name: name).description
-            return try await apply(changes, actor: actor, action: "register node \(name)")
+            let action =
+                claims.refused.isEmpty
+                ? "register node \(name)"
+                : "register node \(name) (refused: \(claims.refused.map(\.description).joined(separator: "; ")))"
+            return try await apply(changes, actor: actor, action: action)
         }
+    }
+
+    /// Lets `node` serve `service` and call as it, besides the nodes it is placed on already.
+    @discardableResult
+    public func allowNode(_ node: String, for service: ServiceName, actor: String) async throws(RegistryError)
+        -> Revisioned<ServiceRecord>
+    {
+        try await retryingConflicts(on: nil) { () async throws(RegistryError) -> Revisioned<ServiceRecord> in
+            guard let existing = try await self.service(service) else {
+                throw .notFound(kind: "service", key: service.description)
+            }
+            guard try await self.node(node) != nil else { throw .notFound(kind: "node", key: node) }
+            guard existing.value.origin != .external else {
+                throw .invalid(
+                    field: "service", reason: "\(service) is an external service: it has no endpoints on nodes")
+            }
+            var record = existing.value
+            guard !(record.placement ?? []).contains(node) else { return existing }
+            record.placement = ((record.placement ?? []) + [node]).sorted()
+            let revision = try await apply(
+                [
+                    .put(
+                        .service, Self.key(service), StoredCoding.encode(record),
+                        precondition: .revision(existing.revision))
+                ], actor: actor, action: "allow node \(node) for service \(service)")
+            return Revisioned(value: record, revision: revision)
+        }
+    }
+
+    /// Takes `node` out of `service`'s placement: its endpoints of the service are withdrawn now and its
+    /// certificate for it is not renewed.
+    @discardableResult
+    public func disallowNode(_ node: String, for service: ServiceName, actor: String) async throws(RegistryError)
+        -> Revisioned<ServiceRecord>
+    {
+        try await retryingConflicts(on: nil) { () async throws(RegistryError) -> Revisioned<ServiceRecord> in
+            guard let existing = try await self.service(service) else {
+                throw .notFound(kind: "service", key: service.description)
+            }
+            var record = existing.value
+            guard (record.placement ?? []).contains(node) else { return existing }
+            record.placement = record.placement?.filter { $0 != node }
+            var changes: [ObjectChange] = [
+                .put(
+                    .service, Self.key(service), StoredCoding.encode(record), precondition: .revision(existing.revision)
+                )
+            ]
+            if let endpoints = try await one(.nodeEndpoints, node, as: [EndpointRecord].self) {
+                let remaining = endpoints.value.filter { $0.service != service }
+                if remaining != endpoints.value {
+                    changes.append(
+                        .put(
+                            .nodeEndpoints, node, StoredCoding.encode(remaining),
+                            precondition: .revision(endpoints.revision)))
+                }
+            }
+            if let nodeRecord = try await self.node(node), nodeRecord.value.clientWorkloads?.contains(service) == true {
+                var changed = nodeRecord.value
+                changed.clientWorkloads = changed.clientWorkloads?.filter { $0 != service }
+                if changed.clientWorkloads?.isEmpty == true { changed.clientWorkloads = nil }
+                changes.append(
+                    .put(.node, node, StoredCoding.encode(changed), precondition: .revision(nodeRecord.revision)))
+            }
+            let revision = try await apply(
+                changes, actor: actor, action: "disallow node \(node) for service \(service)")
+            return Revisioned(value: record, revision: revision)
+        }
+    }
+
+    /// Fixes a node's addresses (an admin's correction of what was fixed at join); endpoints elsewhere are refused
+    /// from its next registration on.
+    @discardableResult
+    public func setNodeAddresses(_ name: String, addresses: [IPAddress], ifMatch: Int64?, actor: String)
+        async throws(RegistryError) -> Revisioned<NodeRecord>
+    {
+        try Self.validateNodeAddresses(addresses)
+        guard let existing = try await node(name) else { throw .notFound(kind: "node", key: name) }
+        var record = existing.value
+        record.addresses = addresses
+        let revision = try await apply(
+            [.put(.node, name, StoredCoding.encode(record), precondition: .revision(ifMatch ?? existing.revision))],
+            actor: actor,
+            action: "set addresses of node \(name) to \(addresses.map(\.description).joined(separator: ", "))")
+        return Revisioned(value: record, revision: revision)
     }
 
     /// Records that nodes were seen, and marks up a node that was down.

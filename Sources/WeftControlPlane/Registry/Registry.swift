@@ -83,6 +83,7 @@ public struct Registry: Sendable {
         return try await retryingConflicts { () async throws(RegistryError) -> Revisioned<ServiceRecord> in
             let existing = try await service(record.name)
             var stored = record
+            stored.placement = existing?.value.placement
             var changes: [ObjectChange] = []
             if let existing {
                 stored.vip = existing.value.vip
@@ -125,9 +126,20 @@ public struct Registry: Sendable {
         if record.origin != .external && !record.externalAddresses.isEmpty {
             throw .invalid(field: "external_addresses", reason: "only external services have external addresses")
         }
-        for (label, _) in record.labels where label.isEmpty || label.utf8.count > 63 {
-            throw .invalid(field: "labels", reason: "label names must be 1-63 characters")
+        for (label, _) in record.labels where !Self.isLabelName(label) {
+            throw .invalid(
+                field: "labels",
+                reason: "'\(label)': label names are 1-63 of A-Z a-z 0-9 . _ / -, starting with a letter or digit")
         }
+    }
+
+    static func isLabelName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        func alphanumeric(_ byte: UInt8) -> Bool {
+            (48...57).contains(byte) || (65...90).contains(byte) || (97...122).contains(byte)
+        }
+        guard (1...63).contains(bytes.count), alphanumeric(bytes[0]) else { return false }
+        return bytes.allSatisfy { alphanumeric($0) || [46, 95, 47, 45].contains($0) }
     }
 
     struct VIPClaim: Codable, Equatable, Sendable {
@@ -179,13 +191,14 @@ public struct Registry: Sendable {
         -> Revisioned<Intention>
     {
         for (index, permission) in intention.permissions.enumerated() {
-            if let path = permission.pathExact ?? permission.pathPrefix, !path.hasPrefix("/") {
+            if let path = permission.pathExact ?? permission.pathPrefix, path.utf8.first != UInt8(ascii: "/") {
                 throw .invalid(field: "permissions[\(index)]", reason: "paths start with '/'")
             }
             if permission.pathExact != nil && permission.pathPrefix != nil {
                 throw .invalid(field: "permissions[\(index)]", reason: "give path_exact or path_prefix, not both")
             }
-            for method in permission.methods where method.isEmpty || method != method.uppercased() {
+            for method in permission.methods
+            where !(1...20).contains(method.utf8.count) || !method.utf8.allSatisfy({ (65...90).contains($0) }) {
                 throw .invalid(
                     field: "permissions[\(index)].methods", reason: "'\(method)' is not an upper-case HTTP method")
             }

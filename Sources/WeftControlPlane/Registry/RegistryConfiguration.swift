@@ -10,12 +10,15 @@ public struct RegistryConfiguration: Sendable {
     public var nodeCertificateTTL: Duration
     /// A node not seen for this long is marked down and its endpoints are withdrawn.
     public var nodeTimeout: Duration
+    /// How many services one node may run only clients of (registered without endpoints).
+    public var clientWorkloadLimit: Int
 
     public init(
         trustDomain: String = SPIFFEID.defaultTrustDomain, vipRange: IPCIDR = NodeConfig.defaultVIPRange,
         workloadCertificateTTL: Duration = .seconds(24 * 3600), nodeCertificateTTL: Duration = .seconds(7 * 24 * 3600),
-        nodeTimeout: Duration = .seconds(60)
+        nodeTimeout: Duration = .seconds(60), clientWorkloadLimit: Int = 32
     ) {
+        self.clientWorkloadLimit = clientWorkloadLimit
         self.trustDomain = trustDomain
         self.vipRange = vipRange
         self.workloadCertificateTTL = workloadCertificateTTL

@@ -13,9 +13,11 @@ public struct JoinTokenRecord: Sendable, Equatable, Codable {
     public var createdBy: String
     public var usedAt: Date?
     public var revokedAt: Date?
+    /// The node's addresses, fixed by the token; nil when the node declares them at join.
+    public var addresses: [IPAddress]?
 
     enum CodingKeys: String, CodingKey {
-        case id
+        case id, addresses
         case nodeName = "node_name"
         case secretSHA256 = "secret_sha256"
         case createdAt = "created_at"
@@ -31,10 +33,6 @@ public struct JoinTokenRecord: Sendable, Equatable, Codable {
         if expiresAt <= now { return "expired" }
         return "valid"
     }
-}
-
-extension AdminTokenScope {
-    public func permits(_ needed: AdminTokenScope) -> Bool { self == .write || needed == .read }
 }
 
 public struct AdminTokenRecord: Sendable, Equatable, Codable {

@@ -106,3 +106,10 @@ public struct EgressRequest: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey { case egress }
 }
+
+/// PUT /v1/nodes/{name}/addresses: the addresses the node's endpoints must be at.
+public struct NodeAddressesRequest: Sendable, Equatable, Codable {
+    public var addresses: [IPAddress]
+
+    public init(addresses: [IPAddress]) { self.addresses = addresses }
+}

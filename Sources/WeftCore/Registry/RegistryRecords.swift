@@ -13,6 +13,8 @@ public struct NodeRecord: Sendable, Equatable, Codable {
     }
 
     public var name: String
+    /// Fixed at join (from the token, or what the node declared there, which had to include the address it joined
+    /// from) or by an admin; the node's endpoints must be at these.
     public var addresses: [IPAddress]
     /// The weft-node version it reported.
     public var version: String
@@ -25,6 +27,8 @@ public struct NodeRecord: Sendable, Equatable, Codable {
     /// Services this node runs only clients of (registered without endpoints): it may obtain their certificates
     /// as long as no other node has endpoints of them.
     public var clientWorkloads: [ServiceName]?
+    /// What the node's last registration claimed and the control plane refused.
+    public var refusedClaims: [RefusedClaim]?
 
     public init(
         name: String, addresses: [IPAddress] = [], version: String = "", status: Status = .up,
@@ -44,6 +48,7 @@ public struct NodeRecord: Sendable, Equatable, Codable {
         case certificateSerial = "certificate_serial"
         case joinedAt = "joined_at"
         case clientWorkloads = "client_workloads"
+        case refusedClaims = "refused_claims"
     }
 }
 
@@ -68,6 +73,9 @@ public struct ServiceRecord: Sendable, Equatable, Codable {
     public var externalAddresses: [IPSocketAddress]
     /// Overrides the mesh mode for this service's ports.
     public var meshMode: MeshMode?
+    /// The nodes that may serve this service or call as it: the first node that registered it, and those an admin
+    /// allowed (`weftctl service allow-node`). Nil until a node first registers it.
+    public var placement: [String]?
 
     public init(
         name: ServiceName, protocol: ServiceProtocol = .tcp, ports: [UInt16] = [], labels: [String: String] = [:],
@@ -87,11 +95,13 @@ public struct ServiceRecord: Sendable, Equatable, Codable {
         case name, `protocol`, ports, labels, vip, origin
         case externalAddresses = "external_addresses"
         case meshMode = "mesh_mode"
+        case placement = "nodes"
     }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(ServiceName.self, forKey: .name)
+        placement = try c.decodeIfPresent([String].self, forKey: .placement)
         `protocol` = try c.decodeIfPresent(ServiceProtocol.self, forKey: .protocol) ?? .tcp
         ports = try c.decodeIfPresent([UInt16].self, forKey: .ports) ?? []
         labels = try c.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]

@@ -72,11 +72,11 @@ public enum ControlPlaneClientError: Error, CustomStringConvertible {
 public enum ControlPlaneJoin {
     /// Joins the mesh: reads the trust bundle without trusting it, checks it against the fingerprint in the token
     /// (so a node never trusts a control plane the admin did not mean), then, now verifying the server, exchanges
-    /// the token and a CSR (the key is made here and never leaves) for the node certificate.
-    public static func join(address: IPSocketAddress, token tokenText: String, nodeName: String)
-        async throws(ControlPlaneClientError)
-        -> NodeCredentials
-    {
+    /// the token and a CSR (the key is made here and never leaves) for the node certificate. `addresses` are the
+    /// node's (the control plane fixes them at join unless the token names them).
+    public static func join(
+        address: IPSocketAddress, token tokenText: String, nodeName: String, addresses: [IPAddress] = []
+    ) async throws(ControlPlaneClientError) -> NodeCredentials {
         let parts = tokenText.trimmingWhitespace().split(separator: ".").map(String.init)
         guard parts.count == 4, parts[0] == "weftjoin" else { throw .invalidToken }
         let pinned = parts[3]
@@ -102,6 +102,7 @@ public enum ControlPlaneJoin {
             join.token = tokenText
             join.nodeName = nodeName
             join.csrPem = request.csrPEM
+            join.addresses = addresses.map(\.description)
             let response = try await withGRPCClient(
                 transport: try .http2NIOPosix(
                     target: NodeAPIAddress.target(address),

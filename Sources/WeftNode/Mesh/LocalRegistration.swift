@@ -10,7 +10,7 @@ struct LocalRegistration: Sendable {
     let overrides: [ServiceOverride]
 
     func current(clients: Set<ServiceName>) -> NodeRegistration {
-        let addresses = settings.nodeAddresses ?? LocalAddresses.all().filter { !$0.isLoopback }
+        let addresses = settings.registeredAddresses()
         let found = discovery.flatMap { try? $0.discover(overrides: overrides).services } ?? []
         var services = found.map { service in
             var endpointAddresses: [IPAddress] = []

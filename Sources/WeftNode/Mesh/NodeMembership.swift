@@ -60,7 +60,9 @@ struct NodeMembership: Sendable {
             settings.joinAddress ?? IPSocketAddress(address: controlPlane.address, port: WeftPort.join.rawValue)
         let joined: NodeCredentials
         do {
-            joined = try await ControlPlaneJoin.join(address: joinAddress, token: token, nodeName: settings.nodeName)
+            joined = try await ControlPlaneJoin.join(
+                address: joinAddress, token: token, nodeName: settings.nodeName,
+                addresses: settings.registeredAddresses())
         } catch {
             throw Error.join(error)
         }

@@ -6,19 +6,20 @@ import WeftIdentity
 @testable import WeftControlPlane
 
 /// The OpenAPI document is the API's one description: every route the router serves is in it (and nothing else),
-/// its token requirements match, and it is a valid OpenAPI 3 document.
+/// the token scope each needs (`x-weft-scope`, or `security: []` for none) matches, and it is valid OpenAPI.
 @Suite("AdminAPI document")
 struct AdminAPIDocumentTests {
     static let documentPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Sources/WeftAPI/openapi.yaml")
         .path
 
-    /// `METHOD /path` → needs a token, from the document's `paths:` section. A small reader for the layout the
-    /// document uses (two-space indents), not a YAML parser.
-    static func documentedOperations() throws -> [String: Bool] {
+    /// `METHOD /path` → the scope it needs (`none` for `security: []`, `missing` when the document does not say),
+    /// from the document's `paths:` section. A small reader for the layout the document uses (two-space indents),
+    /// not a YAML parser.
+    static func documentedOperations() throws -> [String: String] {
         let lines = try String(contentsOfFile: documentPath, encoding: .utf8).split(
             separator: "\n", omittingEmptySubsequences: false)
-        var operations: [String: Bool] = [:]
+        var operations: [String: String] = [:]
         var inPaths = false
         var path: String?
         var operation: String?
@@ -35,12 +36,14 @@ struct AdminAPIDocumentTests {
                 let method = line.trimmingCharacters(in: .whitespaces).dropLast().uppercased()
                 if ["GET", "PUT", "POST", "DELETE", "PATCH", "HEAD"].contains(method) {
                     operation = "\(method) \(path)"
-                    operations[operation!] = true
+                    operations[operation!] = "missing"
                 } else {
                     operation = nil
                 }
             } else if let operation, line.trimmingCharacters(in: .whitespaces) == "security: []" {
-                operations[operation] = false
+                operations[operation] = "none"
+            } else if let operation, line.hasPrefix("      x-weft-scope: ") {
+                operations[operation] = String(line.dropFirst("      x-weft-scope: ".count))
             }
         }
         return operations
@@ -58,7 +61,7 @@ struct AdminAPIDocumentTests {
         await store.close()
 
         let documented = try Self.documentedOperations()
-        let served = Dictionary(uniqueKeysWithValues: routes.map { ($0.description, $0.needsToken) })
+        let served = Dictionary(uniqueKeysWithValues: routes.map { ($0.description, $0.scope?.rawValue ?? "none") })
         #expect(served.count == routes.count, "a route is registered twice")
         #expect(served.count > 30)
         for route in served.keys.sorted() where documented[route] == nil {
@@ -67,9 +70,9 @@ struct AdminAPIDocumentTests {
         for operation in documented.keys.sorted() where served[operation] == nil {
             Issue.record("\(operation) is in Sources/WeftAPI/openapi.yaml but no route serves it")
         }
-        for (route, needsToken) in served where documented[route] != nil && documented[route] != needsToken {
+        for (route, scope) in served where documented[route] != nil && documented[route] != scope {
             Issue.record(
-                "\(route): the router \(needsToken ? "needs" : "needs no") token; the document says otherwise (security: [])"
+                "\(route): the router needs scope \(scope); the document says \(documented[route]!) (x-weft-scope, or security: [] for none)"
             )
         }
     }

@@ -9,7 +9,7 @@ import WeftIdentity
 @testable import WeftControlPlane
 
 /// A real admin server for one test: a SQLite store in a temporary directory, a freshly generated CA, the admin API
-/// over HTTPS on 127.0.0.1 (port 0) with a certificate from that CA, a write and a read token, and clients that
+/// over HTTPS on 127.0.0.1 (port 0) with a certificate from that CA, an admin and a read token, and clients that
 /// trust only that CA. ``AdminAPIFixture/with(_:)`` always stops the server and removes the directory.
 struct AdminAPIFixture: Sendable {
     let directory: URL
@@ -33,7 +33,7 @@ struct AdminAPIFixture: Sendable {
         try await store.migrate()
         let authority = try CertificateAuthority.generateRoot(trustDomain: "weft.local")
         let registry = Registry(store: store, authority: authority, configuration: RegistryConfiguration())
-        let write = try await registry.createAdminToken(name: "admin", scope: .write, actor: "test")
+        let write = try await registry.createAdminToken(name: "admin", scope: .admin, actor: "test")
         let read = try await registry.createAdminToken(name: "viewer", scope: .read, actor: "test")
         let server = AdminServer(
             configuration: AdminServerConfiguration(

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOHTTP1
 import NIOSSL
 import Testing
 import WeftAdminClient
@@ -53,12 +54,12 @@ struct AdminAPIRefusalTests {
             let body = try await fixture.expectRefusal(.forbidden, client: fixture.reader) {
                 try await $0.send(.PUT, "/v1/intentions", body: Data(json: Self.intentionJSON))
             }
-            #expect(body?.error.contains("read scope") == true)
+            #expect(body?.error.contains("has read scope") == true)
             try await fixture.expectRefusal(.forbidden, client: fixture.reader) {
                 try await $0.send(.POST, "/v1/mesh/stop-all")
             }
             try await fixture.expectRefusal(.forbidden, client: fixture.reader) {
-                try await $0.send(.POST, "/v1/admin-tokens", body: Data(json: #"{"name": "mine", "scope": "write"}"#))
+                try await $0.send(.POST, "/v1/admin-tokens", body: Data(json: #"{"name": "mine", "scope": "admin"}"#))
             }
         }
     }
@@ -329,25 +330,108 @@ struct AdminAPIRefusalTests {
         }
     }
 
-    /// A write token may delete any token but the last write token: otherwise one call locks every admin out.
-    @Test func theLastWriteTokenCannotBeDeleted() async throws {
+    /// An admin token may delete any token but the last admin token: otherwise one call locks every admin out.
+    @Test func theLastAdminTokenCannotBeDeleted() async throws {
         try await AdminAPIFixture.with { fixture in
-            let tokens = try await fixture.reader.adminTokens()
+            let tokens = try await fixture.writer.adminTokens()
             let admin = try #require(tokens.first { $0.name == "admin" })
             let viewer = try #require(tokens.first { $0.name == "viewer" })
             let body = try await fixture.expectRefusal(.conflict) {
                 try await $0.send(.DELETE, "/v1/admin-tokens/\(admin.id)")
             }
-            #expect(body?.error.contains("last write token") == true, "\(String(describing: body))")
-            // A read token may go, and a second write token makes the first deletable.
+            #expect(body?.error.contains("last token with admin scope") == true, "\(String(describing: body))")
+            // A read token may go, and a second admin token makes the first deletable.
             try await fixture.writer.deleteAdminToken(id: viewer.id)
-            let second = try await fixture.writer.createAdminToken(name: "second", scope: .write)
+            let second = try await fixture.writer.createAdminToken(name: "second", scope: .admin)
             try await fixture.writer.deleteAdminToken(id: admin.id)
             let client = try AdminClient(
                 baseURL: fixture.baseURL, token: second.token,
                 trustedCAPEM: fixture.authority.trustBundlePEM)
             #expect(try await client.adminTokens().map(\.name) == ["second"])
             try await client.shutdown()
+        }
+    }
+
+    /// Each scope changes only what it names; admin-token listing, certificates and mesh-wide settings need admin.
+    @Test func eachScopeMayChangeOnlyWhatItNames() async throws {
+        try await AdminAPIFixture.with { fixture in
+            func client(_ scope: AdminTokenScope) async throws -> AdminClient {
+                let token = try await fixture.writer.createAdminToken(name: "as-\(scope.rawValue)", scope: scope)
+                return try AdminClient(
+                    baseURL: fixture.baseURL, token: token.token, trustedCAPEM: fixture.authority.trustBundlePEM)
+            }
+            let policy = try await client(.intentions)
+            let registry = try await client(.nodes)
+            defer {
+                Task { try? await policy.shutdown() }
+                Task { try? await registry.shutdown() }
+            }
+            let service = Data(json: #"{"ports": [8080]}"#)
+            let joinToken = Data(json: #"{"node": "host-q", "ttl_seconds": 60}"#)
+            let adminToken = Data(json: #"{"name": "mine", "scope": "admin"}"#)
+
+            #expect(try await policy.send(.PUT, "/v1/intentions", body: Data(json: Self.intentionJSON)).status == .ok)
+            #expect(try await policy.send(.POST, "/v1/mesh/stop-all").status == .ok)
+            #expect(try await policy.send(.POST, "/v1/mesh/resume").status == .ok)
+            for (method, path, body) in [
+                (HTTPMethod.PUT, "/v1/services/default/billing", service), (.POST, "/v1/node-tokens", joinToken),
+                (.POST, "/v1/admin-tokens", adminToken), (.GET, "/v1/admin-tokens", nil),
+                (.PUT, "/v1/mesh", Data(json: "{}")), (.POST, "/v1/certificates/01ab/revoke", nil),
+            ] {
+                let body = try await fixture.expectRefusal(.forbidden, client: policy) {
+                    try await $0.send(method, path, body: body)
+                }
+                #expect(body?.error.contains("has intentions scope") == true, "\(method) \(path)")
+            }
+
+            #expect(try await registry.send(.PUT, "/v1/services/default/billing", body: service).status == .ok)
+            #expect(try await registry.send(.POST, "/v1/node-tokens", body: joinToken).status == .created)
+            for (method, path, body) in [
+                (HTTPMethod.PUT, "/v1/intentions", Data(json: Self.intentionJSON)), (.POST, "/v1/mesh/stop-all", nil),
+                (.POST, "/v1/admin-tokens", adminToken), (.PUT, "/v1/telemetry", Data(json: "{}")),
+            ] {
+                try await fixture.expectRefusal(.forbidden, client: registry) {
+                    try await $0.send(method, path, body: body)
+                }
+            }
+            try await fixture.expectRefusal(.forbidden, client: fixture.reader) {
+                try await $0.send(.GET, "/v1/admin-tokens")
+            }
+        }
+    }
+
+    /// Tokens made as `write` by earlier versions, or asked for by that name, are admin tokens.
+    @Test func theLegacyWriteScopeIsAdmin() async throws {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        let record = try decoder.decode(
+            AdminTokenRecord.self,
+            from: Data(
+                json:
+                    #"{"id": "a1", "name": "old", "scope": "write", "secret_sha256": "00", "created_at": "2026-01-01T00:00:00Z"}"#
+            ))
+        #expect(record.scope == .admin)
+        try await AdminAPIFixture.with { fixture in
+            let response = try await fixture.writer.send(
+                .POST, "/v1/admin-tokens", body: Data(json: #"{"name": "legacy", "scope": "write"}"#))
+            #expect(response.status == .created)
+            let created = try JSONSerialization.jsonObject(with: Data(response.text.utf8)) as? [String: Any]
+            #expect(created?["scope"] as? String == "admin", "\(response.text)")
+        }
+    }
+
+    /// A method a path is not served with is 405 with the methods it takes; an unknown path stays 404.
+    @Test func anUnservedMethodIs405WithAllow() async throws {
+        try await AdminAPIFixture.with { fixture in
+            for (method, path, allowed) in [
+                (HTTPMethod.DELETE, "/v1/status", "GET, HEAD"), (.PATCH, "/v1/intentions", "GET, HEAD, PUT"),
+                (.POST, "/v1/nodes/host-a", "DELETE, GET, HEAD"), (.GET, "/v1/mesh/stop-all", "POST"),
+            ] {
+                let response = try await fixture.writer.send(method, path)
+                #expect(response.status == .methodNotAllowed, "\(method) \(path): \(response.text)")
+                #expect(response.header("Allow") == allowed, "\(method) \(path)")
+            }
+            try await fixture.expectRefusal(.notFound) { try await $0.send(.GET, "/v1/nothing-here") }
         }
     }
 }

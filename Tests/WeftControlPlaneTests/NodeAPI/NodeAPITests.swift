@@ -151,18 +151,19 @@ struct NodeAPITests {
             } throws: { error in
                 "\(error)".contains("certificate request refused")
             }
-            // An endpoint at an address that is not the node's own is refused.
-            await #expect {
-                _ = try await hostA.session.register(
-                    NodeRegistration(
-                        addresses: [IPAddress("198.18.0.11")!],
-                        services: [
-                            .init(name: ServiceName(name: "backend"), endpoints: [IPSocketAddress("198.18.0.12:8080")!])
-                        ]),
-                    version: "x")
-            } throws: { error in
-                "\(error)".contains("is not one of node host-a's addresses")
-            }
+            // An endpoint at an address that is not the node's own is refused, and admins see why.
+            _ = try await hostA.session.register(
+                NodeRegistration(
+                    addresses: [IPAddress("198.18.0.11")!],
+                    services: [
+                        .init(name: ServiceName(name: "backend"), endpoints: [IPSocketAddress("198.18.0.12:8080")!])
+                    ]),
+                version: "x")
+            let shown = try await control.admin(.GET, "/v1/nodes/host-a").json()
+            let refused = try #require(shown["refused_claims"] as? [[String: Any]], "\(shown)")
+            #expect(refused.first?["reason"] as? String == "address-not-fixed")
+            #expect((refused.first?["message"] as? String)?.contains("is not one of node host-a's addresses") == true)
+            #expect((shown["endpoints"] as? [Any])?.isEmpty == true)
             // Another node's identity.
             let otherNode = try CertificateRequestFactory.make(for: .node(trustDomain: "weft.local", name: "host-b"))
             await #expect(throws: ControlPlaneClientError.self) {
