@@ -29,6 +29,8 @@ struct Weftd: AsyncParsableCommand {
     @Option(help: "Default workload certificate lifetime, e.g. 24h (at least 1m).") var workloadCertificateTTL: String?
     @Option(help: "A node silent for this long is marked down, e.g. 60s.") var nodeTimeout: String?
     @Option(help: "How often connected nodes are recorded as seen, e.g. 5s.") var heartbeatInterval: String?
+    @Option(help: "32-byte key sealing the generated CA's private key in the store (default: <data-dir>/ca-kek).")
+    var caKeyEncryptionKeyFile: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String = "info"
     @Option(help: "text, or json (one object a line, for journald).") var logFormat: String = "text"
 
@@ -46,6 +48,7 @@ struct Weftd: AsyncParsableCommand {
         flags.workloadCertificateTTL = workloadCertificateTTL
         flags.nodeTimeout = nodeTimeout
         flags.heartbeatInterval = heartbeatInterval
+        flags.caKeyEncryptionKeyFile = caKeyEncryptionKeyFile
         let logging: LoggingSettings
         do { logging = try LoggingSettings(level: logLevel, format: logFormat) } catch {
             throw ValidationError(error.description)

@@ -62,7 +62,8 @@ public enum ControlPlane {
         try await store.migrate()
         let trustDomain = configuration.registry.trustDomain
         let authority = try await AuthorityLoader.load(
-            trustDomain: trustDomain, files: configuration.authorityFiles, store: store)
+            trustDomain: trustDomain, files: configuration.authorityFiles, keyFile: configuration.caKeyFile,
+            store: store)
         guard
             FileManager.default.createFile(
                 atPath: configuration.trustBundlePath, contents: Data(authority.trustBundlePEM.utf8),

@@ -18,6 +18,9 @@ public struct ControlPlaneConfiguration: Sendable {
     public var serverNames: [String] = []
     /// The user's own CA instead of a generated root.
     public var authorityFiles: AuthorityLoader.Files?
+    /// The 32-byte key that seals the generated CA's private key in the store; `<data-dir>/ca-kek` (created on
+    /// the first start) when nil. Every replica sharing a PostgreSQL database needs the same key.
+    public var caKeyEncryptionKeyFile: String?
     /// How often connected nodes are recorded as seen and silent nodes marked down.
     public var heartbeatInterval: Duration = .seconds(5)
 
@@ -28,6 +31,13 @@ public struct ControlPlaneConfiguration: Sendable {
     public var sqlitePath: String { (dataDirectory as NSString).appendingPathComponent("weft.db") }
     public var bootstrapTokenPath: String { (dataDirectory as NSString).appendingPathComponent("admin-token") }
     public var trustBundlePath: String { (dataDirectory as NSString).appendingPathComponent("trust-bundle.pem") }
+    /// The key-encryption key file weftd uses: the configured one (which must exist), or `<data-dir>/ca-kek`
+    /// (made when missing and nothing is sealed yet).
+    public var caKeyFile: AuthorityLoader.KeyFile {
+        if let caKeyEncryptionKeyFile { return AuthorityLoader.KeyFile(path: caKeyEncryptionKeyFile, mayCreate: false) }
+        return AuthorityLoader.KeyFile(
+            path: (dataDirectory as NSString).appendingPathComponent("ca-kek"), mayCreate: true)
+    }
 
     public struct Error: Swift.Error, CustomStringConvertible {
         public var message: String
@@ -54,6 +64,9 @@ public struct ControlPlaneConfiguration: Sendable {
         let certificate = try reader.string("ca_certificate")
         let key = try reader.string("ca_private_key")
         let intermediates = try reader.string("ca_intermediates")
+        if let file = try reader.string("ca_key_encryption_key_file") {
+            caKeyEncryptionKeyFile = file.isEmpty ? nil : file
+        }
         try reader.finish()
         switch (certificate, key) {
         case (let certificate?, let key?):
