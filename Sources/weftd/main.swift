@@ -19,7 +19,11 @@ struct Weftd: AsyncParsableCommand {
     @Option(help: "weftd.toml to read (default: /etc/weft/weftd.toml when it exists).") var config: String?
     @Option(help: "Directory for the SQLite database, the bootstrap admin token and the trust bundle.") var dataDir:
         String?
-    @Option(help: "PostgreSQL URL, e.g. postgres://weft@db:5432/weft; replaces SQLite.") var postgresURL: String?
+    @Option(
+        help:
+            "PostgreSQL URL, e.g. postgres://weft@db:5432/weft?sslrootcert=/etc/weft/pg-ca.pem (TLS verify-full unless sslmode= says otherwise); replaces SQLite."
+    )
+    var postgresURL: String?
     @Option(help: "SPIFFE trust domain (fixed after the first start).") var trustDomain: String?
     @Option(help: "Node API listener (mTLS), address:port.") var nodeListen: String?
     @Option(help: "Join listener (server TLS), address:port.") var joinListen: String?

@@ -44,7 +44,7 @@ public final class PostgresStore: Store {
         let logger = logger ?? Logger(label: "weft.store.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
         self.logger = logger
         connectionConfiguration = try url.connectionConfiguration()
-        let client = PostgresClient(configuration: url.clientConfiguration(), backgroundLogger: logger)
+        let client = PostgresClient(configuration: try url.clientConfiguration(), backgroundLogger: logger)
         self.client = client
         // Started immediately (synchronously up to its first suspension), so the pool runs before the first lease.
         if #available(macOS 26, *) {
