@@ -23,6 +23,8 @@ public struct ControlPlaneConfiguration: Sendable {
     public var caKeyEncryptionKeyFile: String?
     /// How often connected nodes are recorded as seen and silent nodes marked down.
     public var heartbeatInterval: Duration = .seconds(5)
+    /// How long audit entries are kept; nil keeps them forever (weftd.toml: `audit_retention = "forever"` or `"0"`).
+    public var auditRetention: Duration? = Retention.defaultAuditRetention
 
     public init() {}
 
@@ -56,6 +58,17 @@ public struct ControlPlaneConfiguration: Sendable {
         registry.nodeCertificateTTL = try reader.duration("node_certificate_ttl") ?? registry.nodeCertificateTTL
         registry.nodeTimeout = try reader.duration("node_timeout") ?? registry.nodeTimeout
         heartbeatInterval = try reader.duration("heartbeat_interval") ?? heartbeatInterval
+        if let text = try reader.string("audit_retention") {
+            if text == "forever" {
+                auditRetention = nil
+            } else {
+                let duration: Duration
+                do { duration = try DurationText.parse(text) } catch {
+                    throw reader.error("audit_retention", "\(error.description), or \"forever\"")
+                }
+                auditRetention = duration == .zero ? nil : duration
+            }
+        }
         nodeListen = try reader.socketAddress("node_listen") ?? nodeListen
         joinListen = try reader.socketAddress("join_listen") ?? joinListen
         adminListen = try reader.socketAddress("admin_listen") ?? adminListen
@@ -89,5 +102,8 @@ public struct ControlPlaneConfiguration: Sendable {
                 message: "admin_plaintext: a plaintext admin API may only listen on loopback, not \(adminListen)")
         }
         if heartbeatInterval < .milliseconds(100) { throw Error(message: "heartbeat_interval: must be at least 100ms") }
+        if let auditRetention, auditRetention < .seconds(3600) {
+            throw Error(message: "audit_retention: keep at least 1h of audit entries, or \"forever\"")
+        }
     }
 }

@@ -194,6 +194,22 @@ public final class PostgresStore: Store {
         }
     }
 
+    @discardableResult
+    public func pruneAudit(before time: Date) async throws(StoreError) -> Int {
+        let logger = self.logger
+        return try await withConnection("pruning the audit log") { connection in
+            let rows = try await connection.query(
+                "WITH pruned AS (DELETE FROM audit WHERE time < \(time) RETURNING 1) SELECT count(*) FROM pruned",
+                logger: logger
+            )
+            var count: Int64 = 0
+            for try await value in rows.decode(Int64.self) {
+                count = value
+            }
+            return Int(count)
+        }
+    }
+
     public func recordHeartbeats(_ seen: [String: Date]) async throws(StoreError) {
         guard !seen.isEmpty else { return }
         let logger = self.logger
