@@ -63,7 +63,7 @@ extension Registry {
     }
 
     public func joinTokens() async throws(RegistryError) -> [Revisioned<JoinTokenRecord>] {
-        try await all(.joinToken, as: JoinTokenRecord.self)
+        try await all(.joinToken, as: JoinTokenRecord.self, skippingUnreadable: true)
     }
 
     public func revokeJoinToken(id: String, actor: String) async throws(RegistryError) {
@@ -177,14 +177,14 @@ extension Registry {
     }
 
     public func issuedCertificates() async throws(RegistryError) -> [IssuedCertificateRecord] {
-        try await all(.issuedCertificate, as: IssuedCertificateRecord.self).map(\.value)
+        try await all(.issuedCertificate, as: IssuedCertificateRecord.self, skippingUnreadable: true).map(\.value)
     }
 
     // MARK: Nodes
 
     public func nodes() async throws(RegistryError) -> [NodeView] {
-        let records = try await all(.node, as: NodeRecord.self)
-        let endpoints = try await all(.nodeEndpoints, as: [EndpointRecord].self)
+        let records = try await all(.node, as: NodeRecord.self, skippingUnreadable: true)
+        let endpoints = try await all(.nodeEndpoints, as: [EndpointRecord].self, skippingUnreadable: true)
         let seen: [String: Date]
         do { seen = try await store.heartbeats() } catch { throw .store(error) }
         var endpointsByNode: [String: [EndpointRecord]] = [:]
@@ -329,7 +329,7 @@ extension Registry {
         do { seen = try await store.heartbeats() } catch { throw .store(error) }
         let deadline = now().addingTimeInterval(-configuration.nodeTimeout.seconds)
         var changed: [String] = []
-        for entry in try await all(.node, as: NodeRecord.self) {
+        for entry in try await all(.node, as: NodeRecord.self, skippingUnreadable: true) {
             var record = entry.value
             let lastSeen = seen[record.name] ?? record.joinedAt
             let status: NodeRecord.Status = lastSeen < deadline ? .down : .up
