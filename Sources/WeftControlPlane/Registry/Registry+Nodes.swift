@@ -296,18 +296,30 @@ extension Registry {
                 }
             }
             // A client without endpoints may not take the name of a service that runs on other nodes: its
-            // certificate would let this node impersonate that service.
-            let elsewhere = Set(
-                try await all(.nodeEndpoints, as: [EndpointRecord].self).flatMap(\.value)
-                    .filter { $0.node != name }.map(\.service))
-            let clients = services.filter { $0.endpoints.isEmpty && !elsewhere.contains($0.name) }.map(\.name).sorted()
+            // certificate would let this node impersonate that service. While another node's endpoints cannot be
+            // read, no name is known to be free: no client workloads.
+            var elsewhere = Set<ServiceName>()
+            var elsewhereUnreadable = false
+            var currentEndpoints: [EndpointRecord]?
+            let stored: [StoredObject]
+            do throws(StoreError) { stored = try await store.objects(.nodeEndpoints) } catch { throw .store(error) }
+            for object in stored {
+                switch StoredCoding.decoded([EndpointRecord].self, from: object) {
+                case .success(let records) where object.key == name: currentEndpoints = records
+                case .success(let records): elsewhere.formUnion(records.filter { $0.node != name }.map(\.service))
+                // Its own unreadable record is simply replaced below.
+                case .failure: elsewhereUnreadable = elsewhereUnreadable || object.key != name
+                }
+            }
+            let clients =
+                elsewhereUnreadable
+                ? [] : services.filter { $0.endpoints.isEmpty && !elsewhere.contains($0.name) }.map(\.name).sorted()
             record.clientWorkloads = clients.isEmpty ? nil : clients
-            let currentEndpoints = try await one(.nodeEndpoints, name, as: [EndpointRecord].self)
             if existing.value != record {
                 changes.append(
                     .put(.node, name, StoredCoding.encode(record), precondition: .revision(existing.revision)))
             }
-            if currentEndpoints?.value != endpoints {
+            if currentEndpoints != endpoints {
                 changes.append(.put(.nodeEndpoints, name, StoredCoding.encode(endpoints)))
             }
             let actor = SPIFFEID.node(trustDomain: configuration.trustDomain, name: name).description

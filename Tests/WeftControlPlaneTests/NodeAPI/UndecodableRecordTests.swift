@@ -74,6 +74,33 @@ struct UndecodableRecordTests {
         StoredObject(kind: kind, key: key, body: Data(json.utf8), revision: revision)
     }
 
+    @Test func anUnreadableEndpointsRecordNeitherBlocksRegistrationNorFreesClientNames() async throws {
+        try await RegistryTests.withRegistry(.sqlite) { registry, store in
+            try await RegistryTests.addNode("host-a", to: store)
+            try await RegistryTests.addNode("host-z", to: store)
+            try await store.apply(
+                [
+                    .put(.nodeEndpoints, "host-z", Data("[{".utf8)),
+                    .put(.nodeEndpoints, "host-a", Data("{}".utf8)),
+                ], audit: nil)
+            let address = IPAddress("198.18.0.11")!
+            try await registry.register(
+                node: "host-a", addresses: [address], version: "t",
+                services: [
+                    DiscoveredService(
+                        name: ServiceName(name: "web"), protocol: .http,
+                        endpoints: [IPSocketAddress(address: address, port: 8080)]),
+                    DiscoveredService(name: ServiceName(name: "backend"), protocol: .http, endpoints: []),
+                ])
+            let own = try await registry.one(.nodeEndpoints, "host-a", as: [EndpointRecord].self)
+            #expect(own?.value.map(\.service) == [ServiceName(name: "web")], "its own unreadable record is replaced")
+            let node = try #require(try await registry.node("host-a"))
+            #expect(
+                node.value.clientWorkloads == nil,
+                "host-z's endpoints cannot be read, so 'backend' is not known to be free for a client")
+        }
+    }
+
     @Test func aRecordThatBreaksKeepsItsLastReadableValue() throws {
         var state = MeshState()
         let intention = Intention(
