@@ -23,7 +23,14 @@ struct StatusCommand: AsyncParsableCommand {
             ("intentions", "\(status.counts.intentions)"),
             ("valid join tokens", "\(status.counts.joinTokensValid)"),
             ("admin tokens", "\(status.counts.adminTokens)"),
+            ("undecodable records", "\(status.undecodableRecords.count)"),
         ])
+        if !status.undecodableRecords.isEmpty {
+            print("")
+            print("Left out of config until fixed or deleted (weftd cannot decode them):")
+            Output.table(
+                ["KIND", "NAME", "REASON"], status.undecodableRecords.map { [$0.kind, $0.name, $0.reason] }, empty: "")
+        }
         if !status.nodeStreams.isEmpty {
             print("")
             Output.table(

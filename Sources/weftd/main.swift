@@ -19,7 +19,11 @@ struct Weftd: AsyncParsableCommand {
     @Option(help: "weftd.toml to read (default: /etc/weft/weftd.toml when it exists).") var config: String?
     @Option(help: "Directory for the SQLite database, the bootstrap admin token and the trust bundle.") var dataDir:
         String?
-    @Option(help: "PostgreSQL URL, e.g. postgres://weft@db:5432/weft; replaces SQLite.") var postgresURL: String?
+    @Option(
+        help:
+            "PostgreSQL URL, e.g. postgres://weft@db:5432/weft?sslrootcert=/etc/weft/pg-ca.pem (TLS verify-full unless sslmode= says otherwise); replaces SQLite."
+    )
+    var postgresURL: String?
     @Option(help: "SPIFFE trust domain (fixed after the first start).") var trustDomain: String?
     @Option(help: "Node API listener (mTLS), address:port.") var nodeListen: String?
     @Option(help: "Join listener (server TLS), address:port.") var joinListen: String?
@@ -29,6 +33,8 @@ struct Weftd: AsyncParsableCommand {
     @Option(help: "Default workload certificate lifetime, e.g. 24h (at least 1m).") var workloadCertificateTTL: String?
     @Option(help: "A node silent for this long is marked down, e.g. 60s.") var nodeTimeout: String?
     @Option(help: "How often connected nodes are recorded as seen, e.g. 5s.") var heartbeatInterval: String?
+    @Option(help: "32-byte key sealing the generated CA's private key in the store (default: <data-dir>/ca-kek).")
+    var caKeyEncryptionKeyFile: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String = "info"
     @Option(help: "text, or json (one object a line, for journald).") var logFormat: String = "text"
 
@@ -46,6 +52,7 @@ struct Weftd: AsyncParsableCommand {
         flags.workloadCertificateTTL = workloadCertificateTTL
         flags.nodeTimeout = nodeTimeout
         flags.heartbeatInterval = heartbeatInterval
+        flags.caKeyEncryptionKeyFile = caKeyEncryptionKeyFile
         let logging: LoggingSettings
         do { logging = try LoggingSettings(level: logLevel, format: logFormat) } catch {
             throw ValidationError(error.description)

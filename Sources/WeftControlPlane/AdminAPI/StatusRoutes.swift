@@ -22,7 +22,8 @@ extension AdminAPI {
                 revision: revision, trustDomain: registry.configuration.trustDomain, version: WeftVersion.current,
                 caFingerprint: registry.authority.trustBundleFingerprint, counts: counts,
                 defaultAction: settings.defaultAction, stopAll: settings.stopAll, meshMode: settings.meshMode,
-                egress: settings.egress, nodeStreams: streams().values.sorted { $0.node < $1.node }
+                egress: settings.egress, nodeStreams: streams().values.sorted { $0.node < $1.node },
+                undecodableRecords: nodeStatus?.undecodableRecords() ?? []
             )
             return JSONResponse.make(view, etag: revision)
         }

@@ -63,11 +63,14 @@ public final class ConfigDistributor: Sendable, NodeStatusSource {
         let since = inner.withLock { $0.state.revision }
         let feed = try await registry.store.changes(since: since)
         guard feed.revision != since else { return }
+        var newlyUndecodable: [UndecodableRecord] = []
         let published: Int64? = try inner.withLock { inner in
             // Another refresh may have applied a newer feed meanwhile.
             guard feed.revision > inner.state.revision else { return nil }
             var state = inner.state
-            let dirty = try state.apply(feed)
+            let dirty = state.apply(feed)
+            newlyUndecodable = state.undecodable.filter { inner.state.undecodable[$0.key] != $0.value }.values
+                .sorted(by: Self.byKindAndName)
             inner.state = state
             guard inner.mesh == nil || !dirty.isEmpty else { return nil }
             let mesh = try CompiledMesh(
@@ -83,10 +86,23 @@ public final class ConfigDistributor: Sendable, NodeStatusSource {
             for waiter in inner.waiters.values { waiter.yield(mesh.revision) }
             return mesh.revision
         }
+        for record in newlyUndecodable {
+            logger.error(
+                "a stored record cannot be decoded; config goes out without it",
+                metadata: ["kind": "\(record.kind)", "name": "\(record.name)", "reason": "\(record.reason)"])
+        }
         if let published { logger.debug("config compiled", metadata: ["revision": "\(published)"]) }
     }
 
     var current: CompiledMesh? { inner.withLock { $0.mesh } }
+
+    public func undecodableRecords() -> [UndecodableRecord] {
+        inner.withLock { Array($0.state.undecodable.values) }.sorted(by: Self.byKindAndName)
+    }
+
+    private static func byKindAndName(_ a: UndecodableRecord, _ b: UndecodableRecord) -> Bool {
+        (a.kind, a.name) < (b.kind, b.name)
+    }
 
     /// A stream that yields whenever a new compiled revision is published (only the newest is buffered).
     func waitForRevisions() -> (id: UInt64, stream: AsyncStream<Int64>) {

@@ -13,9 +13,11 @@ struct RegistrationClaims: Equatable {
     /// - Parameters:
     ///   - registeredElsewhere: for each service, the other nodes with endpoints of it now (kept when a service
     ///     registered by an earlier version, without placement, is first claimed).
+    ///   - elsewhereComplete: false when another node's endpoints could not be read; then no unplaced service is
+    ///     claimed (it may run there).
     init(
         node: String, fixedAddresses: [IPAddress], services: [DiscoveredService], known: [ServiceName: ServiceRecord],
-        registeredElsewhere: [ServiceName: Set<String>], clientLimit: Int
+        registeredElsewhere: [ServiceName: Set<String>], elsewhereComplete: Bool = true, clientLimit: Int
     ) {
         var clients = 0
         for service in services.sorted(by: { $0.name < $1.name }) {
@@ -55,8 +57,16 @@ struct RegistrationClaims: Equatable {
                             ))
                         continue
                     }
-                } else {
+                } else if elsewhereComplete {
                     placements[service.name] = (registeredElsewhere[service.name, default: []].union([node])).sorted()
+                } else {
+                    refused.append(
+                        RefusedClaim(
+                            service: service.name, reason: .notPlaced,
+                            message:
+                                "\(service.name) is not placed yet and another node's registration cannot be read, so it may run there: an admin may place it with `weftctl service allow-node \(service.name) \(node)`"
+                        ))
+                    continue
                 }
             }
             if kept.endpoints.isEmpty {

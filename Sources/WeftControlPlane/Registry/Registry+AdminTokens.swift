@@ -19,7 +19,7 @@ extension Registry {
     }
 
     public func adminTokens() async throws(RegistryError) -> [AdminTokenRecord] {
-        try await all(.adminToken, as: AdminTokenRecord.self).map(\.value)
+        try await all(.adminToken, as: AdminTokenRecord.self, skippingUnreadable: true).map(\.value)
     }
 
     /// Deletes a token; never the last admin token (nobody could make tokens or change the mesh's settings any more).
@@ -58,7 +58,8 @@ extension Registry {
     /// 0600). Returns true when it did. Replicas racing here: one wins, the others find a token and do nothing.
     @discardableResult
     public func ensureBootstrapToken(file: String) async throws -> Bool {
-        guard try await adminTokens().isEmpty else { return false }
+        // Every stored token counts here, also one that cannot be decoded.
+        guard try await store.objects(.adminToken).isEmpty else { return false }
         let secret = TokenText.random(bytes: 24)
         let id = TokenText.random(bytes: 6)
         let record = AdminTokenRecord(

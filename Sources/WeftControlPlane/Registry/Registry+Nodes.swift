@@ -65,7 +65,7 @@ extension Registry {
     }
 
     public func joinTokens() async throws(RegistryError) -> [Revisioned<JoinTokenRecord>] {
-        try await all(.joinToken, as: JoinTokenRecord.self)
+        try await all(.joinToken, as: JoinTokenRecord.self, skippingUnreadable: true)
     }
 
     public func revokeJoinToken(id: String, actor: String) async throws(RegistryError) {
@@ -209,14 +209,14 @@ extension Registry {
     }
 
     public func issuedCertificates() async throws(RegistryError) -> [IssuedCertificateRecord] {
-        try await all(.issuedCertificate, as: IssuedCertificateRecord.self).map(\.value)
+        try await all(.issuedCertificate, as: IssuedCertificateRecord.self, skippingUnreadable: true).map(\.value)
     }
 
     // MARK: Nodes
 
     public func nodes() async throws(RegistryError) -> [NodeView] {
-        let records = try await all(.node, as: NodeRecord.self)
-        let endpoints = try await all(.nodeEndpoints, as: [EndpointRecord].self)
+        let records = try await all(.node, as: NodeRecord.self, skippingUnreadable: true)
+        let endpoints = try await all(.nodeEndpoints, as: [EndpointRecord].self, skippingUnreadable: true)
         let seen: [String: Date]
         do { seen = try await store.heartbeats() } catch { throw .store(error) }
         var endpointsByNode: [String: [EndpointRecord]] = [:]
@@ -275,14 +275,31 @@ extension Registry {
             record.version = version
             record.status = .up
             let known = Dictionary(uniqueKeysWithValues: try await self.services().map { ($0.value.name, $0) })
+            // Who serves each service now (for the first claim of an unplaced one), and this node's own endpoints.
+            // Its own unreadable record is simply replaced below; while another node's cannot be read, no unplaced
+            // service is claimed.
             var elsewhere: [ServiceName: Set<String>] = [:]
-            for endpoint in try await all(.nodeEndpoints, as: [EndpointRecord].self).flatMap(\.value)
-            where endpoint.node != name {
-                elsewhere[endpoint.service, default: []].insert(endpoint.node)
+            var currentEndpoints: [EndpointRecord]?
+            var elsewhereComplete = true
+            let stored: [StoredObject]
+            do throws(StoreError) { stored = try await store.objects(.nodeEndpoints) } catch { throw .store(error) }
+            for object in stored {
+                guard case .success(let records) = StoredCoding.decoded([EndpointRecord].self, from: object) else {
+                    if object.key != name { elsewhereComplete = false }
+                    continue
+                }
+                if object.key == name {
+                    currentEndpoints = records
+                } else {
+                    for endpoint in records where endpoint.node != name {
+                        elsewhere[endpoint.service, default: []].insert(endpoint.node)
+                    }
+                }
             }
             let claims = RegistrationClaims(
                 node: name, fixedAddresses: record.addresses, services: services, known: known.mapValues(\.value),
-                registeredElsewhere: elsewhere, clientLimit: configuration.clientWorkloadLimit)
+                registeredElsewhere: elsewhere, elsewhereComplete: elsewhereComplete,
+                clientLimit: configuration.clientWorkloadLimit)
 
             var changes: [ObjectChange] = []
             var claimed = Set<IPAddress>()
@@ -338,12 +355,11 @@ extension Registry {
             let clients = claims.accepted.filter(\.endpoints.isEmpty).map(\.name).sorted()
             record.clientWorkloads = clients.isEmpty ? nil : clients
             record.refusedClaims = claims.refused.isEmpty ? nil : claims.refused
-            let currentEndpoints = try await one(.nodeEndpoints, name, as: [EndpointRecord].self)
             if existing.value != record {
                 changes.append(
                     .put(.node, name, StoredCoding.encode(record), precondition: .revision(existing.revision)))
             }
-            if currentEndpoints?.value != endpoints {
+            if currentEndpoints != endpoints {
                 changes.append(.put(.nodeEndpoints, name, StoredCoding.encode(endpoints)))
             }
             let actor = SPIFFEID.node(trustDomain: configuration.trustDomain, name: name).description
@@ -453,7 +469,7 @@ extension Registry {
         do { seen = try await store.heartbeats() } catch { throw .store(error) }
         let deadline = now().addingTimeInterval(-configuration.nodeTimeout.seconds)
         var changed: [String] = []
-        for entry in try await all(.node, as: NodeRecord.self) {
+        for entry in try await all(.node, as: NodeRecord.self, skippingUnreadable: true) {
             var record = entry.value
             let lastSeen = seen[record.name] ?? record.joinedAt
             let status: NodeRecord.Status = lastSeen < deadline ? .down : .up

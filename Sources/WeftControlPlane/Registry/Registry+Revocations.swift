@@ -29,7 +29,7 @@ extension Registry {
     }
 
     public func revokedCertificates() async throws(RegistryError) -> [RevokedCertificate] {
-        try await all(.revokedCertificate, as: RevokedCertificate.self).map(\.value)
+        try await all(.revokedCertificate, as: RevokedCertificate.self, skippingUnreadable: true).map(\.value)
     }
 
     /// Whether the certificate with this serial number was revoked.

@@ -23,14 +23,20 @@ public struct Registry: Sendable {
 
     // MARK: Reading
 
-    func all<T: Decodable & Sendable & Codable & Equatable>(_ kind: ObjectKind, as type: T.Type)
-        async throws(RegistryError)
-        -> [Revisioned<T>]
-    {
-        do {
+    /// Every object of a kind, decoded. With `skippingUnreadable` (for listings) a record that cannot be decoded
+    /// is left out instead of failing the whole read; config distribution reports it in `/v1/status`. Checks that
+    /// must see every record (who may claim a name, the last write token) read without it.
+    func all<T: Decodable & Sendable & Codable & Equatable>(
+        _ kind: ObjectKind, as type: T.Type, skippingUnreadable: Bool = false
+    ) async throws(RegistryError) -> [Revisioned<T>] {
+        do throws(StoreError) {
             var result: [Revisioned<T>] = []
             for object in try await store.objects(kind) {
-                result.append(Revisioned(value: try StoredCoding.decode(type, from: object), revision: object.revision))
+                switch StoredCoding.decoded(type, from: object) {
+                case .success(let value): result.append(Revisioned(value: value, revision: object.revision))
+                case .failure where skippingUnreadable: continue
+                case .failure(let problem): throw problem.storeError(for: object)
+                }
             }
             return result
         } catch { throw .store(error) }
@@ -63,7 +69,7 @@ public struct Registry: Sendable {
     // MARK: Services
 
     public func services() async throws(RegistryError) -> [Revisioned<ServiceRecord>] {
-        try await all(.service, as: ServiceRecord.self)
+        try await all(.service, as: ServiceRecord.self, skippingUnreadable: true)
     }
 
     public func service(_ name: ServiceName) async throws(RegistryError) -> Revisioned<ServiceRecord>? {
@@ -179,7 +185,7 @@ public struct Registry: Sendable {
     // MARK: Intentions
 
     public func intentions() async throws(RegistryError) -> [Revisioned<Intention>] {
-        try await all(.intention, as: Intention.self)
+        try await all(.intention, as: Intention.self, skippingUnreadable: true)
     }
 
     public func intention(key: String) async throws(RegistryError) -> Revisioned<Intention>? {

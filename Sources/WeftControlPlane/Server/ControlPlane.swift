@@ -53,8 +53,8 @@ public enum ControlPlane {
     }
 
     /// weftd's parts in start order (they stop in the reverse): the store (opened and migrated here, closed last),
-    /// the config distributor, the node API with its join listener, the admin API, and the ready announcement.
-    /// The CA is found or made here, before anything listens.
+    /// the config distributor, the store's pruning, the node API with its join listener, the admin API, and the
+    /// ready announcement. The CA is found or made here, before anything listens.
     static func services(
         configuration: ControlPlaneConfiguration, store: any Store, logger: Logger,
         onReady: @escaping @Sendable (Ready) -> Void
@@ -62,7 +62,8 @@ public enum ControlPlane {
         try await store.migrate()
         let trustDomain = configuration.registry.trustDomain
         let authority = try await AuthorityLoader.load(
-            trustDomain: trustDomain, files: configuration.authorityFiles, store: store)
+            trustDomain: trustDomain, files: configuration.authorityFiles, keyFile: configuration.caKeyFile,
+            store: store)
         guard
             FileManager.default.createFile(
                 atPath: configuration.trustBundlePath, contents: Data(authority.trustBundlePEM.utf8),
@@ -99,6 +100,8 @@ public enum ControlPlane {
         return [
             StoreService(store: store),
             ConfigDistributorService(distributor: distributor, heartbeatInterval: configuration.heartbeatInterval),
+            RetentionService(
+                retention: Retention(registry: registry, auditRetention: configuration.auditRetention), logger: logger),
             nodeAPI,
             AdminAPIService(server: admin, bound: readiness.register(.adminAPI)),
             ControlPlaneReadyAnnouncement(

@@ -44,6 +44,7 @@ extension ControlPlaneConfiguration {
         if let text = flags.heartbeatInterval {
             configuration.heartbeatInterval = try duration("heartbeat-interval", text)
         }
+        if let file = flags.caKeyEncryptionKeyFile { configuration.caKeyEncryptionKeyFile = file }
         self = configuration
     }
 }

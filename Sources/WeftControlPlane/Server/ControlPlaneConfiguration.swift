@@ -18,8 +18,13 @@ public struct ControlPlaneConfiguration: Sendable {
     public var serverNames: [String] = []
     /// The user's own CA instead of a generated root.
     public var authorityFiles: AuthorityLoader.Files?
+    /// The 32-byte key that seals the generated CA's private key in the store; `<data-dir>/ca-kek` (created on
+    /// the first start) when nil. Every replica sharing a PostgreSQL database needs the same key.
+    public var caKeyEncryptionKeyFile: String?
     /// How often connected nodes are recorded as seen and silent nodes marked down.
     public var heartbeatInterval: Duration = .seconds(5)
+    /// How long audit entries are kept; nil keeps them forever (weftd.toml: `audit_retention = "forever"` or `"0"`).
+    public var auditRetention: Duration? = Retention.defaultAuditRetention
 
     public init() {}
 
@@ -28,6 +33,13 @@ public struct ControlPlaneConfiguration: Sendable {
     public var sqlitePath: String { (dataDirectory as NSString).appendingPathComponent("weft.db") }
     public var bootstrapTokenPath: String { (dataDirectory as NSString).appendingPathComponent("admin-token") }
     public var trustBundlePath: String { (dataDirectory as NSString).appendingPathComponent("trust-bundle.pem") }
+    /// The key-encryption key file weftd uses: the configured one (which must exist), or `<data-dir>/ca-kek`
+    /// (made when missing and nothing is sealed yet).
+    public var caKeyFile: AuthorityLoader.KeyFile {
+        if let caKeyEncryptionKeyFile { return AuthorityLoader.KeyFile(path: caKeyEncryptionKeyFile, mayCreate: false) }
+        return AuthorityLoader.KeyFile(
+            path: (dataDirectory as NSString).appendingPathComponent("ca-kek"), mayCreate: true)
+    }
 
     public struct Error: Swift.Error, CustomStringConvertible {
         public var message: String
@@ -46,6 +58,17 @@ public struct ControlPlaneConfiguration: Sendable {
         registry.nodeCertificateTTL = try reader.duration("node_certificate_ttl") ?? registry.nodeCertificateTTL
         registry.nodeTimeout = try reader.duration("node_timeout") ?? registry.nodeTimeout
         heartbeatInterval = try reader.duration("heartbeat_interval") ?? heartbeatInterval
+        if let text = try reader.string("audit_retention") {
+            if text == "forever" {
+                auditRetention = nil
+            } else {
+                let duration: Duration
+                do { duration = try DurationText.parse(text) } catch {
+                    throw reader.error("audit_retention", "\(error.description), or \"forever\"")
+                }
+                auditRetention = duration == .zero ? nil : duration
+            }
+        }
         nodeListen = try reader.socketAddress("node_listen") ?? nodeListen
         joinListen = try reader.socketAddress("join_listen") ?? joinListen
         adminListen = try reader.socketAddress("admin_listen") ?? adminListen
@@ -54,6 +77,9 @@ public struct ControlPlaneConfiguration: Sendable {
         let certificate = try reader.string("ca_certificate")
         let key = try reader.string("ca_private_key")
         let intermediates = try reader.string("ca_intermediates")
+        if let file = try reader.string("ca_key_encryption_key_file") {
+            caKeyEncryptionKeyFile = file.isEmpty ? nil : file
+        }
         try reader.finish()
         switch (certificate, key) {
         case (let certificate?, let key?):
@@ -76,5 +102,8 @@ public struct ControlPlaneConfiguration: Sendable {
                 message: "admin_plaintext: a plaintext admin API may only listen on loopback, not \(adminListen)")
         }
         if heartbeatInterval < .milliseconds(100) { throw Error(message: "heartbeat_interval: must be at least 100ms") }
+        if let auditRetention, auditRetention < .seconds(3600) {
+            throw Error(message: "audit_retention: keep at least 1h of audit entries, or \"forever\"")
+        }
     }
 }

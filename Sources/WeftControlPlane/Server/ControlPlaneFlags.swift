@@ -14,6 +14,7 @@ public struct ControlPlaneFlags: Sendable, Equatable {
     public var workloadCertificateTTL: String?
     public var nodeTimeout: String?
     public var heartbeatInterval: String?
+    public var caKeyEncryptionKeyFile: String?
 
     public init() {}
 }

@@ -44,7 +44,7 @@ public final class PostgresStore: Store {
         let logger = logger ?? Logger(label: "weft.store.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
         self.logger = logger
         connectionConfiguration = try url.connectionConfiguration()
-        let client = PostgresClient(configuration: url.clientConfiguration(), backgroundLogger: logger)
+        let client = PostgresClient(configuration: try url.clientConfiguration(), backgroundLogger: logger)
         self.client = client
         // Started immediately (synchronously up to its first suspension), so the pool runs before the first lease.
         if #available(macOS 26, *) {
@@ -191,6 +191,22 @@ public final class PostgresStore: Store {
                 )
             }
             return entries
+        }
+    }
+
+    @discardableResult
+    public func pruneAudit(before time: Date) async throws(StoreError) -> Int {
+        let logger = self.logger
+        return try await withConnection("pruning the audit log") { connection in
+            let rows = try await connection.query(
+                "WITH pruned AS (DELETE FROM audit WHERE time < \(time) RETURNING 1) SELECT count(*) FROM pruned",
+                logger: logger
+            )
+            var count: Int64 = 0
+            for try await value in rows.decode(Int64.self) {
+                count = value
+            }
+            return Int(count)
         }
     }
 

@@ -173,6 +173,16 @@ public final class SQLiteStore: Store {
         }
     }
 
+    @discardableResult
+    public func pruneAudit(before time: Date) async throws(StoreError) -> Int {
+        try await access("pruning the audit log") {
+            try await pool.write { db in
+                try db.execute(sql: "DELETE FROM audit WHERE time < ?", arguments: [time.timeIntervalSince1970])
+                return db.changesCount
+            }
+        }
+    }
+
     public func recordHeartbeats(_ seen: [String: Date]) async throws(StoreError) {
         guard !seen.isEmpty else { return }
         try await access("recording heartbeats") {

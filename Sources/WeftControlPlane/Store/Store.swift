@@ -33,6 +33,10 @@ public protocol Store: Sendable {
     /// Audit entries with id greater than `afterID`, oldest first, at most `limit`.
     func auditEntries(afterID: Int64, limit: Int) async throws(StoreError) -> [AuditEntry]
 
+    /// Deletes the audit entries recorded before `time`; returns how many. Does not bump the revision.
+    @discardableResult
+    func pruneAudit(before time: Date) async throws(StoreError) -> Int
+
     /// Records when nodes were last seen. Does not bump the revision (heartbeats are frequent and change no config).
     func recordHeartbeats(_ seen: [String: Date]) async throws(StoreError)
 

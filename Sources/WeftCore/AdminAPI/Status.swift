@@ -36,11 +36,13 @@ public struct AdminStatus: Sendable, Equatable, Codable {
     public var meshMode: MeshMode
     public var egress: EgressPolicy
     public var nodeStreams: [NodeStreamStatus]
+    /// Stored records left out of config because they cannot be decoded, by kind and name.
+    public var undecodableRecords: [UndecodableRecord]
 
     public init(
         revision: Int64, trustDomain: String, version: String, caFingerprint: String, counts: Counts,
         defaultAction: IntentionAction, stopAll: Bool, meshMode: MeshMode, egress: EgressPolicy,
-        nodeStreams: [NodeStreamStatus]
+        nodeStreams: [NodeStreamStatus], undecodableRecords: [UndecodableRecord] = []
     ) {
         self.revision = revision
         self.trustDomain = trustDomain
@@ -52,6 +54,7 @@ public struct AdminStatus: Sendable, Equatable, Codable {
         self.meshMode = meshMode
         self.egress = egress
         self.nodeStreams = nodeStreams
+        self.undecodableRecords = undecodableRecords
     }
 
     enum CodingKeys: String, CodingKey {
@@ -62,5 +65,6 @@ public struct AdminStatus: Sendable, Equatable, Codable {
         case stopAll = "stop_all"
         case meshMode = "mesh_mode"
         case nodeStreams = "node_streams"
+        case undecodableRecords = "undecodable_records"
     }
 }

@@ -36,8 +36,14 @@ struct ReplicaTests {
             try? FileManager.default.removeItem(atPath: directoryB)
         }
         let replicaA = try await RunningControlPlane.start(dataDirectory: directoryA, postgresURL: url)
+        // Every replica needs the key-encryption key of the CA the first one sealed into the database.
+        await #expect {
+            try await RunningControlPlane.start(
+                dataDirectory: directoryB, postgresURL: url, adminToken: replicaA.adminToken)
+        } throws: { "\($0)".contains("\(directoryB)/ca-kek does not exist") }
         let replicaB = try await RunningControlPlane.start(
-            dataDirectory: directoryB, postgresURL: url, adminToken: replicaA.adminToken)
+            dataDirectory: directoryB, postgresURL: url, adminToken: replicaA.adminToken
+        ) { $0.caKeyEncryptionKeyFile = replicaA.configuration.caKeyFile.path }
         do {
             #expect(replicaB.ready.bootstrapTokenFile == nil, "only the first replica makes the bootstrap token")
             // Both replicas share the CA and the tokens: a token made through A works at B's join listener and

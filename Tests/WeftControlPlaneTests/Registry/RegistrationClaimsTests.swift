@@ -80,6 +80,14 @@ struct RegistrationClaimsTests {
             elsewhere: [Self.api: ["c", "b"]])
         #expect(result.accepted.map(\.name) == [Self.api])
         #expect(result.placements == [Self.api: ["a", "b", "c"]])
+
+        // While another node's endpoints cannot be read, nothing unplaced is claimed: it may run there.
+        let blind = RegistrationClaims(
+            node: "a", fixedAddresses: [Self.own], services: [Self.serving(Self.api, at: [Self.own])],
+            known: [Self.api: Self.record(Self.api, placement: nil, origin: .admin)], registeredElsewhere: [:],
+            elsewhereComplete: false, clientLimit: 8)
+        #expect(blind.accepted.isEmpty && blind.placements.isEmpty)
+        #expect(blind.refused.map(\.reason) == [.notPlaced])
     }
 
     @Test func externalServicesCannotBeClaimed() {

@@ -13,7 +13,7 @@ struct PostgresURLTests {
                 == PostgresURL(
                     endpoint: .tcp(host: "db.example.net", port: 6432), username: "weft", password: "s3cr@t/x",
                     database: "weft_prod", tlsMode: .require, applicationName: "weftd-a"))
-        #expect(url.description == "postgres://weft@db.example.net:6432/weft_prod")
+        #expect(url.description == "postgres://weft@db.example.net:6432/weft_prod?sslmode=require")
         #expect(!url.description.contains("s3cr"))
     }
 
@@ -23,9 +23,49 @@ struct PostgresURLTests {
         #expect(url.endpoint == .tcp(host: "127.0.0.1", port: 5432))
         #expect(url.username == "postgres")
         #expect(url.password == nil)
-        #expect(url.tlsMode == .prefer)
+        #expect(url.tlsMode == .verifyFull, "TCP without sslmode: TLS, chain and host name verified")
+        #expect(url.rootCertificatePath == nil, "the system's roots")
+        #expect(url.description == "postgres://postgres@127.0.0.1:5432/weft_test")
         #expect(try PostgresURL("postgres://u@[::1]:5433/d").endpoint == .tcp(host: "::1", port: 5433))
         #expect(try PostgresURL("postgres://u@h/d?sslmode=disable").tlsMode == .disable)
+    }
+
+    @Test(arguments: [
+        ("disable", PostgresURL.TLSMode.disable), ("allow", .prefer), ("prefer", .prefer), ("require", .require),
+        ("verify-ca", .verifyCA), ("verify-full", .verifyFull),
+    ])
+    func sslModes(mode: String, expected: PostgresURL.TLSMode) throws {
+        #expect(try PostgresURL("postgres://u@db/d?sslmode=\(mode)").tlsMode == expected)
+    }
+
+    @Test
+    func tlsVerificationFollowsTheMode() throws {
+        let full = try PostgresURL("postgres://u@db/d").tlsConfiguration()
+        #expect(full.certificateVerification == .fullVerification)
+        let chainOnly = try PostgresURL("postgres://u@db/d?sslmode=verify-ca").tlsConfiguration()
+        #expect(chainOnly.certificateVerification == .noHostnameVerification)
+        let required = try PostgresURL("postgres://u@db/d?sslmode=require").tlsConfiguration()
+        #expect(required.certificateVerification == .fullVerification, "require never skips verification")
+    }
+
+    @Test
+    func rootCertificates() throws {
+        let url = try PostgresURL("postgres://u@db/d?sslrootcert=/etc/weft/pg-ca.pem")
+        #expect(url.rootCertificatePath == "/etc/weft/pg-ca.pem")
+        #expect(url.tlsMode == .verifyFull)
+        #expect(url.withDatabase("other").rootCertificatePath == "/etc/weft/pg-ca.pem", "kept for other databases")
+        #expect(try PostgresURL("postgres://u@db/d?sslrootcert=system").rootCertificatePath == nil)
+        #expect {
+            try PostgresURL("postgres://u@db/d?sslrootcert=/nonexistent/ca.pem").tlsConfiguration()
+        } throws: { "\($0)".contains("sslrootcert /nonexistent/ca.pem: cannot be read") }
+    }
+
+    @Test
+    func unixSocketsStayPlaintext() throws {
+        let url = try PostgresURL("postgres://postgres@/weft_test?host=/tmp/pg&port=25729&sslrootcert=/tmp/pg/ca.pem")
+        #expect(url.endpoint == .unixSocket(path: "/tmp/pg/.s.PGSQL.25729"))
+        let configuration = try url.connectionConfiguration()
+        #expect(configuration.tls.sslContext == nil, "no TLS on a unix socket")
     }
 
     @Test
@@ -53,6 +93,8 @@ struct PostgresURLTests {
         ("postgres://u@h/d?connect_timeout=5", "unknown parameter 'connect_timeout'"),
         ("postgres://u@h/d?host=/x", "host is given twice"),
         ("postgres:///d?host=/run/pg&sslmode=require", "cannot be met on a unix socket"),
+        ("postgres:///d?host=/run/pg&sslmode=verify-full", "cannot be met on a unix socket"),
+        ("postgres://u@h/d?sslrootcert=ca.pem", "sslrootcert 'ca.pem' is not an absolute path"),
         ("postgres://u@h/d?user=", "'user' has no value"),
     ])
     func refusals(url: String, reason: String) {

@@ -103,6 +103,25 @@ struct WeftctlTests {
         }
     }
 
+    /// A distributor stand-in that could not decode one record.
+    struct OneUndecodableRecord: NodeStatusSource {
+        func nodeStreamStatus() -> [NodeStreamStatus] { [] }
+        func undecodableRecords() -> [UndecodableRecord] {
+            [UndecodableRecord(kind: "service", name: "default/broken", reason: "'ports' is missing")]
+        }
+    }
+
+    @Test func statusPrintsTheRecordsConfigLeftOut() async throws {
+        try await AdminAPIFixture.with(nodeStatus: OneUndecodableRecord()) { fixture in
+            let workspace = try Workspace(fixture)
+            let status = try await workspace.run(["status"] + workspace.connection)
+            #expect(status.status == 0, "\(status)")
+            #expect(status.stdout.contains("undecodable records"), "\(status)")
+            let row = status.stdout.split(separator: "\n").first { $0.contains("default/broken") }
+            #expect(row?.contains("service") == true && row?.contains("'ports' is missing") == true, "\(status)")
+        }
+    }
+
     @Test func stopAllAndResumeFromTheCommandLine() async throws {
         try await Self.withWorkspace { workspace in
             _ = try await workspace.run(["intention", "allow", "frontend", "backend"] + workspace.connection)

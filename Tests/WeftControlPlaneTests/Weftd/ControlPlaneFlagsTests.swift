@@ -29,6 +29,22 @@ import WeftCore
         #expect(configuration.serverNames.contains("weftd.example"))
     }
 
+    @Test func theCAKeyEncryptionKeyFileComesFromTheDataDirectoryWeftdTomlOrAFlag() throws {
+        var configuration = ControlPlaneConfiguration()
+        configuration.dataDirectory = "/var/lib/weft-test"
+        #expect(configuration.caKeyFile == AuthorityLoader.KeyFile(path: "/var/lib/weft-test/ca-kek", mayCreate: true))
+
+        try configuration.apply(toml: #"ca_key_encryption_key_file = "/etc/weft/ca-kek""#, path: "weftd.toml")
+        #expect(configuration.caKeyFile == AuthorityLoader.KeyFile(path: "/etc/weft/ca-kek", mayCreate: false))
+
+        var flags = ControlPlaneFlags()
+        flags.caKeyEncryptionKeyFile = "/run/credentials/weftd.service/ca-kek"
+        try configuration.apply(flags: flags)
+        #expect(
+            configuration.caKeyFile
+                == AuthorityLoader.KeyFile(path: "/run/credentials/weftd.service/ca-kek", mayCreate: false))
+    }
+
     @Test(arguments: [
         ("node-listen", "weftd:15012", "--node-listen weftd:15012: 'weftd:15012' is not ADDRESS:PORT"),
         ("node-timeout", "a while", "--node-timeout a while: 'a while' is not a duration"),

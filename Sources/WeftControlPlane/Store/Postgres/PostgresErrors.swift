@@ -1,3 +1,4 @@
+import NIOSSL
 import PostgresNIO
 
 enum PostgresErrors {
@@ -13,7 +14,14 @@ enum PostgresErrors {
         if let error = error as? StoreError { return error.description }
         if error is CancellationError { return "cancelled" }
         guard let error = error as? PSQLError else { return "\(error)" }
+        if let underlying = error.underlying, underlying is NIOSSLError || underlying is NIOSSLExtraError {
+            return
+                "TLS with \(server) failed (\(underlying)): its certificate must chain to a root in sslrootcert= (the system's roots without it) and, unless sslmode=verify-ca, name the URL's host"
+        }
         switch error.code {
+        case .sslUnsupported:
+            return
+                "\(server) does not offer TLS: turn on ssl in the server, or add sslmode=disable to the URL where plaintext is safe"
         case .server:
             let info = error.serverInfo
             var text =

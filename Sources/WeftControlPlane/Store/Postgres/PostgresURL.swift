@@ -11,10 +11,16 @@ import PostgresNIO
 /// - `postgres://user:password@host:port/database` (TCP; port 5432 when omitted)
 /// - `postgres:///database?host=/unix/socket/dir` (a unix socket: `dir/.s.PGSQL.<port>`, as libpq looks for it)
 ///
-/// `postgresql://` is accepted too. Query parameters: `host`, `port`, `user`, `password`, `sslmode`
-/// (`disable`, `prefer` (default for TCP), `require`; `verify-ca` and `verify-full` mean `require`: the server's
-/// certificate is always verified when TLS is used), `application_name`. Anything else is refused, naming the parameter.
-/// Without a user name the OS user's name is used, as libpq does. Percent-encode reserved characters in the password.
+/// `postgresql://` is accepted too. Query parameters: `host`, `port`, `user`, `password`, `sslmode`, `sslrootcert`,
+/// `application_name`. Anything else is refused, naming the parameter. Without a user name the OS user's name is used,
+/// as libpq does. Percent-encode reserved characters in the password.
+///
+/// TLS over TCP (unix sockets are always plaintext): `sslmode` is `verify-full` when not given — TLS, the server's
+/// certificate chain verified against the trust roots and its name (or IP address) against the URL's host.
+/// `verify-ca` verifies the chain only; `require` means `verify-full` (stricter than libpq: weftd never trusts an
+/// unverified server); `prefer` (or `allow`) uses TLS when the server offers it, verified as `verify-full`, and
+/// plaintext otherwise; `disable` never uses TLS. `sslrootcert=/path/ca.pem` names a PEM bundle used as the only
+/// trust roots (default, or `sslrootcert=system`: the system's roots).
 public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
     public enum Endpoint: Sendable, Equatable {
         case tcp(host: String, port: Int)
@@ -24,6 +30,8 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
 
     public enum TLSMode: String, Sendable, Equatable {
         case disable, prefer, require
+        case verifyCA = "verify-ca"
+        case verifyFull = "verify-full"
     }
 
     public var endpoint: Endpoint
@@ -32,18 +40,21 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
     public var database: String
     /// Ignored for unix sockets (always plaintext).
     public var tlsMode: TLSMode
+    /// A PEM bundle of the trust roots for the server's certificate; the system's roots when nil.
+    public var rootCertificatePath: String?
     /// What `pg_stat_activity` shows for the store's sessions; `weftd` when nil. The LISTEN session adds ` listen`.
     public var applicationName: String?
 
     public init(
-        endpoint: Endpoint, username: String, password: String? = nil, database: String, tlsMode: TLSMode = .prefer,
-        applicationName: String? = nil
+        endpoint: Endpoint, username: String, password: String? = nil, database: String,
+        tlsMode: TLSMode = .verifyFull, rootCertificatePath: String? = nil, applicationName: String? = nil
     ) {
         self.endpoint = endpoint
         self.username = username
         self.password = password
         self.database = database
         self.tlsMode = tlsMode
+        self.rootCertificatePath = rootCertificatePath
         self.applicationName = applicationName
     }
 
@@ -74,7 +85,9 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
             guard parameters[item.name] == nil else { throw invalid("the parameter '\(item.name)' is given twice") }
             parameters[item.name] = value
         }
-        let known: Set<String> = ["host", "port", "user", "password", "sslmode", "application_name"]
+        let known: Set<String> = [
+            "host", "port", "user", "password", "sslmode", "sslrootcert", "application_name",
+        ]
         if let unknown = parameters.keys.sorted().first(where: { !known.contains($0) }) {
             throw invalid("unknown parameter '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -118,14 +131,24 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         }
         let password = urlPassword ?? parameters["password"]
 
-        var tlsMode = TLSMode.prefer
+        var tlsMode = TLSMode.verifyFull
         if let mode = parameters["sslmode"] {
             switch mode {
             case "disable": tlsMode = .disable
             case "allow", "prefer": tlsMode = .prefer
-            case "require", "verify-ca", "verify-full": tlsMode = .require
-            default: throw invalid("sslmode '\(mode)' is not one of disable, prefer, require, verify-ca, verify-full")
+            case "require": tlsMode = .require
+            case "verify-ca": tlsMode = .verifyCA
+            case "verify-full": tlsMode = .verifyFull
+            default:
+                throw invalid(
+                    "sslmode '\(mode)' is not one of disable, allow, prefer, require, verify-ca, verify-full")
             }
+        }
+        var rootCertificatePath = parameters["sslrootcert"]
+        if rootCertificatePath == "system" {
+            rootCertificatePath = nil
+        } else if let path = rootCertificatePath, !path.hasPrefix("/") {
+            throw invalid("sslrootcert '\(path)' is not an absolute path (or 'system')")
         }
 
         let endpoint: Endpoint
@@ -133,8 +156,8 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         case nil:
             throw invalid("no host: postgres://user@HOST:PORT/database, or postgres:///database?host=/socket/dir")
         case let directory? where directory.hasPrefix("/"):
-            if parameters["sslmode"] != nil, tlsMode == .require {
-                throw invalid("sslmode=\(parameters["sslmode"]!) cannot be met on a unix socket")
+            if let mode = parameters["sslmode"], tlsMode != .disable, tlsMode != .prefer {
+                throw invalid("sslmode=\(mode) cannot be met on a unix socket (always plaintext)")
             }
             endpoint = .unixSocket(path: (directory.hasSuffix("/") ? directory : directory + "/") + ".s.PGSQL.\(port)")
         case let host?:
@@ -142,7 +165,7 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         }
         self.init(
             endpoint: endpoint, username: username, password: password, database: database, tlsMode: tlsMode,
-            applicationName: parameters["application_name"]
+            rootCertificatePath: rootCertificatePath, applicationName: parameters["application_name"]
         )
     }
 
@@ -154,6 +177,7 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         case .tcp(let host, let port):
             let shownHost = host.contains(":") ? "[\(host)]" : host
             return "postgres://\(user)@\(shownHost):\(port)/\(db)"
+                + (tlsMode == .verifyFull ? "" : "?sslmode=\(tlsMode.rawValue)")
         case .unixSocket(let path):
             return "postgres://\(user)@/\(db)?host=\(path)"
         }
@@ -168,15 +192,15 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
 
     // MARK: PostgresNIO configurations
 
-    func clientConfiguration() -> PostgresClient.Configuration {
+    func clientConfiguration() throws(StoreError) -> PostgresClient.Configuration {
         var configuration: PostgresClient.Configuration
         switch endpoint {
         case .tcp(let host, let port):
             let tls: PostgresClient.Configuration.TLS =
                 switch tlsMode {
                 case .disable: .disable
-                case .prefer: .prefer(.makeClientConfiguration())
-                case .require: .require(.makeClientConfiguration())
+                case .prefer: .prefer(try tlsConfiguration())
+                case .require, .verifyCA, .verifyFull: .require(try tlsConfiguration())
                 }
             configuration = .init(
                 host: host, port: port, username: username, password: password, database: database, tls: tls
@@ -193,14 +217,14 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         switch endpoint {
         case .tcp(let host, let port):
             let tls: PostgresConnection.Configuration.TLS
-            do {
-                switch tlsMode {
-                case .disable: tls = .disable
-                case .prefer: tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
-                case .require: tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            if tlsMode == .disable {
+                tls = .disable
+            } else {
+                let context: NIOSSLContext
+                do { context = try NIOSSLContext(configuration: try tlsConfiguration()) } catch {
+                    throw .invalidConfiguration("PostgreSQL TLS: \(error)")
                 }
-            } catch {
-                throw .invalidConfiguration("PostgreSQL TLS: \(error)")
+                tls = tlsMode == .prefer ? .prefer(context) : .require(context)
             }
             configuration = .init(
                 host: host, port: port, username: username, password: password, database: database, tls: tls
@@ -210,6 +234,25 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         }
         configuration.options.additionalStartupParameters = [("application_name", applicationName ?? "weftd")]
         return configuration
+    }
+
+    /// The client TLS settings for `tlsMode` and `rootCertificatePath`; reads the root bundle.
+    func tlsConfiguration() throws(StoreError) -> TLSConfiguration {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.certificateVerification = tlsMode == .verifyCA ? .noHostnameVerification : .fullVerification
+        if let path = rootCertificatePath {
+            let roots: [NIOSSLCertificate]
+            do { roots = try NIOSSLCertificate.fromPEMFile(path) } catch {
+                throw .invalidConfiguration(
+                    "sslrootcert \(path): cannot be read as PEM certificates (\(error)); give the CA bundle that signed the server's certificate"
+                )
+            }
+            guard !roots.isEmpty else {
+                throw .invalidConfiguration("sslrootcert \(path): holds no PEM certificate")
+            }
+            tls.trustRoots = .certificates(roots)
+        }
+        return tls
     }
 
     // MARK: Helpers
