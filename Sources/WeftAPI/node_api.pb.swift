@@ -253,6 +253,10 @@ public nonisolated struct Weft_Node_V1_Subscribe: Sendable {
 
   public var resourceVersions: Dictionary<String,String> = [:]
 
+  /// How often the node sends a Heartbeat on this stream; 0 for a node that sends none (the stream being open
+  /// then counts as alive).
+  public var heartbeatIntervalMs: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -808,7 +812,7 @@ nonisolated extension Weft_Node_V1_WatchRequest: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Weft_Node_V1_Subscribe: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Subscribe"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}resource_versions\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}resource_versions\0\u{3}heartbeat_interval_ms\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -818,6 +822,7 @@ nonisolated extension Weft_Node_V1_Subscribe: SwiftProtobuf.Message, SwiftProtob
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.version) }()
       case 2: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.resourceVersions) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.heartbeatIntervalMs) }()
       default: break
       }
     }
@@ -830,12 +835,16 @@ nonisolated extension Weft_Node_V1_Subscribe: SwiftProtobuf.Message, SwiftProtob
     if !self.resourceVersions.isEmpty {
       try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.resourceVersions, fieldNumber: 2)
     }
+    if self.heartbeatIntervalMs != 0 {
+      try visitor.visitSingularUInt32Field(value: self.heartbeatIntervalMs, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Weft_Node_V1_Subscribe, rhs: Weft_Node_V1_Subscribe) -> Bool {
     if lhs.version != rhs.version {return false}
     if lhs.resourceVersions != rhs.resourceVersions {return false}
+    if lhs.heartbeatIntervalMs != rhs.heartbeatIntervalMs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

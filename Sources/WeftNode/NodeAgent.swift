@@ -96,7 +96,8 @@ public final class NodeAgent: Sendable {
         var pool = HBONEConnectionPool.Configuration(socketMark: capture.socketMark)
         pool.idleTimeout = .seconds(60)
         let proxy = ProxyRuntime(
-            config: configStore, live: live, accessLog: AccessLog.standardOutput(), metrics: metrics,
+            config: configStore, live: live, accessLog: AccessLog.standardOutput { metrics.accessLogLineDropped() },
+            metrics: metrics,
             connector: UpstreamConnector(socketMark: capture.socketMark),
             tunnels: member == nil ? nil : HBONEConnectionPool(configuration: pool, tls: tls, logger: logger))
         let outbound = CaptureListener(

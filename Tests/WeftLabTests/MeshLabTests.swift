@@ -591,6 +591,43 @@ import WeftLabSupport
         }
     }
 
+    /// A node whose host goes silent (every packet dropped, no FIN) is noticed by both ends of its control-plane link
+    /// within the keepalive, is marked down within node_timeout, and comes back by itself once it answers again.
+    @Test func aPoweredOffNodeIsNoticedByBothEndsMarkedDownAndComesBack() async throws {
+        try await withMesh(weftdArguments: ["--node-timeout", "6s"]) { mesh in
+            func state() async throws -> (status: String, connected: Bool) {
+                let shown = try await mesh.weftctl(["nodes", "show", "b", "-o", "json"])
+                let json = try JSONSerialization.jsonObject(with: Data(shown.stdout.utf8)) as? [String: Any]
+                let stream = json?["stream"] as? [String: Any]
+                return (json?["status"] as? String ?? "?", stream?["connected"] as? Bool ?? false)
+            }
+            #expect(try await state() == ("up", true))
+            let silence =
+                "add table inet cut; "
+                + "add chain inet cut in { type filter hook input priority -300; }; add rule inet cut in iifname != lo drop; "
+                + "add chain inet cut out { type filter hook output priority -300; }; add rule inet cut out oifname != lo drop"
+            try await Command.check(["ip", "netns", "exec", mesh.b.namespace, "nft", silence])
+            // Its heartbeats stop: down within node_timeout (6 s) and one status sweep (5 s).
+            let down = try await waitUntil(.seconds(20), every: .milliseconds(500)) {
+                try await state().status == "down"
+            }
+            #expect(down != nil && down! < .seconds(14), "weftd did not mark b down: \(String(describing: down))")
+            // weftd's keepalive ends the dead connection (10 s + 5 s, then 5 s of grace for the stream).
+            let gone = try await waitUntil(.seconds(40), every: .milliseconds(500)) {
+                try await state() == ("down", false)
+            }
+            #expect(gone != nil && gone! < .seconds(30), "weftd kept b's dead stream: \(String(describing: gone))")
+            // b's side: its keepalive ended the silent connection rather than TCP's retransmission timeout.
+            try await mesh.nodeB.waitForLog(containing: "control plane link lost", timeout: .seconds(10))
+
+            try await Command.check(["ip", "netns", "exec", mesh.b.namespace, "nft", "delete table inet cut"])
+            let back = try await waitUntil(.seconds(45), every: .milliseconds(500)) {
+                try await state() == ("up", true)
+            }
+            #expect(back != nil, "b never came back: \(mesh.nodeB.log().suffix(1500))")
+        }
+    }
+
     @Test func sigtermDrainsOpenConnectionsUpToTheDrainTimeout() async throws {
         try await withMesh(nodeArguments: ["--drain-timeout", "2s"]) { mesh in
             let stream = try await openStream(mesh)

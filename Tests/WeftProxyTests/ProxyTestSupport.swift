@@ -477,6 +477,7 @@ final class LoopbackMesh: Sendable {
         clientCredentials: (TestCA) throws -> MeshCredentials = {
             try $0.credentials(node: "a", workloads: [Mesh.frontend])
         },
+        server configure: (inout HBONEServer.Configuration) -> Void = { _ in },
         _ body: (LoopbackMesh) async throws -> Void
     ) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -489,9 +490,11 @@ final class LoopbackMesh: Sendable {
             let serverTLS = MeshTLSStore()
             try serverTLS.update(try ca.credentials(node: "b", workloads: [Mesh.backend]))
             let runtime = Mesh.runtime(config(endpoint: echo.address, policy: policy, hbonePort: 0))
+            var serverConfiguration = HBONEServer.Configuration(bindAddresses: [IPSocketAddress("127.0.0.1:0")!])
+            configure(&serverConfiguration)
             let hbone = HBONEServer(
-                configuration: .init(bindAddresses: [IPSocketAddress("127.0.0.1:0")!]), group: group, tls: serverTLS,
-                runtime: runtime.runtime, logger: Mesh.quietLogger)
+                configuration: serverConfiguration, group: group, tls: serverTLS, runtime: runtime.runtime,
+                logger: Mesh.quietLogger)
             server = hbone
             let bound = try await hbone.start()
             guard let first = bound.first, let serverAddress = IPSocketAddress(nio: first) else {
@@ -524,10 +527,10 @@ final class LoopbackMesh: Sendable {
     /// reading from it as a relay would. Throws what `openStream` fails with.
     func open(
         _ authority: IPSocketAddress? = nil, requestID: String? = nil, peer: HBONEPeer? = nil, earlyData: String? = nil,
-        reading: Bool = true
+        reading: Bool = true, through other: HBONEConnectionPool? = nil
     ) async throws -> TunnelStream {
         let collector = StreamCollector()
-        let pool = self.pool
+        let pool = other ?? self.pool
         let loop = self.loop
         let request = HBONERequest(authority: authority ?? workload.address, requestID: requestID)
         let peer = peer ?? self.peer()

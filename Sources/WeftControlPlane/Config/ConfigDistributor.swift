@@ -23,6 +23,8 @@ public final class ConfigDistributor: Sendable, NodeStatusSource {
         var nextWaiter: UInt64 = 0
         var statuses: [String: NodeStreamStatus] = [:]
         var connected: [String: Int] = [:]
+        /// When each connected node that sends heartbeats last sent one.
+        var lastHeard: [String: Date] = [:]
     }
 
     let inner = Mutex(Inner())
@@ -149,9 +151,11 @@ public final class ConfigDistributor: Sendable, NodeStatusSource {
 
     // MARK: Node stream status
 
-    func streamOpened(node: String) {
+    /// `sendsHeartbeats`: the node said it sends them (older nodes do not: their open stream counts as alive).
+    func streamOpened(node: String, sendsHeartbeats: Bool) {
         inner.withLock { inner in
             inner.connected[node, default: 0] += 1
+            if sendsHeartbeats { inner.lastHeard[node] = Date() }
             var status = inner.statuses[node] ?? NodeStreamStatus(node: node, connected: true, lastChange: Date())
             status.connected = true
             status.lastChange = Date()
@@ -164,10 +168,16 @@ public final class ConfigDistributor: Sendable, NodeStatusSource {
             inner.connected[node, default: 1] -= 1
             if inner.connected[node] == 0 {
                 inner.connected[node] = nil
+                inner.lastHeard[node] = nil
                 inner.statuses[node]?.connected = false
                 inner.statuses[node]?.lastChange = Date()
             }
         }
+    }
+
+    /// A heartbeat from `node`'s stream.
+    func heard(node: String) {
+        inner.withLock { $0.lastHeard[node] = Date() }
     }
 
     func recordSent(node: String, version: UInt64) {
@@ -195,12 +205,15 @@ public final class ConfigDistributor: Sendable, NodeStatusSource {
         inner.withLock { Array($0.statuses.values) }.sorted { $0.node < $1.node }
     }
 
-    /// Records every node with an open stream as seen now, and lets the registry mark silent nodes down.
+    /// Records when each node with an open stream was last heard (a node that sends no heartbeats, from an older
+    /// version, counts as seen now), and lets the registry mark silent nodes down.
     func flushHeartbeats() async {
         let now = Date()
-        let connected = inner.withLock { Array($0.connected.keys) }
+        let seen = inner.withLock { inner in
+            Dictionary(uniqueKeysWithValues: inner.connected.keys.map { ($0, inner.lastHeard[$0] ?? now) })
+        }
         do {
-            try await registry.recordSeen(Dictionary(uniqueKeysWithValues: connected.map { ($0, now) }))
+            try await registry.recordSeen(seen)
             let changed = try await registry.refreshNodeStatus()
             if !changed.isEmpty { logger.info("node status changed", metadata: ["nodes": "\(changed)"]) }
         } catch {

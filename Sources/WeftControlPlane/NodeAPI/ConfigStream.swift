@@ -17,7 +17,7 @@ struct ConfigStream {
         guard let first = try await iterator.next(), case .subscribe(let subscribe)? = first.kind else {
             throw RPCError(code: .invalidArgument, message: "the first message of Watch must be a Subscribe")
         }
-        distributor.streamOpened(node: node)
+        distributor.streamOpened(node: node, sendsHeartbeats: subscribe.heartbeatIntervalMs > 0)
         defer { distributor.streamClosed(node: node) }
         let (waiterID, revisions) = distributor.waitForRevisions()
         defer { distributor.stopWaiting(waiterID) }
@@ -33,7 +33,8 @@ struct ConfigStream {
                     switch message.kind {
                     case .ack(let ack): distributor.recordAck(node: node, version: ack.version)
                     case .nack(let nack): distributor.recordNack(node: node, version: nack.version, reason: nack.reason)
-                    case .heartbeat, .subscribe, .none: continue
+                    case .heartbeat: distributor.heard(node: node)
+                    case .subscribe, .none: continue
                     }
                 }
             }

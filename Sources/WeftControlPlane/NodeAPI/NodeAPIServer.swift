@@ -1,6 +1,8 @@
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import NIOCore
+import NIOPosix
 import WeftAPI
 import WeftCore
 
@@ -66,8 +68,37 @@ public struct NodeAPIServer: Sendable {
 
     static var transportConfig: HTTP2ServerTransport.Posix.Config {
         var config = HTTP2ServerTransport.Posix.Config.defaults
-        // Nodes hold one long-lived Watch stream; keepalive finds dead peers behind NAT or a crashed host.
+        // Nodes hold one long-lived Watch stream; keepalive finds dead peers behind NAT or a powered-off host, and
+        // lets nodes ping as often as they do.
         config.connection.maxIdleTime = nil
+        config.connection.maxGraceTime = NodeLinkKeepalive.graceTime
+        config.connection.keepalive = .init(
+            time: NodeLinkKeepalive.time, timeout: NodeLinkKeepalive.timeout,
+            clientBehavior: .init(minPingIntervalWithoutCalls: NodeLinkKeepalive.time / 2, allowWithoutCalls: true))
+        // gRPC's keepalive ends a dead connection gracefully, waiting for an answer that never comes; the kernel's
+        // TCP keepalive and user timeout close it: silence for `time`, then one probe or unacknowledged data
+        // given up after `timeout`.
+        config.channelDebuggingCallbacks.onAcceptTCPConnection = { channel in
+            let seconds = { (duration: Duration) in SocketOptionValue(duration.components.seconds) }
+            let options: [(Int32, Int32, SocketOptionValue)] = [
+                (SOL_SOCKET, SO_KEEPALIVE, 1),
+                (Int32(IPPROTO_TCP), TCP_KEEPIDLE, seconds(NodeLinkKeepalive.time)),
+                (Int32(IPPROTO_TCP), TCP_KEEPINTVL, seconds(NodeLinkKeepalive.timeout)),
+                (Int32(IPPROTO_TCP), TCP_KEEPCNT, 1),
+                (
+                    Int32(IPPROTO_TCP), TCP_USER_TIMEOUT,
+                    seconds(NodeLinkKeepalive.time + NodeLinkKeepalive.timeout) * 1000
+                ),
+            ]
+            return options.reduce(channel.eventLoop.makeSucceededVoidFuture()) { done, option in
+                done.flatMap {
+                    channel.setOption(
+                        ChannelOptions.Types.SocketOption(
+                            level: SocketOptionLevel(option.0), name: SocketOptionName(option.1)),
+                        value: option.2)
+                }
+            }
+        }
         config.http2.maxConcurrentStreams = 64
         return config
     }

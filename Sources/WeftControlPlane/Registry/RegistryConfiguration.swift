@@ -42,8 +42,11 @@ public struct RegistryConfiguration: Sendable {
         where ttl < Self.minimumCertificateTTL {
             throw .invalid(field: field, reason: "must be at least 1 minute")
         }
-        guard nodeTimeout >= .seconds(1) else {
-            throw .invalid(field: "node_timeout", reason: "must be at least 1 second")
+        guard nodeTimeout >= NodeLinkKeepalive.heartbeatInterval * 3 / 2 else {
+            throw .invalid(
+                field: "node_timeout",
+                reason:
+                    "must be at least 3 seconds: nodes send a heartbeat every \(NodeLinkKeepalive.heartbeatInterval)")
         }
     }
 }

@@ -107,6 +107,7 @@ public final class NodeSession: Sendable {
         let held = cache.held
         subscribe.version = held.version
         subscribe.resourceVersions = held.resourceVersions
+        subscribe.heartbeatIntervalMs = UInt32(NodeLinkKeepalive.heartbeatInterval.components.seconds * 1000)
         var first = Weft_Node_V1_WatchRequest()
         first.kind = .subscribe(subscribe)
         outboxContinuation.yield(first)
@@ -114,6 +115,16 @@ public final class NodeSession: Sendable {
         do {
             try await service.watch(
                 requestProducer: { writer in
+                    // Heartbeats tell the control plane this node is alive (see NodeLinkKeepalive).
+                    let heartbeats = Task {
+                        var heartbeat = Weft_Node_V1_WatchRequest()
+                        heartbeat.kind = .heartbeat(Weft_Node_V1_Heartbeat())
+                        while !Task.isCancelled {
+                            try await Task.sleep(for: NodeLinkKeepalive.heartbeatInterval)
+                            outboxContinuation.yield(heartbeat)
+                        }
+                    }
+                    defer { heartbeats.cancel() }
                     for await message in outbox { try await writer.write(message) }
                 },
                 onResponse: { response in
@@ -146,9 +157,12 @@ public final class NodeSession: Sendable {
 }
 
 extension HTTP2ClientTransport.Posix.Config {
-    /// The defaults, with SO_MARK `mark` (when given) put on each connection's socket before it connects.
+    /// The defaults with keepalive (``NodeLinkKeepalive``), and SO_MARK `mark` (when given) put on each
+    /// connection's socket before it connects.
     static func marking(_ mark: UInt32?) -> Self {
         var config = Self.defaults
+        config.connection.keepalive = .init(
+            time: NodeLinkKeepalive.time, timeout: NodeLinkKeepalive.timeout, allowWithoutCalls: true)
         if let mark {
             config.channelDebuggingCallbacks.onCreateTCPConnection = { channel in
                 channel.setOption(SocketMark.option, value: SocketOptionValue(mark))

@@ -30,6 +30,8 @@ public final class HBONEServer: Sendable {
         /// Connections held at once, in total and from one source address; more are closed at accept.
         public var maxConnections = 16_384
         public var maxConnectionsPerSource = 1_024
+        /// Connections held at once by one peer identity; more are closed once their handshake names it.
+        public var maxConnectionsPerIdentity = 2_048
 
         public init(bindAddresses: [IPSocketAddress]) {
             self.bindAddresses = bindAddresses
@@ -54,7 +56,8 @@ public final class HBONEServer: Sendable {
         self.runtime = runtime
         self.logger = logger
         limiter = ConnectionLimiter(
-            maxTotal: configuration.maxConnections, maxPerSource: configuration.maxConnectionsPerSource)
+            maxTotal: configuration.maxConnections, maxPerSource: configuration.maxConnectionsPerSource,
+            maxPerIdentity: configuration.maxConnectionsPerIdentity)
     }
 
     /// Binds every configured address; returns the bound addresses.
@@ -104,9 +107,17 @@ public final class HBONEServer: Sendable {
             channel.closeFuture.whenComplete { [limiter] _ in limiter.release(address) }
         }
         let peer = PeerIdentity()
-        let verification = tls.verification(expecting: nil) { outcome in
+        let verification = tls.verification(expecting: nil) { [limiter] outcome in
             switch outcome {
             case .success(let verified):
+                do throws(ConnectionLimiter.Refusal) {
+                    try limiter.acquire(verified.identity)
+                } catch {
+                    refused(error.description)
+                    channel.close(promise: nil)
+                    return
+                }
+                channel.closeFuture.whenComplete { [limiter] _ in limiter.release(verified.identity) }
                 peer.identity.withLockedValue { $0 = verified.identity }
                 tls.revocations.track(channel, serial: verified.serial)
             case .failure(let rejection):

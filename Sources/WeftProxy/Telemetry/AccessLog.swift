@@ -60,14 +60,18 @@ public final class AccessLog: Sendable {
         self.sink = sink
     }
 
-    /// JSON lines on standard output, written by one background queue so event loops never block on the pipe.
-    public static func standardOutput() -> AccessLog {
-        let queue = DispatchQueue(label: "weft.access-log")
-        return AccessLog { line in
-            queue.async {
-                StandardStream.output.write(line + "\n")
-            }
+    /// At most this many lines wait for a slow standard output; more are dropped and counted.
+    public static let defaultQueueCapacity = 16_384
+
+    /// JSON lines on standard output, written by one background queue so event loops never block on the pipe; at
+    /// most `capacity` lines wait, and each line dropped past that calls `onDrop`.
+    public static func standardOutput(
+        capacity: Int = defaultQueueCapacity, onDrop: @escaping @Sendable () -> Void
+    ) -> AccessLog {
+        let writer = BoundedLineWriter(capacity: capacity, label: "weft.access-log", onDrop: onDrop) { line in
+            StandardStream.output.write(line + "\n")
         }
+        return AccessLog { line in writer.enqueue(line) }
     }
 
     /// Collects lines in memory; for tests.

@@ -35,8 +35,38 @@ public final class ProxyMetrics: Sendable {
         .milliseconds(500), .seconds(1), .seconds(5), .seconds(10), .seconds(60), .seconds(300), .seconds(3600),
     ]
 
-    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+    /// Distinct label sets at most (see ``MetricLabelBudget``); the overflow set is `other`.
+    public static let defaultLabelSetLimit = 4_096
+    let labelBudget: MetricLabelBudget
+    private let labelOverflow: Counter
+
+    public init(
+        registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+        labelSetLimit: Int = ProxyMetrics.defaultLabelSetLimit
+    ) {
         self.registry = registry
+        labelBudget = MetricLabelBudget(limit: labelSetLimit)
+        labelOverflow = registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                namespace: "weft", subsystem: "metrics", metricName: "label_sets_overflowed", unitName: "total",
+                helpText:
+                    "Metric updates folded into source and destination 'other' because the label set limit was reached")
+        )
+    }
+
+    /// One access-log line dropped because standard output did not keep up.
+    public func accessLogLineDropped() {
+        registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                namespace: "weft", subsystem: "access_log", metricName: "dropped_lines", unitName: "total",
+                helpText: "Access-log lines dropped because standard output did not keep up")
+        ).increment()
+    }
+
+    private func admitted(_ labels: Labels) -> [(String, String)] {
+        let admitted = labelBudget.admit(labels)
+        if admitted != labels { labelOverflow.increment() }
+        return admitted.pairs
     }
 
     private static func name(_ name: String, unit: String, _ help: String) -> MetricNameDescriptor {
@@ -90,7 +120,7 @@ public final class ProxyMetrics: Sendable {
 
     /// The meter of one connection with `labels`.
     public func meter(_ labels: Labels) -> ConnectionMeter {
-        let pairs = labels.pairs
+        let pairs = admitted(labels)
         return ConnectionMeter(
             opened: registry.makeCounter(descriptor: Self.openedName, labels: pairs),
             requests: registry.makeCounter(descriptor: Self.requestsName, labels: pairs),
@@ -99,11 +129,11 @@ public final class ProxyMetrics: Sendable {
     }
 
     public func denied(_ labels: Labels) {
-        registry.makeCounter(descriptor: Self.deniedName, labels: labels.pairs).increment()
+        registry.makeCounter(descriptor: Self.deniedName, labels: admitted(labels)).increment()
     }
 
     public func closed(_ labels: Labels, duration: Duration) {
-        let pairs = labels.pairs
+        let pairs = admitted(labels)
         registry.makeCounter(descriptor: Self.closedName, labels: pairs).increment()
         registry.makeDurationHistogram(descriptor: Self.durationName, labels: pairs, buckets: Self.durationBuckets)
             .record(duration)

@@ -325,7 +325,7 @@ struct NodeAPITests {
     }
 
     @Test func aSilentNodeIsMarkedDownAndItsEndpointsWithdrawn() async throws {
-        try await Self.withControlPlane(configure: { $0.registry.nodeTimeout = .seconds(2) }) { control in
+        try await Self.withControlPlane(configure: { $0.registry.nodeTimeout = .seconds(3) }) { control in
             let watcher = try WatchingNode(
                 control: control, credentials: try await WatchingNode.join(control, name: "host-a"))
             defer { Task { await watcher.stop() } }
@@ -335,12 +335,12 @@ struct NodeAPITests {
             _ = try await watcher.next { update in
                 update.config.nodeConfig.services.first { $0.name == "backend" }?.endpoints.count == 1
             }
-            // Connected longer than the timeout: its open stream keeps it up.
-            try await Task.sleep(for: .milliseconds(2500))
+            // Connected longer than the timeout: its heartbeats keep it up.
+            try await Task.sleep(for: .milliseconds(3500))
             let whileConnected = try await control.admin(.GET, "/v1/nodes/host-b")
             #expect(try whileConnected.json()["status"] as? String == "up")
             await silent.stop()
-            let withdrawn = try await watcher.next(within: .seconds(6)) { update in
+            let withdrawn = try await watcher.next(within: .seconds(8)) { update in
                 update.config.nodeConfig.services.first { $0.name == "backend" }?.endpoints.isEmpty == true
             }
             #expect(
