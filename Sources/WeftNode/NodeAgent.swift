@@ -161,7 +161,7 @@ public final class NodeAgent: Sendable {
             let link = ControlPlaneLink(
                 address: member.controlPlane, certificates: member.certificates, cache: member.cache,
                 socketMark: capture.socketMark, session: session,
-                registration: { registration.current(clients: clientWorkloads.withLockedValue { $0 }) },
+                registration: { try registration.current(clients: clientWorkloads.withLockedValue { $0 }) },
                 onConfig: { config, summary in
                     let outcome = await apply.apply(config, summary: summary)
                     certificateRefresh.requestRefresh()

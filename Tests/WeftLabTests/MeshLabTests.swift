@@ -10,6 +10,9 @@ import WeftLabSupport
         let lab: Lab
         let cp: LabHost, a: LabHost, b: LabHost
         let weftd: LabProcess, nodeA: LabProcess, nodeB: LabProcess
+        /// backend.service on b, and how it is started (again).
+        let backend: LabProcess
+        let backendCommand: [String]
         let adminToken: String
         /// How weftd and weft-node on a host are started (again, for restarts).
         let weftdCommand: [String]
@@ -90,16 +93,16 @@ import WeftLabSupport
                 let join = host.name == "b" ? [] : ["--join-token-file", "\(dir)/join-token-\(host.name)"]
                 nodes.append(try await lab.spawn(nodeCommand(host) + join, on: host, name: "weft-node"))
             }
-            _ = try await lab.spawn(
-                // -t 5: after the client's FIN, socat waits up to 5 s (not 0.5 s) for the answer before closing.
-                ["socat", "-t", "5", "TCP-LISTEN:8080,fork,reuseaddr", "SYSTEM:cat \(dir)/response"], on: b,
-                unit: "backend.service", name: "backend")
+            // -t 5: after the client's FIN, socat waits up to 5 s (not 0.5 s) for the answer before closing.
+            let backendCommand = ["socat", "-t", "5", "TCP-LISTEN:8080,fork,reuseaddr", "SYSTEM:cat \(dir)/response"]
+            let backend = try await lab.spawn(backendCommand, on: b, unit: "backend.service", name: "backend")
             _ = try await lab.spawn(
                 ["socat", "TCP-LISTEN:9090,fork,reuseaddr", "SYSTEM:while true; do echo tick; sleep 0.2; done"],
                 on: b, unit: "stream.service", name: "stream")
             let mesh = Mesh(
-                lab: lab, cp: cp, a: a, b: b, weftd: weftd, nodeA: nodes[0], nodeB: nodes[1], adminToken: adminToken,
-                weftdCommand: weftdCommand, nodeCommand: nodeCommand)
+                lab: lab, cp: cp, a: a, b: b, weftd: weftd, nodeA: nodes[0], nodeB: nodes[1], backend: backend,
+                backendCommand: backendCommand, adminToken: adminToken, weftdCommand: weftdCommand,
+                nodeCommand: nodeCommand)
             let deadline = ContinuousClock.now + .seconds(20)
             var last: CommandResult?
             while ContinuousClock.now < deadline {
@@ -625,6 +628,36 @@ import WeftLabSupport
                 try await state() == ("up", true)
             }
             #expect(back != nil, "b never came back: \(mesh.nodeB.log().suffix(1500))")
+        }
+    }
+
+    /// A service restarting (its listener gone for a moment) stays registered: no config change reaches the other
+    /// node, and calls work again as soon as it listens.
+    @Test func aServiceRestartIsNoConfigPush() async throws {
+        try await withMesh { mesh in
+            func ackedVersion() async throws -> Int? {
+                let shown = try await mesh.weftctl(["nodes", "show", "a", "-o", "json"])
+                let json = try JSONSerialization.jsonObject(with: Data(shown.stdout.utf8)) as? [String: Any]
+                return (json?["stream"] as? [String: Any])?["acked_version"] as? Int
+            }
+            // Settled: b's registration of stream.service may come a moment after backend's.
+            var before = try await ackedVersion()
+            for _ in 0..<20 {
+                try await Task.sleep(for: .milliseconds(500))
+                let now = try await ackedVersion()
+                if now == before { break }
+                before = now
+            }
+            await mesh.backend.terminate()
+            try await Task.sleep(for: .milliseconds(1500))  // gone across a registration tick (1 s)
+            _ = try await mesh.lab.spawn(
+                mesh.backendCommand, on: mesh.b, unit: "backend.service", name: "backend-again")
+            let back = try await waitUntil(.seconds(5), every: .milliseconds(200)) {
+                try await mesh.get("http://backend.weft:8080/", timeout: "1").stdout == "backend-ok\n"
+            }
+            #expect(back != nil, "backend was not served again after its restart")
+            try await Task.sleep(for: .seconds(4))  // past the 3 s hold
+            #expect(try await ackedVersion() == before, "the restart changed the mesh's config")
         }
     }
 

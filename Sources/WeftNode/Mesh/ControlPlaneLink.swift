@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import WeftCore
 
 #if canImport(FoundationEssentials)
@@ -16,7 +17,9 @@ final class ControlPlaneLink: Sendable {
     private let certificates: NodeCertificates
     private let cache: ConfigCache
     private let socketMark: UInt32?
-    private let registration: @Sendable () -> NodeRegistration
+    private let registration: @Sendable () throws -> NodeRegistration
+    /// Kept across sessions: a reconnect does not forget what is being held.
+    private let hold = NIOLockedValueBox(RegistrationHold(holdTime: .seconds(3)))
     private let onConfig: @Sendable (CompiledNodeConfig, ConfigCache.UpdateSummary) async -> ConfigApplyOutcome
     private let logger: Logger
     private let current: CurrentSession
@@ -24,7 +27,7 @@ final class ControlPlaneLink: Sendable {
     init(
         address: IPSocketAddress, certificates: NodeCertificates, cache: ConfigCache, socketMark: UInt32?,
         session: CurrentSession,
-        registration: @escaping @Sendable () -> NodeRegistration,
+        registration: @escaping @Sendable () throws -> NodeRegistration,
         onConfig: @escaping @Sendable (CompiledNodeConfig, ConfigCache.UpdateSummary) async -> ConfigApplyOutcome,
         logger: Logger
     ) {
@@ -90,12 +93,19 @@ final class ControlPlaneLink: Sendable {
         }
     }
 
-    /// Registers what runs here whenever it changes (looked at every second).
+    /// Registers what runs here whenever it changes (looked at every second), through ``RegistrationHold``.
     private func maintain(_ session: NodeSession) async throws {
         var registered: NodeRegistration?
+        var discoveryFailing = false
         while !Task.isCancelled {
-            let current = registration()
-            if current != registered {
+            let discovered = Result { try registration() }
+            if case .failure(let error) = discovered, !discoveryFailing {
+                logger.warning(
+                    "service discovery failed; keeping the last registration", metadata: ["error": "\(error)"])
+            }
+            discoveryFailing = (try? discovered.get()) == nil
+            let next = hold.withLockedValue { $0.next(discovered, now: .now) }
+            if let current = next, current != registered {
                 _ = try await session.register(current, version: WeftVersion.current)
                 logger.info(
                     "registered with the control plane",

@@ -9,9 +9,10 @@ struct LocalRegistration: Sendable {
     let discovery: LocalServiceDiscovery?
     let overrides: [ServiceOverride]
 
-    func current(clients: Set<ServiceName>) -> NodeRegistration {
+    /// Throws when discovery fails (the caller keeps what it registered before).
+    func current(clients: Set<ServiceName>) throws -> NodeRegistration {
         let addresses = settings.registeredAddresses()
-        let found = discovery.flatMap { try? $0.discover(overrides: overrides).services } ?? []
+        let found = try discovery?.discover(overrides: overrides).services ?? []
         var services = found.map { service in
             var endpointAddresses: [IPAddress] = []
             for listening in service.addresses {
