@@ -174,6 +174,8 @@ public final class NodeAgent: Sendable {
                 MetricsPushService(
                     pusher: MetricsPusher(
                         metrics: metrics, settings: telemetry, node: initial.nodeName, socketMark: capture.socketMark,
+                        destinations: PushDestinationPolicy(excluded: settings.capture.excludedCIDRs),
+                        state: { configStore.current.state }, credentials: settings.metricsPushCredentials,
                         logger: logger)))
         }
         services.append(

@@ -25,6 +25,8 @@ public struct NodeFlags: Sendable, Equatable {
     public var nodeAddresses: [String] = []
     public var adminListen: String?
     public var drainTimeout: String?
+    public var metricsPushBearerTokenFile: String?
+    public var metricsPushBasicAuthFile: String?
 
     public init() {}
 }

@@ -78,6 +78,15 @@ extension NodeSettings {
         if let text = flags.drainTimeout {
             settings.drainTimeout = try FlagError.parsing("drain-timeout", text) { try DurationText.parse($0) }
         }
+        switch (flags.metricsPushBearerTokenFile, flags.metricsPushBasicAuthFile) {
+        case (let bearer?, _?):
+            throw FlagError(
+                flag: "metrics-push-bearer-token-file", value: bearer,
+                problem: "give it or --metrics-push-basic-auth-file, not both")
+        case (let bearer?, nil): settings.metricsPushCredentials = .bearerTokenFile(bearer)
+        case (nil, let basic?): settings.metricsPushCredentials = .basicAuthFile(basic)
+        case (nil, nil): break
+        }
         self = settings
     }
 }

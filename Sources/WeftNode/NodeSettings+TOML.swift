@@ -36,6 +36,14 @@ extension NodeSettings {
         capture.outboundPorts = try reader.ports("outbound_ports") ?? capture.outboundPorts
         capture.excludedPorts = try reader.ports("excluded_ports") ?? capture.excludedPorts
         capture.excludedCIDRs += try reader.cidrs("excluded_cidrs") ?? []
+        let bearer = try reader.string("metrics_push_bearer_token_file")
+        let basic = try reader.string("metrics_push_basic_auth_file")
+        if bearer != nil, basic != nil {
+            throw reader.error(
+                "metrics_push_basic_auth_file", "give it or metrics_push_bearer_token_file, not both")
+        }
+        if let bearer { metricsPushCredentials = .bearerTokenFile(bearer) }
+        if let basic { metricsPushCredentials = .basicAuthFile(basic) }
         try reader.finish()
     }
 }

@@ -41,6 +41,8 @@ public struct NodeSettings: Sendable {
     public var adminAddresses = [IPSocketAddress(address: .v4(0x7F00_0001), port: WeftPort.nodeAdmin.rawValue)]
     /// How long a stopping node lets open connections finish before closing them.
     public var drainTimeout: Duration = .seconds(5)
+    /// Credentials the metrics push presents, from a file on this node.
+    public var metricsPushCredentials: MetricsPushCredentials?
 
     public init() {}
 

@@ -138,6 +138,16 @@ struct Run: AsyncParsableCommand {
         help: "On SIGTERM, let open connections finish for this long, e.g. 5s, 1m (default: 5s).")
     var drainTimeout: String?
 
+    @Option(
+        name: .customLong("metrics-push-bearer-token-file"),
+        help: "Send the metrics push with 'Authorization: Bearer <this file's content>'.")
+    var metricsPushBearerTokenFile: String?
+
+    @Option(
+        name: .customLong("metrics-push-basic-auth-file"),
+        help: "Send the metrics push with basic auth from this file (user:password).")
+    var metricsPushBasicAuthFile: String?
+
     func run() async throws {
         var flags = node.flags
         flags.nodeName = nodeName
@@ -154,6 +164,8 @@ struct Run: AsyncParsableCommand {
         flags.nodeAddresses = nodeAddresses
         flags.adminListen = adminListen
         flags.drainTimeout = drainTimeout
+        flags.metricsPushBearerTokenFile = metricsPushBearerTokenFile
+        flags.metricsPushBasicAuthFile = metricsPushBasicAuthFile
         try await NodeCommands.run(flags: flags, logging: try logging.settings())
     }
 }

@@ -693,16 +693,28 @@ import WeftLabSupport
         }
     }
 
+    /// Also: Prometheus asks for basic auth, which the nodes send from their own credentials file; once a's egress
+    /// policy refuses, its push to that address outside the mesh is refused too.
     @Test func nodesPushMetricsToARealPrometheusOnceTheControlPlaneSaysSoWithNothingRestarted() async throws {
-        try await withMesh(extraHosts: ["m"]) { mesh in
+        let credentials = FileManager.default.temporaryDirectory.appendingPathComponent("weft-push-\(UUID())").path
+        try "weft:s3cret-push\n".write(toFile: credentials, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: credentials) }
+        try await withMesh(nodeArguments: ["--metrics-push-basic-auth-file", credentials], extraHosts: ["m"]) { mesh in
             let m = mesh.lab.host("m")
             let dir = "/run/weft-lab/\(mesh.lab.name)"
             try "global:\n  scrape_interval: 15s\n".write(
                 toFile: "\(dir)/prometheus.yml", atomically: true, encoding: .utf8)
+            let hash = try await Command.run([
+                "python3", "-W", "ignore", "-c",
+                "import crypt; print(crypt.crypt('s3cret-push', crypt.mksalt(crypt.METHOD_BLOWFISH)))",
+            ]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            try "basic_auth_users:\n  weft: \(hash)\n".write(
+                toFile: "\(dir)/prometheus-web.yml", atomically: true, encoding: .utf8)
             let prometheus = try await mesh.lab.spawn(
                 [
                     "prometheus", "--config.file=\(dir)/prometheus.yml", "--storage.tsdb.path=\(dir)/prometheus",
                     "--web.listen-address=\(m.ipv4):9090", "--web.enable-remote-write-receiver",
+                    "--web.config.file=\(dir)/prometheus-web.yml",
                 ],
                 on: m, name: "prometheus")
             try await prometheus.waitForLog(
@@ -725,8 +737,8 @@ import WeftLabSupport
             var last = ""
             let seen = try await waitUntil(.seconds(15), every: .milliseconds(500)) {
                 let answer = try await m.run([
-                    "curl", "-sS", "-m", "2", "http://\(m.ipv4):9090/api/v1/query", "--data-urlencode",
-                    "query=\(query)",
+                    "curl", "-sS", "-m", "2", "-u", "weft:s3cret-push", "http://\(m.ipv4):9090/api/v1/query",
+                    "--data-urlencode", "query=\(query)",
                 ])
                 last = answer.stdout
                 guard let object = try? JSONSerialization.jsonObject(with: Data(answer.stdout.utf8)) as? [String: Any],
@@ -743,6 +755,17 @@ import WeftLabSupport
             #expect(mesh.nodeA.log().contains("metrics push: pushing to http://\(m.ipv4):9090/api/v1/write"))
             // The push leaves on a marked socket: never captured, although 9090 is a mesh service port here.
             #expect(!mesh.nodeA.log().contains(#""original_destination":"\#(m.ipv4):9090""#))
+            // Prometheus does refuse a push without credentials, so the nodes' pushes carried them.
+            let anonymous = try await m.run([
+                "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
+                "http://\(m.ipv4):9090/api/v1/write",
+            ])
+            #expect(anonymous.stdout == "401")
+
+            try await mesh.weftctl(["nodes", "egress", "a", "refuse"])
+            try await mesh.nodeA.waitForLog(
+                containing: "refused: \(m.ipv4):9090 is outside the mesh and this node's egress policy refuses it",
+                timeout: .seconds(10))
         }
     }
 }

@@ -252,6 +252,13 @@ public struct Registry: Sendable {
         if settings.telemetry.metricsPush != .none && (settings.telemetry.metricsEndpoint ?? "").isEmpty {
             throw .invalid(field: "telemetry.metrics_endpoint", reason: "a metrics push needs an endpoint")
         }
+        if settings.telemetry.metricsEndpoint?.contains("@") == true {
+            throw .invalid(
+                field: "telemetry.metrics_endpoint",
+                reason:
+                    "no credentials in the endpoint (every node and admin would see them): give each node metrics_push_bearer_token_file or metrics_push_basic_auth_file"
+            )
+        }
         let precondition: Precondition = ifMatch.map { $0 == 0 ? .absent : .revision($0) } ?? .none
         let revision = try await apply(
             [.put(.settings, Self.settingsKey, StoredCoding.encode(settings), precondition: precondition)],

@@ -21,8 +21,11 @@ enum MarkedHTTPPost {
     /// Made once (it reads the system's trust roots), shared by every push.
     private static let clientTLS = Result { try NIOSSLContext(configuration: .makeClientConfiguration()) }
 
+    /// POSTs `body` to `text`. The host is resolved first and the connection goes to that address only after
+    /// `refusal` found nothing against it (no second lookup a DNS answer could change in between).
     static func post(
-        url text: String, headers: [(String, String)], body: [UInt8], mark: UInt32?, timeout: Duration
+        url text: String, headers: [(String, String)], body: [UInt8], mark: UInt32?, timeout: Duration,
+        refusal: @escaping @Sendable (IPSocketAddress) -> String? = { _ in nil }
     ) async throws -> (status: HTTPResponseStatus, body: String) {
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
             let host = url.host, !host.isEmpty
@@ -33,7 +36,13 @@ enum MarkedHTTPPost {
         let target = url.query.map { path + "?" + $0 } ?? path
         let hostHeader = url.port.map { "\(host):\($0)" } ?? host
         let tls = secure ? try clientTLS.get() : nil
-        let hostIsAddress = host.contains(":") || host.allSatisfy { $0.isNumber || $0 == "." }
+        let bareHost = host.trimming { $0 == "[" || $0 == "]" }
+        let hostIsAddress = IPAddress(bareHost) != nil
+        let resolved = try await resolve(bareHost, port: port)
+        guard let destination = IPSocketAddress(nio: resolved) else {
+            throw Failure(description: "\(host) did not resolve to an IP address")
+        }
+        if let reason = refusal(destination) { throw Failure(description: "refused: \(reason)") }
 
         return try await withThrowingTaskGroup(of: (status: HTTPResponseStatus, body: String).self) { group in
             group.addTask {
@@ -41,7 +50,7 @@ enum MarkedHTTPPost {
                     .connectTimeout(.seconds(Int64(timeout.components.seconds)))
                     .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
                     .marking(mark)
-                    .connect(host: host.trimming { $0 == "[" || $0 == "]" }, port: port) {
+                    .connect(to: resolved) {
                         channel in
                         channel.eventLoop.makeCompletedFuture {
                             if let tls {
@@ -80,6 +89,17 @@ enum MarkedHTTPPost {
             }
             defer { group.cancelAll() }
             return try await group.next()!
+        }
+    }
+
+    /// `host` (a name or an address) as one socket address; the lookup runs on NIO's thread pool, not on an event
+    /// loop or the cooperative pool.
+    private static func resolve(_ host: String, port: Int) async throws -> SocketAddress {
+        if let address = IPAddress(host) {
+            return try SocketAddress(ipAddress: address.description, port: port)
+        }
+        return try await NIOThreadPool.singleton.runIfActive {
+            try SocketAddress.makeAddressResolvingHost(host, port: port)
         }
     }
 }

@@ -18,17 +18,25 @@ final class MetricsPusher: Sendable {
     private let settings: NIOLockedValueBox<TelemetrySettings?>
     private let node: String
     private let socketMark: UInt32?
+    private let destinations: PushDestinationPolicy
+    private let state: @Sendable () -> NodeState
+    private let credentials: MetricsPushCredentials?
     private let logger: Logger
 
-    /// `socketMark`: the capture's mark, put on the push connections so the node's rules let them pass.
+    /// `socketMark`: the capture's mark, put on the push connections so the node's rules let them pass (and
+    /// why `destinations` holds them to the node's egress policy, against the node's current `state`).
     init(
         metrics: ProxyMetrics, settings: NIOLockedValueBox<TelemetrySettings?>, node: String, socketMark: UInt32?,
-        logger: Logger
+        destinations: PushDestinationPolicy, state: @escaping @Sendable () -> NodeState,
+        credentials: MetricsPushCredentials?, logger: Logger
     ) {
         self.metrics = metrics
         self.settings = settings
         self.node = node
         self.socketMark = socketMark
+        self.destinations = destinations
+        self.state = state
+        self.credentials = credentials
         self.logger = logger
     }
 
@@ -79,13 +87,15 @@ final class MetricsPusher: Sendable {
             fromExposition: metrics.exposition(), extra: [("instance", node), ("job", "weft-node")])
         guard !samples.isEmpty else { return }
         let body = RemoteWrite.body(samples, timestampMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
+        var headers = [
+            ("Content-Type", "application/x-protobuf"), ("Content-Encoding", "snappy"),
+            ("X-Prometheus-Remote-Write-Version", "0.1.0"), ("User-Agent", "weft-node/\(WeftVersion.current)"),
+        ]
+        if let credentials { headers.append(("Authorization", try credentials.authorization())) }
+        let (destinations, state) = (destinations, state)
         let (status, text) = try await MarkedHTTPPost.post(
-            url: endpoint,
-            headers: [
-                ("Content-Type", "application/x-protobuf"), ("Content-Encoding", "snappy"),
-                ("X-Prometheus-Remote-Write-Version", "0.1.0"), ("User-Agent", "weft-node/\(WeftVersion.current)"),
-            ],
-            body: body, mark: socketMark, timeout: .seconds(5))
+            url: endpoint, headers: headers, body: body, mark: socketMark, timeout: .seconds(5),
+            refusal: { destinations.refusal(for: $0, state: state()) })
         guard status.code / 100 == 2 else {
             throw PushError(description: "HTTP \(status.code): \(text.prefix(300))")
         }
