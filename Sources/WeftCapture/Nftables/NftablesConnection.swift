@@ -466,10 +466,7 @@ struct NetlinkBatch {
                             e, UInt16(NFTNL_SET_ELEM_FLAGS), UInt32(NFT_SET_ELEM_INTERVAL_END.rawValue))
                     }
                     if let timeout = element.timeout {
-                        let (seconds, attoseconds) = timeout.components
-                        let milliseconds =
-                            UInt64(max(seconds, 0)) * 1000 + UInt64(max(attoseconds, 0) / 1_000_000_000_000_000)
-                        nftnl_set_elem_set_u64(e, UInt16(NFTNL_SET_ELEM_TIMEOUT), milliseconds)
+                        nftnl_set_elem_set_u64(e, UInt16(NFTNL_SET_ELEM_TIMEOUT), timeout.wholeMilliseconds)
                     }
                     nftnl_set_elem_add(s, e)
                 }

@@ -54,7 +54,7 @@ extension Registry {
         let created = now()
         let record = JoinTokenRecord(
             id: token.id, nodeName: nodeName, secretSHA256: TokenText.sha256(token.secret), createdAt: created,
-            expiresAt: created.addingTimeInterval(ttl.seconds), createdBy: actor, usedAt: nil, revokedAt: nil,
+            expiresAt: created.addingTimeInterval(ttl.timeInterval), createdBy: actor, usedAt: nil, revokedAt: nil,
             addresses: addresses
         )
         _ = try await apply(
@@ -467,7 +467,7 @@ extension Registry {
     public func refreshNodeStatus() async throws(RegistryError) -> [String] {
         let seen: [String: Date]
         do { seen = try await store.heartbeats() } catch { throw .store(error) }
-        let deadline = now().addingTimeInterval(-configuration.nodeTimeout.seconds)
+        let deadline = now().addingTimeInterval(-configuration.nodeTimeout.timeInterval)
         var changed: [String] = []
         for entry in try await all(.node, as: NodeRecord.self, skippingUnreadable: true) {
             var record = entry.value
@@ -501,14 +501,6 @@ extension SPIFFEID {
     var isNode: Bool {
         if case .node = kind { return true }
         return false
-    }
-}
-
-extension Duration {
-    /// Whole and fractional seconds.
-    var seconds: TimeInterval {
-        let parts = components
-        return TimeInterval(parts.seconds) + TimeInterval(parts.attoseconds) / 1e18
     }
 }
 

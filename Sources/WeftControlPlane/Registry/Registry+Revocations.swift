@@ -22,9 +22,17 @@ extension Registry {
             throw .notFound(kind: "certificate", key: serial)
         }
         let revocation = Self.revocation(of: issued, at: now(), by: actor, reason: .revokedByAdmin)
-        _ = try await apply(
-            [.put(.revokedCertificate, serial, StoredCoding.encode(revocation), precondition: .absent)],
-            actor: actor, action: "revoke certificate \(serial) of \(issued.identity)")
+        do {
+            _ = try await apply(
+                [.put(.revokedCertificate, serial, StoredCoding.encode(revocation), precondition: .absent)],
+                actor: actor, action: "revoke certificate \(serial) of \(issued.identity)")
+        } catch {
+            // Revoked by someone else at the same moment: the answer is theirs.
+            guard case .staleRevision = error,
+                let existing = try await one(.revokedCertificate, serial, as: RevokedCertificate.self)
+            else { throw error }
+            return existing.value
+        }
         return revocation
     }
 

@@ -30,8 +30,7 @@ public final class SQLiteStore: Store {
 
         var configuration = Configuration()
         configuration.label = "weft.store"
-        let (seconds, attoseconds) = busyTimeout.components
-        configuration.busyMode = .timeout(Double(seconds) + Double(attoseconds) / 1e18)
+        configuration.busyMode = .timeout(busyTimeout.timeInterval)
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
         } catch {

@@ -25,6 +25,7 @@ struct ConfigApplier: Sendable {
 
     func apply(_ config: CompiledNodeConfig, summary: ConfigCache.UpdateSummary) async -> ConfigApplyOutcome {
         let revokedPeers = revocations.update(config.revokedSerials)
+        await certificates.forgetRevoked(Set(config.revokedSerials))
         let proxyConfig = ProxyConfig(config, hbonePort: settings.hbonePort)
         let state = proxyConfig.state
         let closed = configStore.update(proxyConfig)

@@ -130,6 +130,31 @@ public actor NodeCertificates {
         return true
     }
 
+    /// Forgets the workload certificates whose serial is in `serials`, so the next refresh replaces them at once
+    /// (every peer refuses them now). Returns the identities forgotten.
+    @discardableResult
+    public func forgetRevoked(_ serials: Set<String>) -> [SPIFFEID] {
+        guard !serials.isEmpty else { return [] }
+        var forgotten: [SPIFFEID] = []
+        for (service, held) in workloads {
+            guard let serial = Self.leaf(held.certificateChainPEM)?.serialHex, serials.contains(serial) else {
+                continue
+            }
+            workloads[service] = nil
+            retries[held.identity] = nil
+            forgotten.append(held.identity)
+        }
+        if let serial = Self.leaf(credentials.certificateChainPEM)?.serialHex, serials.contains(serial) {
+            logger.critical(
+                "this node's own certificate (serial \(serial)) was revoked: the control plane refuses it; join again with a new token"
+            )
+        }
+        if !forgotten.isEmpty {
+            logger.warning("revoked certificates dropped, renewing", metadata: ["identities": "\(forgotten)"])
+        }
+        return forgotten
+    }
+
     private func issue(_ identity: SPIFFEID, session: NodeSession, now: Date) async -> TLSIdentity? {
         if let retry = retries[identity], now < retry.notBefore { return nil }
         do {
