@@ -179,6 +179,41 @@ struct WeftctlTests {
         }
     }
 
+    /// Placement from the command line: a second node's claim is refused and shown with why, until an admin
+    /// allows that node; join tokens can fix a node's addresses.
+    @Test func placementRefusedClaimsAndAllowNode() async throws {
+        try await Self.withWorkspace { workspace in
+            let registry = workspace.fixture.registry
+            let (a, b) = (IPAddress("198.18.0.11")!, IPAddress("198.18.0.12")!)
+            _ = try await RegistryPlacementTests.join(registry, "host-a", declared: [a], peer: a)
+            _ = try await RegistryPlacementTests.join(registry, "host-b", declared: [b], peer: b)
+            try await registry.register(
+                node: "host-a", addresses: [a], version: "t", services: RegistryPlacementTests.serving(a))
+            try await registry.register(
+                node: "host-b", addresses: [b], version: "t", services: RegistryPlacementTests.serving(b))
+
+            let shown = try await workspace.run(["nodes", "show", "host-b"] + workspace.connection)
+            #expect(shown.status == 0, "\(shown)")
+            #expect(shown.stdout.contains("refused claims"), "\(shown)")
+            #expect(
+                shown.stdout.contains("not-placed") && shown.stdout.contains("weftctl service allow-node api host-b"))
+
+            let allowed = try await workspace.run(["service", "allow-node", "api", "host-b"] + workspace.connection)
+            #expect(allowed.status == 0, "\(allowed)")
+            #expect(allowed.stdout.contains("placed on host-a,host-b"), "\(allowed)")
+            let unknown = try await workspace.run(["service", "allow-node", "api", "host-z"] + workspace.connection)
+            #expect(unknown.status != 0 && unknown.stderr.contains("host-z"), "\(unknown)")
+
+            let token = try await workspace.run(
+                ["node", "token", "create", "--name", "host-c", "--address", "198.18.0.13", "-o", "json"]
+                    + workspace.connection)
+            #expect(token.status == 0 && token.stdout.contains("198.18.0.13"), "\(token)")
+            let loopback = try await workspace.run(
+                ["node", "token", "create", "--name", "host-d", "--address", "127.0.0.1"] + workspace.connection)
+            #expect(loopback.status != 0 && loopback.stderr.contains("loopback"), "\(loopback)")
+        }
+    }
+
     @Test func missingTokenSaysWhereToPutOne() async throws {
         try await Self.withWorkspace { workspace in
             let run = try await workspace.run([
