@@ -65,7 +65,7 @@ let package = Package(
         .target(
             name: "WeftControlPlane",
             dependencies: [
-                "WeftCore", "WeftIdentity", "WeftAPI", "WeftLogging",
+                "WeftCore", "WeftIdentity", "WeftAPI", "WeftLogging", "WeftSystemd",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -118,10 +118,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Telling systemd how a process is doing (sd_notify: READY, STOPPING, STATUS, WATCHDOG).
+        .target(
+            name: "WeftSystemd",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .target(
             name: "WeftNode",
             dependencies: [
-                "WeftCore", "WeftCapture", "WeftProxy", "WeftIdentity", "WeftAPI", "WeftLogging",
+                "WeftCore", "WeftCapture", "WeftProxy", "WeftIdentity", "WeftAPI", "WeftLogging", "WeftSystemd",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -194,6 +202,7 @@ let package = Package(
             name: "WeftControlPlaneTests",
             dependencies: [
                 "WeftControlPlane", "WeftAdminClient", "WeftNode", "WeftIdentity", "WeftAPI", "WeftCore",
+                "WeftLabSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -226,6 +235,10 @@ let package = Package(
         .testTarget(
             name: "WeftNodeTests",
             dependencies: ["WeftNode", "WeftCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
+        .testTarget(
+            name: "WeftSystemdTests",
+            dependencies: ["WeftSystemd", "WeftLabSupport", .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .testTarget(
             name: "WeftLoggingTests",

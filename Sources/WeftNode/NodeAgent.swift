@@ -6,6 +6,7 @@ import ServiceLifecycle
 import WeftCapture
 import WeftCore
 import WeftProxy
+import WeftSystemd
 
 /// The node agent: takes its place in the mesh (joining if needed), then runs its parts as one service group —
 /// admin endpoint, capture, DNS, proxy listeners, control-plane link, certificate refresh, metrics push — until
@@ -14,10 +15,16 @@ import WeftProxy
 public final class NodeAgent: Sendable {
     public let settings: NodeSettings
     private let logger: Logger
+    /// Under systemd (`Type=notify`): hears READY, STATUS, STOPPING and the watchdog.
+    private let notifier: SystemdNotifier?
 
-    public init(settings: NodeSettings, logger: Logger = Logger(label: "weft.node")) {
+    public init(
+        settings: NodeSettings, logger: Logger = Logger(label: "weft.node"),
+        notifier: SystemdNotifier? = SystemdNotifier.fromEnvironment()
+    ) {
         self.settings = settings
         self.logger = logger
+        self.notifier = notifier
     }
 
     /// Runs until SIGTERM/SIGINT, then stops in order. Fails before touching the capture when a listener cannot
@@ -26,6 +33,9 @@ public final class NodeAgent: Sendable {
         let services = try await services()
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        // Pinged from an event loop: if the loops stall, systemd (WatchdogSec=) restarts the node.
+        let watchdog = notifier?.startWatchdog(on: MultiThreadedEventLoopGroup.singleton.next())
+        defer { watchdog?.cancel() }
         do {
             try await group.run()
         } catch {
@@ -180,7 +190,7 @@ public final class NodeAgent: Sendable {
         }
         services.append(
             ReadyAnnouncement(
-                readiness: readiness, logger: logger,
+                readiness: readiness, notifier: notifier, logger: logger,
                 metadata: [
                     "node": "\(initial.nodeName)", "configVersion": "\(initial.state.config.version)",
                     "services": "\(initial.state.config.services.count)",

@@ -559,7 +559,11 @@ import WeftLabSupport
             #expect(
                 try await mesh.a.run(["nft", "list", "table", "inet", "weft"]).status != 0,
                 "--cleanup-on-exit removes the table")
-            let restarted = try await mesh.lab.spawn(mesh.nodeCommand(mesh.a), on: mesh.a, name: "weft-node-again")
+            // Started as systemd starts it (Type=notify): READY=1 once it serves, STOPPING=1 when it drains.
+            let systemd = try NotifySocket(name: "/run/weft-lab/\(mesh.lab.name)/notify")
+            let restarted = try await mesh.lab.spawn(
+                mesh.nodeCommand(mesh.a), on: mesh.a, environment: ["NOTIFY_SOCKET": systemd.name],
+                name: "weft-node-again")
             // Short tries: a call made before the capture is back waits for nothing that will answer.
             let back = try await waitUntil(.seconds(10), every: .milliseconds(50)) {
                 try await mesh.get("http://backend.weft:8080/", timeout: "0.3").stdout == "backend-ok\n"
@@ -567,6 +571,11 @@ import WeftLabSupport
             let took = try #require(back, "traffic never came back: \(restarted.log().suffix(2000))")
             #expect(took < .seconds(2), "capture and traffic came back after \(took)")
             #expect(restarted.log().contains("starting from the last good config"))
+            let ready = systemd.receive(until: "READY=1")
+            #expect(ready.contains { $0.hasPrefix("READY=1\nSTATUS=serving: node a") }, "\(ready)")
+            restarted.signal(SIGTERM)
+            let stopping = systemd.receive(until: "STOPPING=1")
+            #expect(stopping.last == "STOPPING=1\nSTATUS=draining open connections", "\(stopping)")
         }
     }
 

@@ -1,8 +1,10 @@
 import Foundation
 import Logging
+import NIOPosix
 import ServiceLifecycle
 import WeftCore
 import WeftIdentity
+import WeftSystemd
 
 /// weftd: opens the store, finds or makes the CA, and serves the node API, the admin API and the config stream
 /// until cancelled.
@@ -20,10 +22,11 @@ public enum ControlPlane {
     }
 
     /// Runs weftd until cancelled, or (with `stopOnSignals`, as the binary runs) until SIGTERM or SIGINT asks it to
-    /// stop in order. `onReady` hears where it listens once both APIs are bound.
+    /// stop in order. `onReady` hears where it listens once both APIs are bound; `notifier` (under systemd) hears
+    /// READY, STOPPING and the watchdog.
     public static func run(
         configuration: ControlPlaneConfiguration, logger: Logger, stopOnSignals: Bool = false,
-        onReady: @escaping @Sendable (Ready) -> Void
+        notifier: SystemdNotifier? = nil, onReady: @escaping @Sendable (Ready) -> Void
     ) async throws {
         try configuration.validate()
         try FileManager.default.createDirectory(
@@ -39,7 +42,7 @@ public enum ControlPlane {
         let services: [any Service]
         do {
             services = try await self.services(
-                configuration: configuration, store: store, logger: logger, onReady: onReady)
+                configuration: configuration, store: store, logger: logger, notifier: notifier, onReady: onReady)
         } catch {
             await store.close()
             throw error
@@ -49,6 +52,8 @@ public enum ControlPlane {
                 services: services.map { .init(service: $0) },
                 gracefulShutdownSignals: stopOnSignals ? [.sigterm, .sigint] : [],
                 logger: logger))
+        let watchdog = notifier?.startWatchdog(on: MultiThreadedEventLoopGroup.singleton.next())
+        defer { watchdog?.cancel() }
         try await group.run()
     }
 
@@ -56,7 +61,7 @@ public enum ControlPlane {
     /// the config distributor, the store's pruning, the node API with its join listener, the admin API, and the
     /// ready announcement. The CA is found or made here, before anything listens.
     static func services(
-        configuration: ControlPlaneConfiguration, store: any Store, logger: Logger,
+        configuration: ControlPlaneConfiguration, store: any Store, logger: Logger, notifier: SystemdNotifier? = nil,
         onReady: @escaping @Sendable (Ready) -> Void
     ) async throws -> [any Service] {
         try await store.migrate()
@@ -116,7 +121,7 @@ public enum ControlPlane {
                         bootstrapTokenFile: createdBootstrap ? configuration.bootstrapTokenPath : nil,
                         trustBundleFile: configuration.trustBundlePath, trustDomain: trustDomain)
                 },
-                onReady: onReady),
+                notifier: notifier, logger: logger, onReady: onReady),
         ]
     }
 

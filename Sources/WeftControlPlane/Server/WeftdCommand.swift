@@ -1,6 +1,7 @@
 import Logging
 import WeftCore
 import WeftLogging
+import WeftSystemd
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -14,8 +15,10 @@ public enum WeftdCommand {
         logging.bootstrap()
         let configuration = try ControlPlaneConfiguration.load(flags: flags)
         let logger = Logger(label: "weftd")
-        try await ControlPlane.run(configuration: configuration, logger: logger, stopOnSignals: true) {
-            ready in
+        try await ControlPlane.run(
+            configuration: configuration, logger: logger, stopOnSignals: true,
+            notifier: SystemdNotifier.fromEnvironment()
+        ) { ready in
             let scheme = ready.adminTLS ? "https" : "http"
             var line =
                 "weftd ready node=\(ready.nodeListener) join=\(ready.joinListener) admin=\(scheme)://\(ready.adminListener)"

@@ -99,12 +99,12 @@ final class BackgroundProcess: @unchecked Sendable {
     private var errorOutput = Data()
     private var ended = false
 
-    init(_ executable: String, _ arguments: [String], home: String) throws {
+    init(_ executable: String, _ arguments: [String], home: String, environment: [String: String] = [:]) throws {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/perl")
         process.arguments =
             ["-MPOSIX", "-e", "sigprocmask(SIG_SETMASK, POSIX::SigSet->new); exec @ARGV or die $!", "--", executable]
             + arguments
-        process.environment = ["HOME": home, "PATH": "/usr/bin:/bin"]
+        process.environment = ["HOME": home, "PATH": "/usr/bin:/bin"].merging(environment) { $1 }
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out

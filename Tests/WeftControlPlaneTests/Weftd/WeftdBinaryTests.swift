@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WeftLabSupport
 
 /// The weftd and weftctl executables as an admin runs them: a weftd.toml, the bootstrap token file, TLS with the
 /// mesh CA, a clean stop on SIGTERM, state kept across a restart.
@@ -89,6 +90,25 @@ struct WeftdBinaryTests {
         let audit = try await setup.weftctl(["audit"], admin: adminAgain)
         #expect(audit.stdout.contains("frontend>backend"), "\(audit)")
         #expect(second.stop() == 0)
+    }
+
+    /// Under systemd (`Type=notify`, `WatchdogSec=`): READY=1 once weftd serves, watchdog pings, STOPPING=1 on
+    /// SIGTERM — to the socket in NOTIFY_SOCKET, as systemd would receive them.
+    @Test func underSystemdWeftdSaysReadyPingsTheWatchdogAndSaysStopping() async throws {
+        let setup = try Setup(toml: Self.toml)
+        defer { try? FileManager.default.removeItem(atPath: setup.directory) }
+        let systemd = try NotifySocket(name: "\(setup.directory)/notify")
+        let weftd = try BackgroundProcess(
+            try TestBinaries.path("weftd"), ["--config", setup.config], home: setup.directory,
+            environment: ["NOTIFY_SOCKET": systemd.name, "WATCHDOG_USEC": "400000"])
+        defer { weftd.stop(signal: SIGKILL) }
+        let ready = systemd.receive(until: "READY=1")
+        #expect(
+            ready.contains { $0.hasPrefix("READY=1\nSTATUS=serving nodes on 127.0.0.1:") }, "\(ready) \(weftd.stderr)")
+        #expect(systemd.receive(until: "WATCHDOG=1").last == "WATCHDOG=1")
+        #expect(weftd.stop() == 0)
+        let stopping = systemd.receive(until: "STOPPING=1")
+        #expect(stopping.last?.hasPrefix("STOPPING=1\nSTATUS=stopping") == true, "\(stopping)")
     }
 
     @Test(arguments: [
