@@ -8,16 +8,19 @@ import WeftCore
 #endif
 
 /// Writes each log record as one JSON object a line: `time` (RFC 3339, UTC, microseconds), `level`, `logger` (the
-/// label), `message`, then the metadata as string fields (never overriding those four).
+/// label), `message`, then the metadata as string fields (never overriding those four). For journald
+/// (`priorityPrefix`) each line starts with its syslog priority, `<4>{…}`, which journald takes off and files.
 public struct JSONLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     public var metadata: Logger.Metadata = [:]
     public var metadataProvider: Logger.MetadataProvider?
     private let label: String
+    private let priorityPrefix: Bool
     private let sink: @Sendable (String) -> Void
 
-    public init(label: String, sink: @escaping @Sendable (String) -> Void) {
+    public init(label: String, priorityPrefix: Bool = false, sink: @escaping @Sendable (String) -> Void) {
         self.label = label
+        self.priorityPrefix = priorityPrefix
         self.sink = sink
     }
 
@@ -32,7 +35,8 @@ public struct JSONLogHandler: LogHandler {
         var fields = metadataProvider?.get() ?? [:]
         fields.merge(metadata) { _, handler in handler }
         if let explicit = event.metadata { fields.merge(explicit) { _, call in call } }
-        var record = "{\"time\":\(Self.quoted(Self.timestamp()))"
+        var record = priorityPrefix ? "<\(JournalStream.priority(level))>" : ""
+        record += "{\"time\":\(Self.quoted(Self.timestamp()))"
         record += ",\"level\":\(Self.quoted(level.rawValue))"
         record += ",\"logger\":\(Self.quoted(label))"
         record += ",\"message\":\(Self.quoted(message.description))"

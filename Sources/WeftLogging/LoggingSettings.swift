@@ -31,23 +31,30 @@ public struct LoggingSettings: Sendable, Equatable {
         self.init(level: parsedLevel, format: parsedFormat)
     }
 
-    /// Makes every logger of the process write at this level in this format, to standard error (where journald
-    /// reads it). The first call of a process decides; later ones change nothing.
-    public func bootstrap() {
+    /// Makes every logger of the process write at this level in this format, to standard error. When that goes
+    /// to journald (``JournalStream``), each line carries its priority and text lines no timestamp. The first call
+    /// of a process decides; later ones change nothing.
+    public func bootstrap(journal: Bool = JournalStream.isStandardError) {
         guard Self.bootstrapped.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else {
             return
         }
         let level = self.level
-        switch format {
-        case .text:
+        switch (format, journal) {
+        case (.text, false):
             LoggingSystem.bootstrap { label in
                 var handler = StreamLogHandler.standardError(label: label)
                 handler.logLevel = level
                 return handler
             }
-        case .json:
+        case (.text, true):
             LoggingSystem.bootstrap { label in
-                var handler = JSONLogHandler(label: label, sink: JSONLogHandler.standardError)
+                var handler = JournalTextLogHandler(label: label, sink: JSONLogHandler.standardError)
+                handler.logLevel = level
+                return handler
+            }
+        case (.json, let journal):
+            LoggingSystem.bootstrap { label in
+                var handler = JSONLogHandler(label: label, priorityPrefix: journal, sink: JSONLogHandler.standardError)
                 handler.logLevel = level
                 return handler
             }

@@ -17,7 +17,8 @@ struct WeftNodeCommand: AsyncParsableCommand {
 /// `--log-level` and `--log-format`, on every command.
 struct LoggingOptions: ParsableArguments {
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel = "info"
-    @Option(help: "text, or json (one object a line, for journald).") var logFormat = "text"
+    @Option(help: "text, or json (one object a line); under journald each line carries its priority.") var logFormat =
+        "text"
 
     func settings() throws -> LoggingSettings {
         do { return try LoggingSettings(level: logLevel, format: logFormat) } catch {

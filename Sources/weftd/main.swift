@@ -36,7 +36,8 @@ struct Weftd: AsyncParsableCommand {
     @Option(help: "32-byte key sealing the generated CA's private key in the store (default: <data-dir>/ca-kek).")
     var caKeyEncryptionKeyFile: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String = "info"
-    @Option(help: "text, or json (one object a line, for journald).") var logFormat: String = "text"
+    @Option(help: "text, or json (one object a line); under journald each line carries its priority.") var logFormat:
+        String = "text"
 
     func run() async throws {
         var flags = ControlPlaneFlags()

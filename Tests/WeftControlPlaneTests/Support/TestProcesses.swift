@@ -99,7 +99,11 @@ final class BackgroundProcess: @unchecked Sendable {
     private var errorOutput = Data()
     private var ended = false
 
-    init(_ executable: String, _ arguments: [String], home: String, environment: [String: String] = [:]) throws {
+    /// `journalStderr`: as systemd does for journald, JOURNAL_STREAM names the process's standard error.
+    init(
+        _ executable: String, _ arguments: [String], home: String, environment: [String: String] = [:],
+        journalStderr: Bool = false
+    ) throws {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/perl")
         process.arguments =
             ["-MPOSIX", "-e", "sigprocmask(SIG_SETMASK, POSIX::SigSet->new); exec @ARGV or die $!", "--", executable]
@@ -107,6 +111,11 @@ final class BackgroundProcess: @unchecked Sendable {
         process.environment = ["HOME": home, "PATH": "/usr/bin:/bin"].merging(environment) { $1 }
         let out = Pipe()
         let err = Pipe()
+        if journalStderr {
+            var status = stat()
+            fstat(err.fileHandleForWriting.fileDescriptor, &status)
+            process.environment?["JOURNAL_STREAM"] = "\(status.st_dev):\(status.st_ino)"
+        }
         process.standardOutput = out
         process.standardError = err
         process.standardInput = FileHandle.nullDevice

@@ -92,15 +92,16 @@ struct WeftdBinaryTests {
         #expect(second.stop() == 0)
     }
 
-    /// Under systemd (`Type=notify`, `WatchdogSec=`): READY=1 once weftd serves, watchdog pings, STOPPING=1 on
-    /// SIGTERM — to the socket in NOTIFY_SOCKET, as systemd would receive them.
+    /// Under systemd (`Type=notify`, `WatchdogSec=`, stderr to journald): READY=1 once weftd serves, watchdog
+    /// pings, STOPPING=1 on SIGTERM — to the socket in NOTIFY_SOCKET, as systemd would receive them — and log lines
+    /// with their priority.
     @Test func underSystemdWeftdSaysReadyPingsTheWatchdogAndSaysStopping() async throws {
         let setup = try Setup(toml: Self.toml)
         defer { try? FileManager.default.removeItem(atPath: setup.directory) }
         let systemd = try NotifySocket(name: "\(setup.directory)/notify")
         let weftd = try BackgroundProcess(
             try TestBinaries.path("weftd"), ["--config", setup.config], home: setup.directory,
-            environment: ["NOTIFY_SOCKET": systemd.name, "WATCHDOG_USEC": "400000"])
+            environment: ["NOTIFY_SOCKET": systemd.name, "WATCHDOG_USEC": "400000"], journalStderr: true)
         defer { weftd.stop(signal: SIGKILL) }
         let ready = systemd.receive(until: "READY=1")
         #expect(
@@ -109,6 +110,11 @@ struct WeftdBinaryTests {
         #expect(weftd.stop() == 0)
         let stopping = systemd.receive(until: "STOPPING=1")
         #expect(stopping.last?.hasPrefix("STOPPING=1\nSTATUS=stopping") == true, "\(stopping)")
+        // Its standard error is journald's: every line carries its priority and no timestamp of its own.
+        let lines = weftd.stderr.split(separator: "\n")
+        #expect(!lines.isEmpty && lines.allSatisfy { $0.first == "<" }, "\(weftd.stderr)")
+        #expect(lines.contains { $0.hasPrefix("<5>weftd: weftd stopped") }, "\(weftd.stderr)")
+        #expect(!lines.contains { $0.contains("+0000 ") }, "no timestamp of its own: \(weftd.stderr)")
     }
 
     @Test(arguments: [
