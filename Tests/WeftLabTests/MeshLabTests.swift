@@ -640,6 +640,50 @@ import WeftLabSupport
         }
     }
 
+    /// Hostile nodes: one joining from an address its token does not name is refused; one that starts a unit with
+    /// the name of a service placed on another node gets none of its traffic and no certificate, and admins see
+    /// the refused claim with why.
+    @Test func aNodeCannotJoinFromAnotherAddressOrTakeAServicePlacedElsewhere() async throws {
+        try await withMesh(extraHosts: ["c"]) { mesh in
+            let c = mesh.lab.host("c")
+            let dir = "/run/weft-lab/\(mesh.lab.name)"
+            let created = try await mesh.weftctl([
+                "node", "token", "create", "--name", "c", "--address", "198.18.200.9", "-o", "json",
+            ])
+            let token = try #require(
+                (try JSONSerialization.jsonObject(with: Data(created.stdout.utf8)) as? [String: Any])?["token"]
+                    as? String, "\(created)")
+            try token.write(toFile: "\(dir)/join-token-c", atomically: true, encoding: .utf8)
+            let joining = try await mesh.lab.spawn(
+                mesh.nodeCommand(c) + ["--join-token-file", "\(dir)/join-token-c"], on: c, name: "weft-node")
+            try await joining.waitForExit(timeout: .seconds(20))
+            #expect(
+                joining.log().contains("this join comes from \(c.ipv4), which is not one of the node's addresses"),
+                "\(joining.log().suffix(1500))")
+
+            // backend.service on a as well: placed on b, so a's claim is refused.
+            _ = try await mesh.lab.spawn(mesh.backendCommand, on: mesh.a, unit: "backend.service", name: "impostor")
+            let refused = try await waitUntil(.seconds(10), every: .milliseconds(250)) {
+                try await mesh.weftctl(["nodes", "show", "a"]).stdout.contains("not-placed")
+            }
+            let shownA = try await mesh.weftctl(["nodes", "show", "a"])
+            #expect(refused != nil, "a's claim of backend was not refused: \(shownA)")
+            let service = try await mesh.weftctl(["services", "show", "backend", "-o", "json"])
+            let placement =
+                (try JSONSerialization.jsonObject(with: Data(service.stdout.utf8)) as? [String: Any])?["nodes"]
+                as? [String]
+            #expect(placement == ["b"], "\(service)")
+            for _ in 0..<5 {
+                #expect(try await mesh.get("http://backend.weft:8080/").stdout == "backend-ok\n")
+            }
+            let toBackend = accessLines(mesh.nodeA).filter { line in
+                line.direction == "outbound" && line.destination_service == "backend"
+            }
+            let local = toBackend.filter { line in line.tunnel_node == nil }
+            #expect(!toBackend.isEmpty && local.isEmpty, "a's own impostor got traffic")
+        }
+    }
+
     /// A service restarting (its listener gone for a moment) stays registered: no config change reaches the other
     /// node, and calls work again as soon as it listens.
     @Test func aServiceRestartIsNoConfigPush() async throws {
