@@ -152,6 +152,16 @@ public struct NodePlan: Sendable {
 }
 
 extension NodeSettings {
+    /// The control plane's join listener: `join_address`, else the node API's host at port 15013.
+    var joinListener: IPSocketAddress? {
+        joinAddress ?? controlPlaneAddress.map { IPSocketAddress(address: $0.address, port: WeftPort.join.rawValue) }
+    }
+
+    /// Where this node reaches the control plane: its node API and its join listener.
+    var controlPlaneListeners: [IPSocketAddress] {
+        [controlPlaneAddress, joinListener].compactMap { $0 }
+    }
+
     /// The addresses this node joins and registers with: `node_addresses`, else the host's non-loopback interface
     /// addresses.
     func registeredAddresses() -> [IPAddress] {

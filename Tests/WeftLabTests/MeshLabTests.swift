@@ -52,7 +52,8 @@ import WeftLabSupport
                     "--join-listen", "0.0.0.0:15013", "--admin-listen", "127.0.0.1:15443", "--admin-plaintext",
                     "--server-name", cp.ipv4.description,
                 ] + weftdArguments
-            let weftd = try await lab.spawn(weftdCommand, on: cp, name: "weftd")
+            // In its own unit, as systemd runs it: a weft-node on cp would find its listeners.
+            let weftd = try await lab.spawn(weftdCommand, on: cp, unit: "weftd.service", name: "weftd")
             try await weftd.waitForLog(containing: "weftd ready", timeout: .seconds(20))
             let adminToken = try String(contentsOfFile: "\(dir)/weftd/admin-token", encoding: .utf8)
                 .trimmingCharacters(in: .whitespacesAndNewlines)
@@ -681,6 +682,35 @@ import WeftLabSupport
             }
             let local = toBackend.filter { line in line.tunnel_node == nil }
             #expect(!toBackend.isEmpty && local.isEmpty, "a's own impostor got traffic")
+        }
+    }
+
+    /// The control-plane host is an ordinary mesh host too: weft-node there leaves weftd's listeners alone (never a
+    /// mesh service, never captured), so another host still joins through it.
+    @Test func aNodeOnTheControlPlaneHostLeavesWeftdsPortsAloneAndOthersStillJoin() async throws {
+        try await withMesh(extraHosts: ["c"]) { mesh in
+            let dir = "/run/weft-lab/\(mesh.lab.name)"
+            func joinToken(_ node: String) async throws -> String {
+                let created = try await mesh.weftctl(["node", "token", "create", "--name", node, "-o", "json"])
+                let token = try #require(
+                    (try JSONSerialization.jsonObject(with: Data(created.stdout.utf8)) as? [String: Any])?["token"]
+                        as? String, "\(created)")
+                try token.write(toFile: "\(dir)/join-token-\(node)", atomically: true, encoding: .utf8)
+                return "\(dir)/join-token-\(node)"
+            }
+            let onCP = try await mesh.lab.spawn(
+                mesh.nodeCommand(mesh.cp) + ["--join-token-file", try await joinToken("cp")], on: mesh.cp,
+                name: "weft-node")
+            try await onCP.waitForLog(containing: "registered with the control plane", timeout: .seconds(20))
+            let services = try await mesh.weftctl(["services", "list"])
+            #expect(!services.stdout.contains("weftd"), "weftd became a mesh service: \(services)")
+
+            let c = mesh.lab.host("c")
+            let joining = try await mesh.lab.spawn(
+                mesh.nodeCommand(c) + ["--join-token-file", try await joinToken("c")], on: c, name: "weft-node")
+            try await joining.waitForLog(containing: "joined the mesh", timeout: .seconds(20))
+            let nodes = try await mesh.weftctl(["nodes", "list"])
+            #expect(nodes.stdout.contains("cp") && nodes.stdout.contains("\nc "), "\(nodes)")
         }
     }
 

@@ -11,6 +11,20 @@ public struct DiscoveredService: Sendable, Equatable {
     public var cgroupPath: String?
     /// The addresses it listens on (wildcards included as 0.0.0.0 / ::).
     public var addresses: [IPAddress]
+
+    public init(
+        name: String, namespace: String = "default", ports: [UInt16], protocol: ServiceProtocol = .tcp,
+        labels: [String: String] = [:], uid: UInt32? = nil, cgroupPath: String? = nil, addresses: [IPAddress]
+    ) {
+        self.name = name
+        self.namespace = namespace
+        self.ports = ports
+        self.protocol = `protocol`
+        self.labels = labels
+        self.uid = uid
+        self.cgroupPath = cgroupPath
+        self.addresses = addresses
+    }
 }
 
 /// Finds local services: listening TCP sockets grouped by the trusted systemd unit (cgroup) that owns them, named

@@ -12,7 +12,8 @@ struct LocalRegistration: Sendable {
     /// Throws when discovery fails (the caller keeps what it registered before).
     func current(clients: Set<ServiceName>) throws -> NodeRegistration {
         let addresses = settings.registeredAddresses()
-        let found = try discovery?.discover(overrides: overrides).services ?? []
+        let found = ControlPlaneListeners(addresses: settings.controlPlaneListeners).excluding(
+            from: try discovery?.discover(overrides: overrides).services ?? [], local: addresses)
         var services = found.map { service in
             var endpointAddresses: [IPAddress] = []
             for listening in service.addresses {
