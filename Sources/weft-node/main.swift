@@ -120,7 +120,7 @@ struct Run: AsyncParsableCommand {
     @Option(
         name: .customLong("state-dir"),
         help:
-            "Where the node keeps its credentials, last good config and certificates, mode 0700 (default: /var/lib/weft/node)."
+            "Where the node keeps its credentials, last good config and certificates, mode 0700 (default: /var/lib/weft-node)."
     )
     var stateDir: String?
 

@@ -33,7 +33,7 @@ struct ConnectionOptions: ParsableArguments {
 
     static let defaultAddress = "127.0.0.1:\(WeftPort.adminAPI.rawValue)"
     /// weftd writes the trust bundle here by default; used when no CA file is given and it exists.
-    static let defaultCAFile = "/var/lib/weft/trust-bundle.pem"
+    static let defaultCAFile = "/var/lib/weftd/trust-bundle.pem"
 
     /// A setting and where it came from, for error messages.
     struct Setting {

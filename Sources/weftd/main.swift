@@ -11,7 +11,7 @@ struct Weftd: AsyncParsableCommand {
         discussion: """
             Settings come from /etc/weft/weftd.toml (or --config), then from these flags. State is a SQLite database in \
             --data-dir unless --postgres-url is given (several weftd may share one PostgreSQL database). On the first \
-            start weftd creates the mesh CA and writes a write-scoped admin token to <data-dir>/admin-token (mode 0600).
+            start weftd creates the mesh CA and writes an admin-scoped token to <data-dir>/admin-token (mode 0600).
             """,
         version: WeftVersion.current
     )

@@ -5,7 +5,7 @@ import WeftCore
 /// (or `--config`), then overridden by flags.
 public struct ControlPlaneConfiguration: Sendable {
     /// SQLite database, bootstrap admin token and the CA's trust bundle copy live here.
-    public var dataDirectory = "/var/lib/weft"
+    public var dataDirectory = "/var/lib/weftd"
     /// Use PostgreSQL (several replicas) instead of SQLite.
     public var postgresURL: String?
     public var registry = RegistryConfiguration()

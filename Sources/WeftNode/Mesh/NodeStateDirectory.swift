@@ -11,13 +11,13 @@ import WeftProxy
     import Glibc
 #endif
 
-/// What a node keeps between runs (default /var/lib/weft/node, mode 0700; files 0600, replaced atomically): its
+/// What a node keeps between runs (default /var/lib/weft-node, mode 0700; files 0600, replaced atomically): its
 /// node credentials, the last good config, and its workload certificates and keys. With these a node starts and
 /// serves while the control plane is away.
 public struct NodeStateDirectory: Sendable {
     public let path: String
 
-    public static let defaultPath = "/var/lib/weft/node"
+    public static let defaultPath = "/var/lib/weft-node"
 
     public enum Error: Swift.Error, CustomStringConvertible {
         case unusable(path: String, reason: String)
