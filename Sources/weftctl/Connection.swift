@@ -9,13 +9,19 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case json
 }
 
-/// Where weftd is and how to talk to it: flags, then the environment, then ~/.config/weft/config.
+/// Where weftd is and how to talk to it: flags, then the environment, then ~/.config/weft/config (`addr`,
+/// `token` or `token_file`, `ca_file`), then weftd's own defaults on its host.
 struct ConnectionOptions: ParsableArguments {
     @Option(help: "weftd's admin API: host:port or https://host:port (WEFT_ADDR; default 127.0.0.1:15443).")
     var addr: String?
 
     @Option(help: "Admin API token (WEFT_TOKEN).")
     var token: String?
+
+    @Option(
+        name: .customLong("token-file"),
+        help: "Read the token from this file (WEFT_TOKEN_FILE; default: weftd's bootstrap token, when readable).")
+    var tokenFile: String?
 
     @Option(
         name: .customLong("ca-file"),
@@ -34,6 +40,8 @@ struct ConnectionOptions: ParsableArguments {
     static let defaultAddress = "127.0.0.1:\(WeftPort.adminAPI.rawValue)"
     /// weftd writes the trust bundle here by default; used when no CA file is given and it exists.
     static let defaultCAFile = "/var/lib/weftd/trust-bundle.pem"
+    /// weftd writes its bootstrap token here by default; used when no token is given and it is readable.
+    static let defaultTokenFile = "/var/lib/weftd/admin-token"
 
     /// A setting and where it came from, for error messages.
     struct Setting {
@@ -69,9 +77,20 @@ struct ConnectionOptions: ParsableArguments {
         let address = pick(addr, "--addr", "WEFT_ADDR", "addr")?.value ?? Self.defaultAddress
         var caFile = pick(caFile, "--ca-file", "WEFT_CA_FILE", "ca_file")?.value
         if caFile == nil, FileManager.default.isReadableFile(atPath: Self.defaultCAFile) { caFile = Self.defaultCAFile }
-        return Resolved(
-            address: try Self.baseURL(address), token: pick(token, "--token", "WEFT_TOKEN", "token"), caFile: caFile
-        )
+        var resolvedToken = pick(token, "--token", "WEFT_TOKEN", "token")
+        if resolvedToken == nil {
+            let file =
+                pick(tokenFile, "--token-file", "WEFT_TOKEN_FILE", "token_file")
+                ?? (FileManager.default.isReadableFile(atPath: Self.defaultTokenFile)
+                    ? Setting(value: Self.defaultTokenFile, source: "weftd's bootstrap token") : nil)
+            if let file {
+                guard let text = try? String(contentsOfFile: file.value, encoding: .utf8) else {
+                    throw CLIError("cannot read the token file \(file.value) (from \(file.source))")
+                }
+                resolvedToken = Setting(value: text.trimmingCharacters(in: .whitespacesAndNewlines), source: file.value)
+            }
+        }
+        return Resolved(address: try Self.baseURL(address), token: resolvedToken, caFile: caFile)
     }
 
     /// `host:port`, `host` or a URL → `https://host:port` (or the URL's own scheme).
@@ -99,7 +118,7 @@ struct ConnectionOptions: ParsableArguments {
         do {
             var reader = try SettingsReader(parsing: text, file: path)
             var values: [String: String] = [:]
-            for key in ["addr", "token", "ca_file"] { values[key] = try reader.string(key) }
+            for key in ["addr", "token", "token_file", "ca_file"] { values[key] = try reader.string(key) }
             try reader.finish()
             return values
         } catch {
@@ -114,7 +133,7 @@ struct ConnectionOptions: ParsableArguments {
         do { resolved = try resolve() } catch let error as CLIError { throw error.exit() }
         if needsToken && resolved.token == nil {
             throw CLIError(
-                "no token: pass --token, set WEFT_TOKEN or put token = \"…\" in ~/.config/weft/config (weftd wrote a bootstrap token to its data directory, /var/lib/weft/admin-token by default)"
+                "no token: pass --token or --token-file, set WEFT_TOKEN or WEFT_TOKEN_FILE, or put token = \"…\" or token_file = \"…\" in ~/.config/weft/config (weftd wrote a bootstrap token to its data directory, /var/lib/weftd/admin-token by default)"
             ).exit()
         }
         let client: AdminClient

@@ -192,7 +192,9 @@ import WeftLabSupport
             try await Task.sleep(for: .milliseconds(800))
             let marker = "weft-marker-\(UUID().uuidString)"
             let answer = try await mesh.get("http://backend.weft:8080/", header: "X-Marker: \(marker)")
-            #expect(answer.stdout == "backend-ok\n")
+            #expect(
+                answer.stdout == "backend-ok\n",
+                "\(answer)\na: \(mesh.nodeA.log().suffix(2500))\nb: \(mesh.nodeB.log().suffix(1500))")
             try await Task.sleep(for: .milliseconds(500))
             await dump.terminate()
             let bytes = try Data(contentsOf: URL(fileURLWithPath: capture))

@@ -220,7 +220,9 @@ struct WeftctlTests {
                 "status", "--addr", workspace.fixture.baseURL, "--ca-file", workspace.caFile,
             ])
             #expect(run.status != 0)
-            #expect(run.stderr.contains("no token: pass --token, set WEFT_TOKEN or put token = "), "\(run)")
+            #expect(
+                run.stderr.contains("no token: pass --token or --token-file, set WEFT_TOKEN or WEFT_TOKEN_FILE"),
+                "\(run)")
             #expect(run.stdout.isEmpty)
         }
     }
@@ -288,6 +290,18 @@ struct WeftctlTests {
                 environment: ["WEFT_TOKEN": "weftadmin.bad.bad"]
             )
             #expect(fromFlag.status == 0, "\(fromFlag)")
+
+            // A profile may name a token file instead (the bootstrap token weftd wrote, say).
+            let tokenFile = workspace.home.appendingPathComponent("admin-token").path
+            try "\(workspace.fixture.writeToken)\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+            try """
+            addr = "\(workspace.fixture.baseURL)"
+            token_file = "\(tokenFile)"
+            ca_file = "\(workspace.caFile)"
+            """.write(to: directory.appendingPathComponent("config"), atomically: true, encoding: .utf8)
+            #expect(try await workspace.run(["mesh", "stop-all"]).status == 0)
+            let missing = try await workspace.run(["status", "--token-file", "/nonexistent/token"])
+            #expect(missing.status != 0 && missing.stderr.contains("/nonexistent/token"), "\(missing)")
 
             try "tokn = \"x\"\n".write(
                 to: directory.appendingPathComponent("config"), atomically: true, encoding: .utf8)
