@@ -772,9 +772,11 @@ import WeftLabSupport
             #expect(
                 issued - issuedBefore >= 2, "frontend's certificate was renewed \(issued - issuedBefore) times in 65 s")
             #expect(try await stillTicking(stream), "the stream opened before the rotations must still carry bytes")
+            let answer = try await mesh.get("http://backend.weft:8080/")
             #expect(
-                try await mesh.get("http://backend.weft:8080/").stdout == "backend-ok\n",
-                "new connections use the renewed certificate")
+                answer.stdout == "backend-ok\n",
+                "new connections use the renewed certificate: \(answer)\na: \(mesh.nodeA.log().suffix(2500))\nb: \(mesh.nodeB.log().suffix(1500))"
+            )
         }
     }
 
