@@ -98,9 +98,7 @@ public final class SystemdNotifier: Sendable {
     /// loop stalls the pings stop and systemd restarts the service. Nil when systemd does not watch this process.
     public func startWatchdog(on loop: any EventLoop) -> RepeatedTask? {
         guard let interval = watchdogInterval else { return nil }
-        let half = TimeAmount.nanoseconds(
-            Int64(interval.components.seconds) * 500_000_000
-                + interval.components.attoseconds / 2_000_000_000)
+        let half = TimeAmount(interval / 2)
         return loop.scheduleRepeatedTask(initialDelay: .zero, delay: half) { [self] _ in
             try? notify(.watchdog)
         }

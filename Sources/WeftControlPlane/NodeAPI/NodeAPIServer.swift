@@ -87,7 +87,7 @@ public struct NodeAPIServer: Sendable {
                 (Int32(IPPROTO_TCP), TCP_KEEPCNT, 1),
                 (
                     Int32(IPPROTO_TCP), TCP_USER_TIMEOUT,
-                    seconds(NodeLinkKeepalive.time + NodeLinkKeepalive.timeout) * 1000
+                    SocketOptionValue((NodeLinkKeepalive.time + NodeLinkKeepalive.timeout).wholeMilliseconds)
                 ),
             ]
             return options.reduce(channel.eventLoop.makeSucceededVoidFuture()) { done, option in

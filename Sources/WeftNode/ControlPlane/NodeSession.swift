@@ -107,7 +107,7 @@ public final class NodeSession: Sendable {
         let held = cache.held
         subscribe.version = held.version
         subscribe.resourceVersions = held.resourceVersions
-        subscribe.heartbeatIntervalMs = UInt32(NodeLinkKeepalive.heartbeatInterval.components.seconds * 1000)
+        subscribe.heartbeatIntervalMs = UInt32(NodeLinkKeepalive.heartbeatInterval.wholeMilliseconds)
         var first = Weft_Node_V1_WatchRequest()
         first.kind = .subscribe(subscribe)
         outboxContinuation.yield(first)
