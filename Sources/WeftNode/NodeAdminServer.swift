@@ -28,11 +28,13 @@ final class NodeAdminServer: Sendable {
     private let access: NodeAdminAccess
     private let respond: @Sendable (_ path: String) async -> Response
     private let channels = NIOLockedValueBox<[any Channel]>([])
+    private let sockets: ListenSocketTable
 
     init(
         addresses: [IPSocketAddress], group: any EventLoopGroup, access: NodeAdminAccess = NodeAdminAccess(),
-        respond: @escaping @Sendable (String) async -> Response
+        sockets: ListenSocketTable = ListenSocketTable(), respond: @escaping @Sendable (String) async -> Response
     ) {
+        self.sockets = sockets
         self.addresses = addresses
         self.group = group
         self.access = access
@@ -47,8 +49,8 @@ final class NodeAdminServer: Sendable {
     func start() async throws {
         for address in addresses {
             let (access, respond) = (self.access, self.respond)
+            let fd = try sockets.socket(for: ListenSocketKey(.tcp, address), backlog: 128)
             let channel = try await ServerBootstrap(group: group)
-                .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline()
@@ -56,7 +58,7 @@ final class NodeAdminServer: Sendable {
                             AdminRequestHandler(access: access, respond: respond))
                     }
                 }
-                .bind(to: try SocketAddress(address)).get()
+                .withBoundSocket(fd).get()
             channels.withLockedValue { $0.append(channel) }
         }
     }

@@ -17,6 +17,8 @@ public final class DNSResolver: Sendable {
     public let configuration: DNSResolverConfiguration
     private let engine: DNSQueryEngine
     private let group: any EventLoopGroup
+    /// The listen sockets: a predecessor's after a hitless restart, else new ones.
+    private let sockets: ListenSocketTable
     private let logger: Logger
     private let state = Mutex(State.idle)
     private let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
@@ -38,9 +40,11 @@ public final class DNSResolver: Sendable {
     public init(
         configuration: DNSResolverConfiguration,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        logger: Logger = Logger(label: "weft.dns")
+        logger: Logger = Logger(label: "weft.dns"),
+        sockets: ListenSocketTable = ListenSocketTable()
     ) throws(DNSResolverConfigurationError) {
         try configuration.validate()
+        self.sockets = sockets
         self.configuration = configuration
         self.group = eventLoopGroup
         self.logger = logger
@@ -155,30 +159,32 @@ public final class DNSResolver: Sendable {
         for _ in 0..<attempts {
             let udp: any Channel
             do {
-                udp = try await bindUDP(try SocketAddress(address))
+                udp = try await bindUDP(address)
             } catch {
                 throw .bindFailed(address, "\(error)")
             }
             guard let port = udp.localAddress?.port, let udpPort = UInt16(exactly: port) else {
+                sockets.release(ListenSocketKey(.udp, address))
                 try? await udp.close()
                 throw .bindFailed(address, "no local port after bind")
             }
             let bound = IPSocketAddress(address: address.address, port: udpPort)
             do {
-                let tcp = try await bindTCP(try SocketAddress(bound))
+                let tcp = try await bindTCP(bound)
                 return (udp, tcp, bound)
             } catch {
                 lastError = error
+                sockets.release(ListenSocketKey(.udp, address))
                 try? await udp.close()
             }
         }
         throw .bindFailed(address, "\(lastError)")
     }
 
-    private func bindUDP(_ address: SocketAddress) async throws -> any Channel {
+    private func bindUDP(_ address: IPSocketAddress) async throws -> any Channel {
         let engine = self.engine
         let maxInFlight = configuration.maxConcurrentUDPQueries
-        // No SO_REUSEADDR: on Linux it would let a second resolver share the UDP port silently.
+        let fd = try sockets.socket(for: ListenSocketKey(.udp, address))
         return try await DatagramBootstrap(group: group)
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
             .channelInitializer { channel in
@@ -187,16 +193,15 @@ public final class DNSResolver: Sendable {
                         DNSUDPServerHandler(engine: engine, maxInFlight: maxInFlight))
                 }
             }
-            .bind(to: address)
+            .withBoundSocket(fd)
             .get()
     }
 
-    private func bindTCP(_ address: SocketAddress) async throws -> any Channel {
+    private func bindTCP(_ address: IPSocketAddress) async throws -> any Channel {
         let engine = self.engine
         let configuration = self.configuration
+        let fd = try sockets.socket(for: ListenSocketKey(.tcp, address), backlog: 256)
         return try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { [self] channel in
                 let key = ObjectIdentifier(channel)
@@ -212,7 +217,7 @@ public final class DNSResolver: Sendable {
                     ])
                 }
             }
-            .bind(to: address)
+            .withBoundSocket(fd)
             .get()
     }
 

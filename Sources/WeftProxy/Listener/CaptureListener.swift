@@ -42,7 +42,7 @@ public final class CaptureListener: Sendable {
     private let router: any ConnectionRouter
     private let runtime: ProxyRuntime
     private let logger: Logger
-    private let sockets = ListeningSockets()
+    private let sockets: ListeningSockets
 
     public init(
         configuration: Configuration,
@@ -50,8 +50,10 @@ public final class CaptureListener: Sendable {
         inspector: any CapturedConnectionInspector,
         router: any ConnectionRouter,
         runtime: ProxyRuntime,
-        logger: Logger
+        logger: Logger,
+        sockets: ListenSocketTable = ListenSocketTable()
     ) {
+        self.sockets = ListeningSockets(table: sockets)
         self.configuration = configuration
         self.group = group
         self.inspector = inspector

@@ -5,7 +5,13 @@ import WeftCore
 
 /// The listening sockets of one listener: bound together, closed together.
 final class ListeningSockets: Sendable {
+    private let table: ListenSocketTable
     private let channels = NIOLockedValueBox<[any Channel]>([])
+
+    /// `table` gives the sockets: a predecessor's after a hitless restart, else new ones.
+    init(table: ListenSocketTable) {
+        self.table = table
+    }
 
     /// Binds every address with the child options and initializer `configure` adds. An IPv6 socket takes IPv6
     /// only: IPv4 connections belong to the IPv4 socket (where, for captured ones, the original destination is read
@@ -16,15 +22,9 @@ final class ListeningSockets: Sendable {
     ) async throws -> [SocketAddress] {
         var bound: [SocketAddress] = []
         for address in addresses {
-            var bootstrap = ServerBootstrap(group: group)
-                .serverChannelOption(ChannelOptions.backlog, value: backlog)
-                .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            if !address.address.isIPv4 {
-                bootstrap = bootstrap.serverChannelOption(
-                    ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
-            }
             do {
-                let channel = try await configure(bootstrap).bind(to: try SocketAddress(address)).get()
+                let fd = try table.socket(for: ListenSocketKey(.tcp, address), backlog: backlog)
+                let channel = try await configure(ServerBootstrap(group: group)).withBoundSocket(fd).get()
                 channels.withLockedValue { $0.append(channel) }
                 if let local = channel.localAddress { bound.append(local) }
             } catch {
