@@ -169,6 +169,7 @@ public final class HBONEConnectionPool: Sendable {
         _ = try sync.configureHTTP2Pipeline(
             mode: .client, connectionConfiguration: http2.connection, streamConfiguration: http2.stream
         ) { stream in stream.close() }
+        try sync.addHandler(GoAwayObserver { connection.goAwayReceived() })
     }
 
     private func connect(_ peer: HBONEPeer, tls: MeshTLS, on eventLoop: any EventLoop) throws -> PooledConnection {

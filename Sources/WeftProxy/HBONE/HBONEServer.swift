@@ -43,13 +43,16 @@ public final class HBONEServer: Sendable {
     private let tls: MeshTLSStore
     private let runtime: ProxyRuntime
     private let logger: Logger
-    private let sockets = ListeningSockets()
+    private let sockets: ListeningSockets
+    /// Accepted connections, to be told GOAWAY on shutdown.
+    private let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
     private let limiter: ConnectionLimiter
 
     public init(
         configuration: Configuration, group: any EventLoopGroup, tls: MeshTLSStore, runtime: ProxyRuntime,
-        logger: Logger
+        logger: Logger, sockets: ListenSocketTable = ListenSocketTable()
     ) {
+        self.sockets = ListeningSockets(table: sockets)
         self.configuration = configuration
         self.group = group
         self.tls = tls
@@ -77,9 +80,13 @@ public final class HBONEServer: Sendable {
         return bound
     }
 
-    /// Stops accepting; open tunnels continue until they end.
+    /// Stops accepting, and tells every connected peer GOAWAY (gracefully: its streams in flight are still taken,
+    /// then it opens new ones elsewhere, e.g. on the successor that took the listener over); open tunnels continue
+    /// until they end, and each connection closes after its last one.
     public func shutdown() async {
         await sockets.close()
+        let open = connections.withLockedValue { Array($0.values) }
+        for channel in open { channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent()) }
     }
 
     /// An accepted connection's pipeline: mTLS with the node certificate, HTTP/2, one HBONE stream handler per stream.
@@ -130,8 +137,14 @@ public final class HBONEServer: Sendable {
         let http2 = HBONEHTTP2.configurations(
             maxConcurrentStreams: configuration.maxConcurrentStreams, streamWindow: configuration.streamWindow,
             connectionWindow: configuration.connectionWindow)
+        // Graceful GOAWAY (RFC 9113 §6.8: the maximum stream id and a PING, then the last one) when told to quiesce;
+        // it counts the open streams through the stream delegate and closes the connection after the last.
+        let management = NIOHTTP2ServerConnectionManagementHandler(
+            eventLoop: channel.eventLoop,
+            configuration: .init(maxIdleTime: nil, maxAge: nil, maxGraceTime: nil, keepalive: nil))
         _ = try sync.configureHTTP2Pipeline(
-            mode: .server, connectionConfiguration: http2.connection, streamConfiguration: http2.stream
+            mode: .server, connectionConfiguration: http2.connection, streamConfiguration: http2.stream,
+            streamDelegate: management.http2StreamDelegate
         ) { stream in
             do {
                 try stream.pipeline.syncOperations.addHandler(
@@ -140,6 +153,12 @@ public final class HBONEServer: Sendable {
             } catch {
                 return stream.eventLoop.makeFailedFuture(error)
             }
+        }
+        try sync.addHandler(management)
+        let key = ObjectIdentifier(channel)
+        connections.withLockedValue { $0[key] = channel }
+        channel.closeFuture.whenComplete { [connections] _ in
+            _ = connections.withLockedValue { $0.removeValue(forKey: key) }
         }
         let handshakeTimeout = configuration.handshakeTimeout
         try sync.addHandler(

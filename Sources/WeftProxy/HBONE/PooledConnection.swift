@@ -96,6 +96,19 @@ final class PooledConnection: @unchecked Sendable {
         switch machine.streamEnded() {
         case .none: break
         case .startIdleTimer: startIdleTimer()
+        case .close: channel?.close(promise: nil)
+        }
+    }
+
+    /// The peer sent GOAWAY: no new stream here.
+    func goAwayReceived() {
+        switch machine.goAwayReceived() {
+        case .none:
+            break
+        case .cancelIdleTimerAndClose:
+            idleTimer?.cancel()
+            idleTimer = nil
+            channel?.close(promise: nil)
         }
     }
 

@@ -7,6 +7,9 @@ struct PooledConnectionStateMachine {
         /// Connected: `streams` are open (none: the idle timer runs); `everAnswered` once a CONNECT on it was
         /// answered, proving the peer speaks TLS and HBONE.
         case connected(streams: Int, everAnswered: Bool)
+        /// The peer said GOAWAY (its node drains, a restart hands its work to a successor): the `streams` open
+        /// finish here, new ones go to another connection; it closes when the last one ends.
+        case goingAway(streams: Int)
         /// Failed or closed: takes no stream. `failure` is what streams still waiting fail with (nil: closed
         /// without a failure, when idle or by the peer).
         case closed(failure: (any Error)?)
@@ -17,7 +20,7 @@ struct PooledConnectionStateMachine {
     /// Streams counted on the connection (0 once it is closed).
     var streams: Int {
         switch state {
-        case .connecting(let streams), .connected(let streams, _): streams
+        case .connecting(let streams), .connected(let streams, _), .goingAway(let streams): streams
         case .closed: 0
         }
     }
@@ -31,7 +34,7 @@ struct PooledConnectionStateMachine {
     func canTakeStream(limit: Int) -> Bool {
         switch state {
         case .connecting(let streams), .connected(let streams, _): streams < limit
-        case .closed: false
+        case .goingAway, .closed: false
         }
     }
 
@@ -49,6 +52,9 @@ struct PooledConnectionStateMachine {
         case .connected(let streams, let everAnswered):
             state = .connected(streams: streams + 1, everAnswered: everAnswered)
             return streams == 0 ? .cancelIdleTimer : .none
+        case .goingAway(let streams):
+            state = .goingAway(streams: streams + 1)
+            return .none
         case .closed:
             return .none
         }
@@ -57,6 +63,8 @@ struct PooledConnectionStateMachine {
     enum OnStreamEnded: Equatable {
         case none
         case startIdleTimer
+        /// The last stream of a connection going away ended.
+        case close
     }
 
     mutating func streamEnded() -> OnStreamEnded {
@@ -68,9 +76,26 @@ struct PooledConnectionStateMachine {
             let left = max(streams - 1, 0)
             state = .connected(streams: left, everAnswered: everAnswered)
             return left == 0 ? .startIdleTimer : .none
+        case .goingAway(let streams):
+            let left = max(streams - 1, 0)
+            state = .goingAway(streams: left)
+            return left == 0 ? .close : .none
         case .closed:
             return .none
         }
+    }
+
+    enum OnGoAway: Equatable {
+        case none
+        /// No stream is open: close now.
+        case cancelIdleTimerAndClose
+    }
+
+    /// The peer sent GOAWAY.
+    mutating func goAwayReceived() -> OnGoAway {
+        guard case .connected(let streams, _) = state else { return .none }
+        state = .goingAway(streams: streams)
+        return streams == 0 ? .cancelIdleTimerAndClose : .none
     }
 
     enum OnConnected: Equatable {
@@ -87,7 +112,7 @@ struct PooledConnectionStateMachine {
         case .connecting(let streams):
             state = .connected(streams: streams, everAnswered: false)
             return streams == 0 ? .readyAndIdle : .ready
-        case .connected, .closed:
+        case .connected, .goingAway, .closed:
             return .closeChannel
         }
     }
@@ -110,7 +135,7 @@ struct PooledConnectionStateMachine {
     func noAnswer() -> OnNoAnswer {
         switch state {
         case .connecting, .connected(_, everAnswered: false): .fail
-        case .connected(_, everAnswered: true), .closed: .none
+        case .connected(_, everAnswered: true), .goingAway, .closed: .none
         }
     }
 
