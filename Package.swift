@@ -32,7 +32,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
-        // C shims: each C library is wrapped once, here, and used only by WeftCapture.
+        // C shims: each C library is wrapped once, here; used by WeftCapture (netfilter, sock_diag) and WeftNode (the
+        // hand-over's SCM_RIGHTS).
         .target(
             name: "CNetfilter",
             linkerSettings: [.linkedLibrary("nftnl"), .linkedLibrary("mnl")]
@@ -130,8 +131,10 @@ let package = Package(
             name: "WeftNode",
             dependencies: [
                 "WeftCore", "WeftCapture", "WeftProxy", "WeftIdentity", "WeftAPI", "WeftLogging", "WeftSystemd",
+                "CLinuxNet",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),

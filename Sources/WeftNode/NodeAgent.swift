@@ -31,8 +31,8 @@ public final class NodeAgent: Sendable {
     /// bind, the config is invalid or the node cannot join.
     public func run() async throws {
         let services = try await services()
-        let group = ServiceGroup(
-            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        // Signals are the lifecycle service's: it decides how the node stops, then the group stops in reverse order.
+        let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         // Pinged from an event loop: if the loops stall, systemd (WatchdogSec=) restarts the node.
         let watchdog = notifier?.startWatchdog(on: MultiThreadedEventLoopGroup.singleton.next())
         defer { watchdog?.cancel() }
@@ -78,6 +78,11 @@ public final class NodeAgent: Sendable {
         let capture = settings.captureConfiguration(for: initial.state, overrides: plan.overrides)
         try capture.validate()
 
+        // A hitless restart: the listening sockets of the process this one replaces, when one runs.
+        let predecessor = await takeOverFromPredecessor()
+        let sockets = ListenSocketTable(inherited: predecessor?.sockets ?? [:])
+        let stop = NodeStop()
+
         // Who is calling (cgroup → service) and what listens here.
         let callers: NodeConnectionInspector.Callers
         let discovery: LocalServiceDiscovery?
@@ -113,28 +118,31 @@ public final class NodeAgent: Sendable {
         let outbound = CaptureListener(
             configuration: .init(role: .outbound, bindAddresses: .loopback(port: capture.outboundListenerPort)),
             group: group, inspector: NodeConnectionInspector(callers: callers),
-            router: OutboundRouter(), runtime: proxy, logger: logger)
+            router: OutboundRouter(), runtime: proxy, logger: logger, sockets: sockets)
         let inboundRouter = InboundPlaintextRouter(
             ports: settings.inboundPorts(for: initial.state, overrides: plan.overrides))
         let inboundPlaintext = CaptureListener(
             configuration: .init(
                 role: .inboundPlaintext, bindAddresses: .anyAddress(port: capture.inboundListenerPort)),
             group: group, inspector: NodeConnectionInspector(callers: .remote),
-            router: inboundRouter, runtime: proxy, logger: logger)
+            router: inboundRouter, runtime: proxy, logger: logger, sockets: sockets)
         let hbone = member.map { _ in
             HBONEServer(
                 configuration: .init(bindAddresses: .anyAddress(port: settings.hbonePort)),
-                group: group, tls: tls, runtime: proxy, logger: logger)
+                group: group, tls: tls, runtime: proxy, logger: logger, sockets: sockets)
         }
 
         // DNS for mesh names, the capture, the admin endpoint.
-        let resolver = settings.dnsEnabled ? try dnsResolver(capture: capture, initial: initial, group: group) : nil
+        let resolver =
+            settings.dnsEnabled
+            ? try dnsResolver(capture: capture, initial: initial, group: group, sockets: sockets) : nil
         let captureService =
             settings.captureEnabled
             ? CaptureService(
-                configuration: capture, readiness: readiness, removeOnStop: settings.cleanupOnExit, logger: logger)
+                configuration: capture, readiness: readiness, failClosed: settings.failClosed, stop: stop,
+                logger: logger)
             : nil
-        let admin = NodeAdminServer(addresses: settings.adminAddresses, group: group) { path in
+        let admin = NodeAdminServer(addresses: settings.adminAddresses, group: group, sockets: sockets) { path in
             await NodeAdminEndpoints(
                 metrics: metrics, readiness: readiness, configStore: configStore, live: live,
                 tunnels: proxy.tunnels, certificates: member?.certificates
@@ -196,17 +204,68 @@ public final class NodeAgent: Sendable {
                     "services": "\(initial.state.config.services.count)",
                     "controlPlane": "\(settings.controlPlaneAddress.map { "\($0)" } ?? "none (static mesh)")",
                 ]))
+        services.append(
+            HandOverService(
+                path: settings.handOverSocketPath, sockets: sockets, readiness: readiness, stop: stop, live: live,
+                logger: logger))
+        let lifecycle = NodeLifecycleService(
+            stop: stop, handOverWait: settings.handOverWait, notifier: notifier, logger: logger
+        ) { [notifier] reason in
+            // What must close before the rest stops in reverse order: nothing more is offered to a successor; the
+            // capture goes first (new connections flow unmeshed, not refused) unless it is kept; the proxy stops
+            // accepting; after a hand-over the successor owns every port, DNS and admin included.
+            sockets.seal()
+            if reason.keepsCapture { notifier?.silence() }
+            await captureService?.remove()
+            await outbound.shutdown()
+            await inboundPlaintext.shutdown()
+            await hbone?.shutdown()
+            if reason.keepsCapture {
+                await resolver?.shutdown()
+                await admin.shutdown()
+            }
+        }
         return services.map { .init(service: $0) }
+            + [.init(service: lifecycle, successTerminationBehavior: .gracefullyShutdownGroup)]
     }
 
-    private func dnsResolver(capture: CaptureConfiguration, initial: ProxyConfig, group: any EventLoopGroup) throws
-        -> DNSResolver
-    {
+    /// The predecessor's sockets, once it stopped accepting on them; nil when none runs, or the hand-over failed
+    /// (this process binds afresh). Called once everything this process needs to serve is loaded and valid: from
+    /// here on the predecessor accepts nothing, and connections wait in the sockets' backlog until this one starts.
+    private func takeOverFromPredecessor() async -> Predecessor? {
+        let path = settings.handOverSocketPath
+        let predecessor: Predecessor
+        do {
+            _ = try NodeStateDirectory(path: settings.stateDirectory)
+            guard let found = try await HandOverThread.pool.runIfActive({ try Predecessor.takeOver(path: path) })
+            else { return nil }
+            predecessor = found
+        } catch {
+            logger.warning("no hand-over from a previous process: binding afresh", metadata: ["error": "\(error)"])
+            return nil
+        }
+        let sockets = predecessor.sockets.keys.map(\.description).sorted()
+        do {
+            let draining = try await HandOverThread.pool.runIfActive { try predecessor.takeOverNow() }
+            logger.info(
+                "took over from the previous process: it stopped accepting and drains",
+                metadata: ["pid": "\(predecessor.pid)", "connections": "\(draining)", "sockets": "\(sockets)"])
+        } catch {
+            logger.error(
+                "the previous process did not confirm the hand-over: both may accept until it stops",
+                metadata: ["pid": "\(predecessor.pid)", "error": "\(error)"])
+        }
+        return predecessor
+    }
+
+    private func dnsResolver(
+        capture: CaptureConfiguration, initial: ProxyConfig, group: any EventLoopGroup, sockets: ListenSocketTable
+    ) throws -> DNSResolver {
         var dns = DNSResolverConfiguration(socketMark: capture.socketMark)
         dns.listenAddresses = .loopback(port: capture.dnsPort)
         dns.upstreams =
             settings.dnsUpstreams ?? ResolvConf.load(logger: logger).upstreams(excluding: dns.listenAddresses)
-        let resolver = try DNSResolver(configuration: dns, eventLoopGroup: group, logger: logger)
+        let resolver = try DNSResolver(configuration: dns, eventLoopGroup: group, logger: logger, sockets: sockets)
         resolver.update(names: initial.state.meshNames)
         return resolver
     }

@@ -17,6 +17,7 @@ public struct NodeFlags: Sendable, Equatable {
     public var noCapture = false
     public var noDNS = false
     public var cleanupOnExit = false
+    public var failClosed = false
     public var controlPlane: String?
     public var joinAddress: String?
     public var joinToken: String?
@@ -25,6 +26,7 @@ public struct NodeFlags: Sendable, Equatable {
     public var nodeAddresses: [String] = []
     public var adminListen: String?
     public var drainTimeout: String?
+    public var handOverWait: String?
     public var metricsPushBearerTokenFile: String?
     public var metricsPushBasicAuthFile: String?
 

@@ -56,7 +56,8 @@ extension NodeSettings {
         if flags.noCapture { settings.captureEnabled = false }
         if flags.noDNS { settings.dnsEnabled = false }
         if !settings.dnsEnabled { settings.capture.captureDNS = false }
-        if flags.cleanupOnExit { settings.cleanupOnExit = true }
+        if flags.cleanupOnExit { settings.failClosed = false }
+        if flags.failClosed { settings.failClosed = true }
         if let text = flags.controlPlane { settings.controlPlaneAddress = try socketAddress("control-plane", text) }
         if let text = flags.joinAddress { settings.joinAddress = try socketAddress("join-address", text) }
         if let token = flags.joinToken { settings.joinToken = token }
@@ -77,6 +78,9 @@ extension NodeSettings {
         if let text = flags.adminListen { settings.adminAddresses = [try socketAddress("admin-listen", text)] }
         if let text = flags.drainTimeout {
             settings.drainTimeout = try FlagError.parsing("drain-timeout", text) { try DurationText.parse($0) }
+        }
+        if let text = flags.handOverWait {
+            settings.handOverWait = try FlagError.parsing("handover-wait", text) { try DurationText.parse($0) }
         }
         switch (flags.metricsPushBearerTokenFile, flags.metricsPushBasicAuthFile) {
         case (let bearer?, _?):

@@ -25,13 +25,16 @@ extension NodeSettings {
         nodeAddresses = try reader.ipAddresses("node_addresses") ?? nodeAddresses
         adminAddresses = try reader.socketAddress("admin_listen").map { [$0] } ?? adminAddresses
         drainTimeout = try reader.duration("drain_timeout") ?? drainTimeout
+        handOverWait = try reader.duration("handover_wait") ?? handOverWait
         servicesDirectory = try reader.string("services_dir") ?? servicesDirectory
         nodeConfigPath = try reader.string("static_config") ?? nodeConfigPath
         captureEnabled = try reader.boolean("capture") ?? captureEnabled
         dnsEnabled = try reader.boolean("dns") ?? dnsEnabled
         dnsUpstreams = try reader.socketAddresses("dns_upstreams") ?? dnsUpstreams
         identitySlices = try reader.strings("identity_slices") ?? identitySlices
-        cleanupOnExit = try reader.boolean("cleanup_on_exit") ?? cleanupOnExit
+        failClosed = try reader.boolean("fail_closed") ?? failClosed
+        // The former name, with the opposite sense.
+        if let cleanup = try reader.boolean("cleanup_on_exit") { failClosed = !cleanup }
         capture.vipRanges = try reader.cidrs("vip_ranges") ?? capture.vipRanges
         capture.outboundPorts = try reader.ports("outbound_ports") ?? capture.outboundPorts
         capture.excludedPorts = try reader.ports("excluded_ports") ?? capture.excludedPorts

@@ -24,8 +24,9 @@ public struct NodeSettings: Sendable {
     public var identitySlices = CgroupIdentityRules.defaultTrustedSlices
     /// DNS upstreams; nil reads /etc/resolv.conf at start.
     public var dnsUpstreams: [IPSocketAddress]?
-    /// Remove the capture table when the node stops.
-    public var cleanupOnExit = false
+    /// Keep the capture table when the node stops (not when it hands over to a successor, which keeps it anyway):
+    /// the host's mesh traffic is then refused until a node runs again, instead of flowing unmeshed.
+    public var failClosed = false
 
     /// The control plane's node API (mTLS, weftd's :15012); nil runs a static mesh from `nodeConfigPath`.
     public var controlPlaneAddress: IPSocketAddress?
@@ -40,7 +41,13 @@ public struct NodeSettings: Sendable {
     /// Where /metrics, /healthz, /readyz, /config_dump and /certs are served.
     public var adminAddresses = [IPSocketAddress(address: .v4(0x7F00_0001), port: WeftPort.nodeAdmin.rawValue)]
     /// How long a stopping node lets open connections finish before closing them.
-    public var drainTimeout: Duration = .seconds(5)
+    public var drainTimeout: Duration = .seconds(600)
+    /// How long a node released for a successor (SIGUSR2, a unit restart) keeps serving while none takes over,
+    /// before it stops.
+    public var handOverWait: Duration = .seconds(10)
+
+    /// Where this node listens for a successor in a hitless restart.
+    public var handOverSocketPath: String { stateDirectory + "/handover.sock" }
     /// Credentials the metrics push presents, from a file on this node.
     public var metricsPushCredentials: MetricsPushCredentials?
 

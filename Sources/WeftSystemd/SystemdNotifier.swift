@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -41,6 +42,7 @@ public final class SystemdNotifier: Sendable {
     }
 
     public let socketPath: String
+    private let silenced = Atomic<Bool>(false)
     /// How often systemd expects `WATCHDOG=1` (`$WATCHDOG_USEC`), when it watches this process.
     public let watchdogInterval: Duration?
 
@@ -68,6 +70,7 @@ public final class SystemdNotifier: Sendable {
 
     /// Sends `notification`: one datagram, never blocking (the socket is systemd's, always there while it runs us).
     public func notify(_ notification: Notification) throws(Failure) {
+        guard !silenced.load(ordering: .relaxed) else { return }
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket(AF_UNIX): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -92,6 +95,12 @@ public final class SystemdNotifier: Sendable {
         guard sent == text.count else {
             throw Failure(description: "sending to \(socketPath): \(String(cString: strerror(errno)))")
         }
+    }
+
+    /// Sends nothing more, watchdog pings included: a process that handed its work to a successor in the same unit
+    /// (a hitless restart) must not speak for the unit any more.
+    public func silence() {
+        silenced.store(true, ordering: .relaxed)
     }
 
     /// Sends `WATCHDOG=1` at half the interval systemd asked for, from a task scheduled on `loop`: when that event

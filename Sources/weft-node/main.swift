@@ -1,4 +1,5 @@
 import ArgumentParser
+import Logging
 import WeftCore
 import WeftLogging
 import WeftNode
@@ -9,7 +10,7 @@ struct WeftNodeCommand: AsyncParsableCommand {
         commandName: "weft-node",
         abstract: "The Weft node agent and node proxy: capture, DNS, local discovery and the mesh data plane.",
         version: WeftVersion.current,
-        subcommands: [Run.self, Capture.self, Discover.self],
+        subcommands: [Run.self, Supervise.self, Capture.self, Discover.self],
         defaultSubcommand: Run.self
     )
 }
@@ -19,6 +20,13 @@ struct LoggingOptions: ParsableArguments {
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel = "info"
     @Option(help: "text, or json (one object a line); under journald each line carries its priority.") var logFormat =
         "text"
+
+    init() {}
+
+    init(logLevel: String, logFormat: String) {
+        self.logLevel = logLevel
+        self.logFormat = logFormat
+    }
 
     func settings() throws -> LoggingSettings {
         do { return try LoggingSettings(level: logLevel, format: logFormat) } catch {
@@ -96,8 +104,18 @@ struct Run: AsyncParsableCommand {
     @Flag(name: .customLong("no-dns"), help: "Do not run the DNS resolver.")
     var noDNS = false
 
-    @Flag(name: .customLong("cleanup-on-exit"), help: "Remove the capture table when stopping.")
+    @Flag(
+        name: .customLong("fail-closed"),
+        help: "Keep the capture when stopping: mesh traffic is refused until a node runs again (default: removed).")
+    var failClosed = false
+
+    @Flag(name: .customLong("cleanup-on-exit"), help: .hidden)
     var cleanupOnExit = false
+
+    @Option(
+        name: .customLong("handover-wait"),
+        help: "After SIGUSR2 (a restart), serve this long while no successor takes over, then stop (default 10s).")
+    var handOverWait: String?
 
     @Option(
         name: .customLong("control-plane"),
@@ -136,7 +154,7 @@ struct Run: AsyncParsableCommand {
 
     @Option(
         name: .customLong("drain-timeout"),
-        help: "On SIGTERM, let open connections finish for this long, e.g. 5s, 1m (default: 5s).")
+        help: "When stopping, let open connections finish for this long, e.g. 30s, 10m (default: 10m).")
     var drainTimeout: String?
 
     @Option(
@@ -157,6 +175,8 @@ struct Run: AsyncParsableCommand {
         flags.noCapture = noCapture
         flags.noDNS = noDNS
         flags.cleanupOnExit = cleanupOnExit
+        flags.failClosed = failClosed
+        flags.handOverWait = handOverWait
         flags.controlPlane = controlPlane
         flags.joinAddress = joinAddress
         flags.joinToken = joinToken
@@ -168,6 +188,34 @@ struct Run: AsyncParsableCommand {
         flags.metricsPushBearerTokenFile = metricsPushBearerTokenFile
         flags.metricsPushBasicAuthFile = metricsPushBasicAuthFile
         try await NodeCommands.run(flags: flags, logging: try logging.settings())
+    }
+}
+
+struct Supervise: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the node as a supervised worker: the main process of the systemd unit (hitless restarts).",
+        discussion: """
+            Takes the options of `run` and passes them to its worker. SIGTERM releases the worker (it serves until \
+            the next start's worker takes its sockets over, at most --handover-wait) and exits; SIGHUP starts a \
+            new worker from the binary on disk, which takes over; the worker's exit is the supervisor's.
+            """)
+
+    @Argument(parsing: .captureForPassthrough, help: "Options for `weft-node run`.")
+    var runArguments: [String] = []
+
+    func run() async throws {
+        // The supervisor logs as its worker does.
+        func value(_ name: String) -> String? {
+            for (index, argument) in runArguments.enumerated() {
+                if argument.hasPrefix(name + "=") { return String(argument.dropFirst(name.count + 1)) }
+                if argument == name, index + 1 < runArguments.count { return runArguments[index + 1] }
+            }
+            return nil
+        }
+        let logging = LoggingOptions(
+            logLevel: value("--log-level") ?? "info", logFormat: value("--log-format") ?? "text")
+        try logging.settings().bootstrap()
+        await NodeSupervisor.run(runArguments: runArguments, logger: Logger(label: "weft.node.supervisor"))
     }
 }
 

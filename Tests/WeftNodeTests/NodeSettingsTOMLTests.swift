@@ -41,7 +41,7 @@ import WeftCore
         #expect(settings.adminAddresses == [IPSocketAddress("127.0.0.1:25020")!])
         #expect(settings.drainTimeout == .seconds(30))
         #expect(settings.servicesDirectory == "/tmp/services.d")
-        #expect(!settings.captureEnabled && !settings.dnsEnabled && settings.cleanupOnExit)
+        #expect(!settings.captureEnabled && !settings.dnsEnabled && !settings.failClosed)
         #expect(settings.dnsUpstreams == [IPSocketAddress("198.18.0.53:53")!])
         #expect(settings.identitySlices == ["system.slice", "apps.slice"])
         #expect(settings.capture.outboundPorts == [8080, 9090])

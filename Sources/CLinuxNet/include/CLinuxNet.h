@@ -59,4 +59,26 @@ int weft_sock_diag_lookup(int fd, int family,
 /// Returns the number found (which may exceed `capacity`: call again with more room), or -errno.
 int weft_sock_diag_dump(int fd, int family, uint32_t state_mask, weft_tcp_socket *out, int capacity);
 
+// Hitless restart: a successor takes the listening sockets from its predecessor over a unix socket (SOCK_SEQPACKET,
+// one message per datagram, descriptors as SCM_RIGHTS). Each call returns -errno on failure.
+
+/// The most descriptors one hand-over message carries.
+#define WEFT_HANDOVER_MAX_FDS 64
+
+/// Listens at `path`: bound at `path.<pid>`, mode 0600, then renamed over `path`, so a successor's socket replaces
+/// the predecessor's atomically and nothing is ever unlinked under another process. Returns the socket.
+int weft_handover_listen(const char *path);
+/// Connects to the socket at `path` (-ENOENT or -ECONNREFUSED: nobody listens there). Returns the socket.
+int weft_handover_connect(const char *path);
+/// Accepts one connection within `timeout_ms` (-EAGAIN when none came).
+int weft_handover_accept(int fd, int timeout_ms);
+/// The peer's uid and pid (SO_PEERCRED).
+int weft_handover_peer(int fd, uint32_t *uid, int32_t *pid);
+/// Sends `length` bytes and `count` descriptors as one message. Returns the bytes sent.
+int weft_handover_send(int fd, const void *data, int length, const int *fds, int count);
+/// Receives one message within `timeout_ms` (-EAGAIN when none came): its bytes into `data`, its descriptors
+/// (close-on-exec) into `fds` (room for WEFT_HANDOVER_MAX_FDS). Returns the bytes received (0: the peer closed);
+/// -EMSGSIZE, with nothing kept, when the message did not fit.
+int weft_handover_receive(int fd, void *data, int capacity, int *fds, int *count, int timeout_ms);
+
 #endif
