@@ -237,7 +237,11 @@ let package = Package(
         ),
         .testTarget(
             name: "WeftNodeTests",
-            dependencies: ["WeftNode", "WeftCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+            dependencies: [
+                "WeftNode", "WeftCore", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "WeftSystemdTests",

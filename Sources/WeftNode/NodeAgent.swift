@@ -212,11 +212,16 @@ public final class NodeAgent: Sendable {
             stop: stop, handOverWait: settings.handOverWait, notifier: notifier, logger: logger
         ) { [notifier] reason in
             // What must close before the rest stops in reverse order: nothing more is offered to a successor; the
-            // capture goes first (new connections flow unmeshed, not refused) unless it is kept; the proxy stops
-            // accepting; after a hand-over the successor owns every port, DNS and admin included.
+            // capture stops first (new connections flow unmeshed, not refused; the table goes once the node has
+            // drained) unless it is kept; the proxy stops accepting; after a hand-over the successor owns every
+            // port, DNS and admin included.
             sockets.seal()
-            if reason.keepsCapture { notifier?.silence() }
-            await captureService?.remove()
+            if reason.keepsCapture {
+                notifier?.silence()
+                await captureService?.stopReconciling()
+            } else {
+                await captureService?.stopCapturing()
+            }
             await outbound.shutdown()
             await inboundPlaintext.shutdown()
             await hbone?.shutdown()

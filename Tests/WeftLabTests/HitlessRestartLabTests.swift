@@ -97,7 +97,7 @@ extension MeshLabTests {
             let summary = try JSONDecoder().decode(LoadSummary.self, from: Data(line.utf8))
             print("hitless restarts: \(line)")
             if !summary.failures.isEmpty || summary.streams.intact != 10 {
-                for process in [mesh.nodeA, mesh.nodeB, nodeB2, supervisorA, supervisorA2] {
+                for process in [load, mesh.nodeA, mesh.nodeB, nodeB2, supervisorA, supervisorA2] {
                     print("---- \(process.name):\n" + Self.unusualLines(process.log()))
                 }
             }

@@ -28,7 +28,10 @@ import WeftCore
         flags.identitySlices = ["weft-lab/l1/a/system.slice"]
         flags.excludedCIDRs = ["198.19.0.0/16"]
         flags.noDNS = true
+        flags.failClosed = true
+        flags.handOverWait = "2s"
         let settings = try NodeSettings.load(flags: flags, defaultConfigPath: "/nonexistent")
+        #expect(settings.failClosed && settings.handOverWait == .seconds(2))
         #expect(settings.nodeName == "from-flag")
         #expect(settings.controlPlaneAddress == IPSocketAddress("198.18.0.1:15012"))
         #expect(settings.drainTimeout == .seconds(30))
@@ -58,6 +61,7 @@ import WeftCore
         ("adminListen", "localhost:15020", "--admin-listen localhost:15020: 'localhost:15020' is not ADDRESS:PORT"),
         ("dnsUpstream", "198.18.0.53", "--dns-upstream 198.18.0.53: '198.18.0.53' is not ADDRESS:PORT"),
         ("drainTimeout", "soon", "--drain-timeout soon: 'soon' is not a duration"),
+        ("handOverWait", "later", "--handover-wait later: 'later' is not a duration"),
         ("vipRange", "240.0.0.0/40", "--vip-range 240.0.0.0/40: "),
         ("nodeAddress", "host-a", "--node-address host-a: not an IP address"),
         ("joinTokenFile", "/nonexistent/token", "--join-token-file /nonexistent/token: "),
@@ -71,6 +75,7 @@ import WeftCore
         case "adminListen": flags.adminListen = value
         case "dnsUpstream": flags.dnsUpstreams = [value]
         case "drainTimeout": flags.drainTimeout = value
+        case "handOverWait": flags.handOverWait = value
         case "vipRange": flags.vipRanges = [value]
         case "nodeAddress": flags.nodeAddresses = [value]
         default: flags.joinTokenFile = value

@@ -5,6 +5,16 @@ import WeftCore
 @testable import WeftNode
 
 @Suite struct NodeSettingsTOMLTests {
+    @Test func theCaptureIsRemovedOnStopByDefaultAndTheFormerCleanupSettingStillSaysWhetherItIs() throws {
+        #expect(!NodeSettings().failClosed)
+        #expect(NodeSettings().drainTimeout == .seconds(600) && NodeSettings().handOverWait == .seconds(10))
+        for (line, failClosed) in [("cleanup_on_exit = false", true), ("cleanup_on_exit = true", false)] {
+            var settings = NodeSettings()
+            try settings.apply(toml: line, path: "node.toml")
+            #expect(settings.failClosed == failClosed, "\(line)")
+        }
+    }
+
     @Test func everySettingIsRead() throws {
         let tokenFile = FileManager.default.temporaryDirectory.appendingPathComponent("weft-token-\(UUID().uuidString)")
             .path
@@ -26,7 +36,8 @@ import WeftCore
                 dns = false
                 dns_upstreams = ["198.18.0.53:53"]
                 identity_slices = ["system.slice", "apps.slice"]
-                cleanup_on_exit = true
+                fail_closed = true
+                handover_wait = "3s"
                 vip_ranges = ["240.0.0.0/4"]
                 outbound_ports = [8080, 9090]
                 excluded_ports = [22]
@@ -41,7 +52,8 @@ import WeftCore
         #expect(settings.adminAddresses == [IPSocketAddress("127.0.0.1:25020")!])
         #expect(settings.drainTimeout == .seconds(30))
         #expect(settings.servicesDirectory == "/tmp/services.d")
-        #expect(!settings.captureEnabled && !settings.dnsEnabled && !settings.failClosed)
+        #expect(!settings.captureEnabled && !settings.dnsEnabled && settings.failClosed)
+        #expect(settings.handOverWait == .seconds(3))
         #expect(settings.dnsUpstreams == [IPSocketAddress("198.18.0.53:53")!])
         #expect(settings.identitySlices == ["system.slice", "apps.slice"])
         #expect(settings.capture.outboundPorts == [8080, 9090])

@@ -87,4 +87,23 @@ import Testing
         #expect(machine.failed(Failure()) == .none)
         #expect(machine.failure == nil)
     }
+
+    @Test func aGoAwayTakesNoNewStreamAndClosesAfterTheLastOne() {
+        var machine = connected(streams: 2)
+        #expect(machine.goAwayReceived() == .none, "two streams still run")
+        #expect(!machine.canTakeStream(limit: 100), "new streams go to another connection")
+        #expect(machine.streams == 2)
+        #expect(machine.streamEnded() == .none)
+        #expect(machine.idleTimerFired() == .none, "a connection going away is not idle-closed, it is closed")
+        #expect(machine.streamEnded() == .close)
+        #expect(machine.noAnswer() == .none)
+    }
+
+    @Test func aGoAwayOnAnIdleConnectionClosesItAtOnceAndASecondOneChangesNothing() {
+        var machine = connected()
+        #expect(machine.goAwayReceived() == .cancelIdleTimerAndClose)
+        #expect(machine.goAwayReceived() == .none)
+        #expect(machine.channelClosed() == .cancelIdleTimerAndReportClosed)
+        #expect(machine.goAwayReceived() == .none, "closed: nothing more to do")
+    }
 }

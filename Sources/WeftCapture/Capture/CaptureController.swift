@@ -50,7 +50,16 @@ public final class CaptureController: Sendable {
         }
     }
 
-    /// Removes the table; true when it existed.
+    /// Captures nothing new and keeps connections already redirected working while they drain
+    /// (`CaptureRuleset.drainingTable`); `uninstall()` once they are done. Stop reconciling first.
+    public func stopCapturing() throws {
+        try state.withLockedValue { state in
+            try connection.replace(CaptureRuleset.drainingTable(for: state.configuration))
+            state.installedContents = nil
+            state.generation = nil
+        }
+    }
+
     /// Installs `configuration` in place of the current one when it differs (a new node config changed the VIPs or
     /// ports); returns whether it did. An invalid configuration changes nothing.
     @discardableResult
@@ -65,6 +74,7 @@ public final class CaptureController: Sendable {
         return changed
     }
 
+    /// Removes the table; true when it existed.
     @discardableResult
     public func uninstall() throws -> Bool {
         try state.withLockedValue { state in

@@ -78,6 +78,26 @@ public enum CaptureRuleset {
             rules: output.map { NftRule(chain: "output", $0) } + prerouting.map { NftRule(chain: "prerouting", $0) })
     }
 
+    /// The table while a stopping node drains: it captures nothing new (new connections flow unmeshed), yet the
+    /// connections already redirected keep working. For that each chain keeps one redirect that never matches (TCP
+    /// port 0): measured here, once a netns has no redirect expression left, the established redirected flows stop
+    /// being translated and hang (an empty NAT chain is not enough).
+    public static func drainingTable(for configuration: CaptureConfiguration) -> NftTable {
+        let c = configuration
+        let never: [NftExpression] =
+            [.meta(.l4proto), .compare(.equal, [IPProtocol.tcp.rawValue])] + destinationPort(equals: 0)
+        return NftTable(
+            family: .inet, name: c.tableName, sets: [],
+            chains: [
+                NftChain(name: "output", type: "nat", hook: .output, priority: -100),
+                NftChain(name: "prerouting", type: "nat", hook: .prerouting, priority: -100),
+            ],
+            rules: [
+                NftRule(chain: "output", never + redirect(to: c.outboundListenerPort)),
+                NftRule(chain: "prerouting", never + redirect(to: c.inboundListenerPort)),
+            ])
+    }
+
     static let dnsLeaseName = "dns_lease"
 
     /// The set whose one element, port 53, keeps DNS captured: it expires `dnsLease` after its last renewal.

@@ -21,6 +21,14 @@ final class HandOverConnection: Sendable {
 
     deinit { close(fd) }
 
+    /// Connects to the hand-over socket at `path`; nil when nobody listens there (no file, or a stale one).
+    static func connect(to path: String) throws(HandOverError) -> HandOverConnection? {
+        let fd = weft_handover_connect(path)
+        if fd == -ENOENT || fd == -ECONNREFUSED { return nil }
+        guard fd >= 0 else { throw HandOverError(description: "cannot connect to \(path): \(text(fd))") }
+        return HandOverConnection(fd: fd)
+    }
+
     /// The peer's uid and pid as the kernel saw them at connect.
     func peer() throws(HandOverError) -> (uid: uid_t, pid: Int32) {
         var uid: UInt32 = 0

@@ -1,4 +1,3 @@
-import CLinuxNet
 import WeftCore
 
 #if canImport(Glibc)
@@ -22,12 +21,7 @@ final class Predecessor: Sendable {
     /// Asks the process listening at `path` for its sockets. Nil when none listens there (a first start, or the
     /// last process stopped); throws when one answers and the hand-over fails. Blocks up to a few seconds.
     static func takeOver(path: String) throws(HandOverError) -> Predecessor? {
-        let fd = weft_handover_connect(path)
-        if fd == -ENOENT || fd == -ECONNREFUSED { return nil }
-        guard fd >= 0 else {
-            throw HandOverError(description: "cannot connect to \(path): \(HandOverConnection.text(fd))")
-        }
-        let connection = HandOverConnection(fd: fd)
+        guard let connection = try HandOverConnection.connect(to: path) else { return nil }
         let pid = try connection.requireSameUser()
         try connection.send(.hello(pid: getpid(), networkNamespace: NetworkNamespaceIdentity.current))
         let (answer, descriptors) = try connection.receive(timeout: .seconds(5))

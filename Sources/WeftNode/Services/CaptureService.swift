@@ -14,9 +14,10 @@ final class CaptureService: Service {
     private let failClosed: Bool
     private let stop: NodeStop
     private let logger: Logger
-    private let state: NIOLockedValueBox<(desired: CaptureConfiguration, controller: CaptureController?)>
+    private let state:
+        NIOLockedValueBox<(desired: CaptureConfiguration, controller: CaptureController?, capturing: Bool)>
     /// Stops the reconcile loop (which would put a removed table back), and says when it has stopped.
-    private let stopReconciling = OneShotEvent()
+    private let stopReconcilingEvent = OneShotEvent()
     private let reconcileEnded = OneShotEvent()
 
     init(
@@ -28,7 +29,7 @@ final class CaptureService: Service {
         self.failClosed = failClosed
         self.stop = stop
         self.logger = logger
-        self.state = NIOLockedValueBox((configuration, nil))
+        self.state = NIOLockedValueBox((configuration, nil, true))
     }
 
     func run() async throws {
@@ -58,26 +59,49 @@ final class CaptureService: Service {
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await controller.reconcileContinuously() }
-                group.addTask { await self.stopReconciling.wait() }
+                group.addTask { await self.stopReconcilingEvent.wait() }
                 await group.next()
                 group.cancelAll()
             }
         }
         _ = reconcileEnded.fire()
+        // A service that ends before the group stops would fail the group.
+        try? await gracefulShutdown()
         await remove()
     }
 
-    /// Removes the table unless the node keeps it (`fail_closed`, or handed over): the host's traffic flows
-    /// unmeshed from then on. Called before the listeners close, and again (doing nothing) as the service stops.
-    func remove() async {
+    /// Stops keeping the table as configured, and leaves it as it is: a successor keeps it now. Returns once the
+    /// reconcile loop has ended.
+    func stopReconciling() async {
+        guard state.withLockedValue({ $0.controller != nil }) else { return }
+        _ = stopReconcilingEvent.fire()
+        await reconcileEnded.wait()
+    }
+
+    /// Captures no new connection unless the node keeps the capture (`fail_closed`): new connections flow unmeshed,
+    /// those already redirected keep working while they drain. Called before the listeners close; the table goes
+    /// once the node has drained (`remove`).
+    func stopCapturing() async {
+        guard !failClosed, let controller = state.withLockedValue({ $0.controller }) else { return }
+        await stopReconciling()
+        do {
+            try await NIOThreadPool.singleton.runIfActive { try controller.stopCapturing() }
+            state.withLockedValue { $0.capturing = false }
+            logger.info("capture stopped: new connections flow unmeshed; open ones drain")
+        } catch {
+            logger.error("cannot stop the capture: \(error)")
+        }
+    }
+
+    /// Removes the table, once the reconcile loop has ended, unless the node keeps it (`fail_closed`, or handed
+    /// over): the host's traffic flows unmeshed from then on.
+    private func remove() async {
         guard !failClosed, stop.reason?.keepsCapture != true else { return }
         let controller = state.withLockedValue { state in
             defer { state.controller = nil }
             return state.controller
         }
         guard let controller else { return }
-        _ = stopReconciling.fire()
-        await reconcileEnded.wait()
         do {
             if try await NIOThreadPool.singleton.runIfActive({ try controller.uninstall() }) {
                 logger.info("capture removed: this host's traffic flows unmeshed until a node runs again")
@@ -92,7 +116,7 @@ final class CaptureService: Service {
     func update(_ configuration: CaptureConfiguration) async throws {
         let controller = state.withLockedValue { state in
             state.desired = configuration
-            return state.controller
+            return state.capturing ? state.controller : nil
         }
         guard let controller else { return }
         if try await NIOThreadPool.singleton.runIfActive({ try controller.update(configuration) }) {

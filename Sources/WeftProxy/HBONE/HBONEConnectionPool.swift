@@ -66,7 +66,7 @@ public final class HBONEConnectionPool: Sendable {
 
     private func openStream(
         to peer: HBONEPeer, request: HBONERequest, tls: MeshTLS, on eventLoop: any EventLoop,
-        initializer: @escaping @Sendable (any Channel) throws -> Void
+        initializer: @escaping @Sendable (any Channel) throws -> Void, again: Bool = false
     ) -> EventLoopFuture<any Channel> {
         let connection: PooledConnection
         do {
@@ -75,7 +75,23 @@ public final class HBONEConnectionPool: Sendable {
             return eventLoop.makeFailedFuture(error)
         }
         return Self.openStream(
-            on: connection, request: request, answerTimeout: configuration.answerTimeout, initializer: initializer)
+            on: connection, request: request, answerTimeout: configuration.answerTimeout, initializer: initializer
+        ).flatMapError { error in
+            // A stream on a connection the peer said GOAWAY on, caught between its two GOAWAYs, was not processed
+            // (RFC 9113 §6.8): it goes once more, on another connection, before the caller sees anything.
+            guard !again, connection.wentAway, Self.notProcessed(error) else {
+                return eventLoop.makeFailedFuture(error)
+            }
+            return self.openStream(
+                to: peer, request: request, tls: tls, on: eventLoop, initializer: initializer, again: true)
+        }
+    }
+
+    /// Whether `error` means the destination node never answered the CONNECT (as opposed to refusing it).
+    static func notProcessed(_ error: any Error) -> Bool {
+        if case HBONEError.refused = error { return false }
+        if case HBONEError.handshake = error { return false }
+        return true
     }
 
     /// Opens a CONNECT stream on `connection` (on its event loop): counts it on the connection until it closes, and

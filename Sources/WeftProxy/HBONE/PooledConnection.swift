@@ -25,6 +25,8 @@ final class PooledConnection: @unchecked Sendable {
     var channelClosed: EventLoopFuture<Void> { closedPromise.futureResult }
     var failure: (any Error)? { machine.failure }
     var streams: Int { machine.streams }
+    /// Whether the peer said GOAWAY on this connection.
+    private(set) var wentAway = false
 
     func canTakeStream(generation current: UInt64, limit: Int) -> Bool {
         generation == current && machine.canTakeStream(limit: limit)
@@ -102,6 +104,7 @@ final class PooledConnection: @unchecked Sendable {
 
     /// The peer sent GOAWAY: no new stream here.
     func goAwayReceived() {
+        wentAway = true
         switch machine.goAwayReceived() {
         case .none:
             break
