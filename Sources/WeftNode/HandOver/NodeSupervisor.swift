@@ -1,6 +1,8 @@
 import Logging
 import NIOPosix
+import Synchronization
 import UnixSignals
+import WeftSystemd
 
 #if canImport(Glibc)
     import Glibc
@@ -15,14 +17,18 @@ import UnixSignals
 /// - SIGINT: the worker stops now (SIGTERM); the supervisor exits.
 /// - SIGHUP (`systemctl reload`): a new worker from the binary on disk takes over from the current one (an
 ///   upgrade within the running unit).
+/// - SIGABRT (systemd's watchdog: the worker stopped pinging): the worker is aborted too, and the supervisor exits.
 /// - The current worker exits: the supervisor exits with its status, and systemd's `Restart=` applies.
+/// Under `Type=notify` the supervisor relays what its current worker tells systemd, so the unit needs only
+/// `NotifyAccess=main` and a released worker can no longer speak for it.
 public enum NodeSupervisor {
     /// Runs `weft-node run <runArguments>` as the worker and supervises it; exits with the status systemd should
     /// see (it never waits for a released worker, which may drain for minutes).
     public static func run(runArguments: [String], logger: Logger) async -> Never {
-        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup, .sigabrt)
+        let relay = SystemdNotifier.fromEnvironment().map { NotifyRelay(systemd: $0, logger: logger) }
         var worker: pid_t
-        do { worker = try spawnWorker(runArguments) } catch {
+        do { worker = try spawnWorker(runArguments, relay: relay) } catch {
             logger.error("cannot start the worker: \(error)")
             leave(1)
         }
@@ -32,6 +38,7 @@ public enum NodeSupervisor {
             group.addTask {
                 for await signal in signals { continuation.yield(.signal(signal)) }
             }
+            if let relay { group.addTask { await relay.run() } }
             group.addTask {
                 // Every child's exit, reaped on a thread of its own (waitpid blocks).
                 while !Task.isCancelled {
@@ -56,13 +63,17 @@ public enum NodeSupervisor {
                     leave(0)
                 case .signal(.sighup):
                     do {
-                        let successor = try spawnWorker(runArguments)
+                        let successor = try spawnWorker(runArguments, relay: relay)
                         logger.info(
                             "reload: a new worker takes over", metadata: ["from": "\(worker)", "to": "\(successor)"])
                         worker = successor
                     } catch {
                         logger.error("reload: cannot start a new worker: \(error)")
                     }
+                case .signal(.sigabrt):
+                    logger.error("the watchdog expired: aborting the worker", metadata: ["worker": "\(worker)"])
+                    kill(worker, SIGABRT)
+                    leave(128 + SIGABRT)
                 case .signal:
                     kill(worker, SIGTERM)
                     leave(0)
@@ -103,8 +114,9 @@ public enum NodeSupervisor {
     }
 
     /// This very binary (`/proc/self/exe`) with `run` and the arguments; default signal handling, nothing blocked;
-    /// the watchdog addressed to whoever pings (the worker, not this process).
-    private static func spawnWorker(_ runArguments: [String]) throws(SpawnError) -> pid_t {
+    /// the watchdog addressed to whoever pings (the worker, not this process); with a relay, its notifications go
+    /// to a socket of its own (descriptor 3) that the relay follows from now on.
+    private static func spawnWorker(_ runArguments: [String], relay: NotifyRelay?) throws(SpawnError) -> pid_t {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -117,23 +129,39 @@ public enum NodeSupervisor {
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
 
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        var pair: [Int32] = [-1, -1]
+        if relay != nil {
+            guard socketpair(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
+                throw SpawnError(description: "socketpair: \(String(cString: strerror(errno)))")
+            }
+            posix_spawn_file_actions_adddup2(&actions, pair[1], 3)
+        }
+
         let arguments = ["weft-node", "run"] + runArguments
-        var environment: [String] = []
+        let dropped =
+            ["WATCHDOG_PID="] + (relay == nil ? [] : ["NOTIFY_SOCKET=", SystemdNotifier.descriptorVariable + "="])
+        var environment: [String] = relay == nil ? [] : [SystemdNotifier.descriptorVariable + "=3"]
         var entry = environ
         while let pointer = entry.pointee {
             let variable = String(cString: pointer)
-            if !variable.hasPrefix("WATCHDOG_PID=") { environment.append(variable) }
+            if !dropped.contains(where: variable.hasPrefix) { environment.append(variable) }
             entry += 1
         }
         var pid: pid_t = 0
         let result = withCStrings(arguments) { argv in
             withCStrings(environment) { envp in
-                posix_spawn(&pid, "/proc/self/exe", nil, &attributes, argv, envp)
+                posix_spawn(&pid, "/proc/self/exe", &actions, &attributes, argv, envp)
             }
         }
+        if pair[1] >= 0 { close(pair[1]) }
         guard result == 0 else {
+            if pair[0] >= 0 { close(pair[0]) }
             throw SpawnError(description: "posix_spawn /proc/self/exe: \(String(cString: strerror(result)))")
         }
+        if let relay { relay.follow(pair[0]) }
         return pid
     }
 
@@ -154,5 +182,54 @@ public enum NodeSupervisor {
     static func describe(_ status: Int32) -> String {
         let signal = status & 0x7F
         return signal == 0 ? "exit \((status >> 8) & 0xFF)" : "killed by signal \(signal)"
+    }
+}
+
+/// Relays to systemd, as the unit's main process, the notifications of the current worker only: each worker gets
+/// a socket of its own, and the one it replaced is not heard any more.
+final class NotifyRelay: Sendable {
+    private let systemd: SystemdNotifier
+    private let logger: Logger
+    /// The current worker's socket; only the relay loop closes the ones it no longer follows.
+    private let latest = Mutex<Int32>(-1)
+    private let thread: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        return pool
+    }()
+
+    init(systemd: SystemdNotifier, logger: Logger) {
+        self.systemd = systemd
+        self.logger = logger
+    }
+
+    func follow(_ fd: Int32) {
+        latest.withLock { $0 = fd }
+    }
+
+    func run() async {
+        var following: Int32 = -1
+        while !Task.isCancelled {
+            let fd = latest.withLock { $0 }
+            if fd != following {
+                if following >= 0 { close(following) }
+                following = fd
+            }
+            guard fd >= 0 else {
+                try? await Task.sleep(for: .milliseconds(100))
+                continue
+            }
+            let heard = try? await thread.runIfActive { () -> String? in
+                var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                guard poll(&entry, 1, 500) == 1 else { return nil }
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                let received = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+                return received > 0 ? String(decoding: buffer.prefix(received), as: UTF8.self) : nil
+            }
+            guard let text = heard ?? nil else { continue }
+            do { try systemd.forward(text) } catch {
+                logger.warning("cannot relay to systemd", metadata: ["error": "\(error)"])
+            }
+        }
     }
 }
