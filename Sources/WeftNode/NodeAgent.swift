@@ -242,7 +242,7 @@ public final class NodeAgent: Sendable {
         let predecessor: Predecessor
         do {
             _ = try NodeStateDirectory(path: settings.stateDirectory)
-            guard let found = try await HandOverThread.pool.runIfActive({ try Predecessor.takeOver(path: path) })
+            guard let found = try await NIOThreadPool.singleton.runIfActive({ try Predecessor.takeOver(path: path) })
             else { return nil }
             predecessor = found
         } catch {
@@ -251,7 +251,7 @@ public final class NodeAgent: Sendable {
         }
         let sockets = predecessor.sockets.keys.map(\.description).sorted()
         do {
-            let draining = try await HandOverThread.pool.runIfActive { try predecessor.takeOverNow() }
+            let draining = try await NIOThreadPool.singleton.runIfActive { try predecessor.takeOverNow() }
             logger.info(
                 "took over from the previous process: it stopped accepting and drains",
                 metadata: ["pid": "\(predecessor.pid)", "connections": "\(draining)", "sockets": "\(sockets)"])

@@ -69,6 +69,23 @@ import WeftCore
         #expect(live.count == 0)
         if !drained.withLockedValue({ $0 }) { waiter.cancel() }
     }
+
+    @Test func aConnectionAcceptedButNotYetRelayedKeepsADrainWaiting() async throws {
+        let live = LiveConnections()
+        let loop = EmbeddedEventLoop()
+        let accepted = loop.makePromise(of: Void.self)
+        live.admit(until: accepted.futureResult)
+        #expect(!live.isIdle && live.count == 0, "admitted, not relayed")
+        let drained = Task { await live.drain(timeout: .seconds(5), reason: "test") }
+        try await Task.sleep(for: .milliseconds(50))
+        let relayed = add(live, Mesh.frontend, Mesh.backend)
+        accepted.succeed()
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(!live.isIdle, "still relayed")
+        relayed.remove()
+        #expect(await drained.value, "the drain ended when the connection did, not before it was relayed")
+        #expect(live.isIdle)
+    }
 }
 
 @Suite struct MeshTLSStoreTests {

@@ -20,8 +20,25 @@ struct HandOverService: Service {
     let stop: NodeStop
     let live: LiveConnections
     let logger: Logger
+    /// The blocking calls (accept, send, receive: each bounded by a timeout) run here, never on a thread the
+    /// netlink calls need.
+    private let thread = NIOThreadPool(numberOfThreads: 1)
+
+    init(
+        path: String, sockets: ListenSocketTable, readiness: NodeReadiness, stop: NodeStop, live: LiveConnections,
+        logger: Logger
+    ) {
+        self.path = path
+        self.sockets = sockets
+        self.readiness = readiness
+        self.stop = stop
+        self.live = live
+        self.logger = logger
+    }
 
     func run() async throws {
+        thread.start()
+        defer { thread.shutdownGracefully { _ in } }
         await cancelWhenGracefulShutdown { await readiness.waitUntilReady(.listeners) }
         guard !Task.isCancelled, !Task.isShuttingDownGracefully else { return }
         let unclaimed = sockets.closeUnclaimed()
@@ -46,7 +63,7 @@ struct HandOverService: Service {
     /// under way finishes (its own stop starts that shutdown).
     private func serveSuccessors(on listener: Int32) async {
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
-            let accepted = try? await HandOverThread.pool.runIfActive { weft_handover_accept(listener, 500) }
+            let accepted = try? await thread.runIfActive { weft_handover_accept(listener, 500) }
             guard let fd = accepted, fd >= 0 else { continue }
             if await serve(HandOverConnection(fd: fd)) { return }
         }
@@ -55,14 +72,14 @@ struct HandOverService: Service {
     /// One successor's request; true once it took over.
     private func serve(_ connection: HandOverConnection) async -> Bool {
         do {
-            let successor = try await HandOverThread.pool.runIfActive { () throws -> Int32? in
+            let successor = try await thread.runIfActive { () throws -> Int32? in
                 try offer(on: connection)
             }
             guard let successor else { return false }
             stop.request(.handedOver(successor: successor))
             await stop.waitUntilPrepared()
             guard stop.reason == .handedOver(successor: successor) else { return true }
-            try await HandOverThread.pool.runIfActive { try connection.send(.draining(connections: live.count)) }
+            try await thread.runIfActive { try connection.send(.draining(connections: live.count)) }
             logger.info(
                 "handed over to a successor: draining",
                 metadata: ["successor": "\(successor)", "connections": "\(live.count)"])
@@ -100,14 +117,4 @@ struct HandOverService: Service {
         }
         return pid
     }
-}
-
-/// The thread the hand-over's blocking calls run on (connect, accept, send, receive: each bounded by a timeout),
-/// so they never hold a thread the netlink calls need.
-enum HandOverThread {
-    static let pool: NIOThreadPool = {
-        let pool = NIOThreadPool(numberOfThreads: 1)
-        pool.start()
-        return pool
-    }()
 }

@@ -26,7 +26,7 @@ struct ProxyListenersService: Service {
         bound.ready()
         let request = await StopRequest.next()
         await stopAccepting()
-        guard request == .graceful, live.count > 0 else { return }
+        guard request == .graceful, !live.isIdle else { return }
         logger.info("draining", metadata: ["connections": "\(live.count)", "timeout": "\(drainTimeout)"])
         let drained = await live.drain(
             timeout: drainTimeout, reason: "the node stopped (drain timeout \(drainTimeout))")

@@ -4,7 +4,7 @@ import WeftCore
 
 /// The connections the proxy is relaying right now, with who talks to whom, so that a policy change reaches them:
 /// one the new policy denies is closed at once ("stop all traffic" stops open connections too). Also what a
-/// draining node waits for.
+/// draining node waits for: these, and the connections accepted but not yet relayed (`admit`).
 public final class LiveConnections: Sendable {
     /// One relayed connection.
     public struct Entry: Sendable {
@@ -17,6 +17,8 @@ public final class LiveConnections: Sendable {
     private struct State {
         var next: UInt64 = 0
         var entries: [UInt64: Entry] = [:]
+        /// Accepted connections (and streams) still open, relayed or not yet.
+        var admitted = 0
         var drained: [UInt64: CheckedContinuation<Void, Never>] = [:]
     }
 
@@ -34,15 +36,35 @@ public final class LiveConnections: Sendable {
         return { [self] in
             let waiters = state.withLockedValue { state -> [CheckedContinuation<Void, Never>] in
                 state.entries[id] = nil
-                guard state.entries.isEmpty else { return [] }
-                defer { state.drained = [:] }
-                return Array(state.drained.values)
+                return Self.takeWaitersIfIdle(&state)
             }
             waiters.forEach { $0.resume() }
         }
     }
 
+    /// Counts an accepted connection or stream until `closed`, from the moment it is accepted: while it is still
+    /// inspected and routed it is not relayed yet, and a drain must not end under it.
+    public func admit(until closed: EventLoopFuture<Void>) {
+        state.withLockedValue { $0.admitted += 1 }
+        closed.whenComplete { [self] _ in
+            let waiters = state.withLockedValue { state -> [CheckedContinuation<Void, Never>] in
+                state.admitted -= 1
+                return Self.takeWaitersIfIdle(&state)
+            }
+            waiters.forEach { $0.resume() }
+        }
+    }
+
+    private static func takeWaitersIfIdle(_ state: inout State) -> [CheckedContinuation<Void, Never>] {
+        guard state.entries.isEmpty, state.admitted == 0 else { return [] }
+        defer { state.drained = [:] }
+        return Array(state.drained.values)
+    }
+
     public var count: Int { state.withLockedValue { $0.entries.count } }
+
+    /// No connection is relayed or being set up.
+    public var isIdle: Bool { state.withLockedValue { $0.entries.isEmpty && $0.admitted == 0 } }
 
     /// Closes every connection `policy` no longer allows; returns how many.
     public func enforce(_ policy: AuthorizationPolicy) -> Int {
@@ -62,7 +84,7 @@ public final class LiveConnections: Sendable {
         for entry in all { entry.close(reason) }
     }
 
-    /// Returns once no connection is open, or when the calling task is cancelled.
+    /// Returns once no connection is open or being set up, or when the calling task is cancelled.
     public func waitUntilEmpty() async {
         let id = state.withLockedValue { state in
             state.next += 1
@@ -71,7 +93,7 @@ public final class LiveConnections: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let resumeNow = state.withLockedValue { state in
-                    if state.entries.isEmpty || Task.isCancelled { return true }
+                    if (state.entries.isEmpty && state.admitted == 0) || Task.isCancelled { return true }
                     state.drained[id] = continuation
                     return false
                 }

@@ -146,6 +146,7 @@ public final class HBONEServer: Sendable {
             mode: .server, connectionConfiguration: http2.connection, streamConfiguration: http2.stream,
             streamDelegate: management.http2StreamDelegate
         ) { stream in
+            runtime.live.admit(until: stream.closeFuture)
             do {
                 try stream.pipeline.syncOperations.addHandler(
                     HBONEInboundStreamHandler(client: client, peer: peer, runtime: runtime))

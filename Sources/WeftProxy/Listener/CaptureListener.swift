@@ -88,6 +88,7 @@ public final class CaptureListener: Sendable {
     }
 
     private func handle(_ channel: any Channel) {
+        runtime.live.admit(until: channel.closeFuture)
         inspector.inspect(channel).whenComplete { result in
             switch result {
             case .success(let connection):
