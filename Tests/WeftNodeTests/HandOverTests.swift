@@ -64,25 +64,17 @@ import WeftProxy
         try await NIOThreadPool.singleton.runIfActive(work)
     }
 
-    func localPort(_ fd: Int32) -> UInt16 {
-        var address = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        return UInt16(bigEndian: address.sin_port)
-    }
-
     @Test func aSuccessorTakesTheListeningSocketsAndThePredecessorStopsAccepting() async throws {
         let sockets = ListenSocketTable()
         let key = ListenSocketKey(.tcp, IPSocketAddress(address: .v4(0x7F00_0001), port: 0))
         let listener = try sockets.socket(for: key)
-        let port = localPort(listener)
+        let port = ListenSocket.localPort(listener)
         try await withPredecessor(sockets) { path, stop in
             let predecessor = try #require(try await onThread { try Predecessor.takeOver(path: path) })
             #expect(predecessor.pid == getpid())
             let received = try #require(predecessor.sockets[key])
-            #expect(received != listener && localPort(received) == port, "a copy of the same listening socket")
+            #expect(
+                received != listener && ListenSocket.localPort(received) == port, "a copy of the same listening socket")
             #expect(stop.reason == nil, "the predecessor serves until the successor takes over")
             #expect(try await onThread { try predecessor.takeOverNow() } == 0)
             #expect(stop.reason == .handedOver(successor: getpid()))

@@ -56,6 +56,19 @@ public enum ListenSocket {
         return fd
     }
 
+    /// The port an IPv4 or IPv6 socket is bound to (0 when it is not).
+    public static func localPort(_ fd: Int32) -> UInt16 {
+        var address = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return withUnsafeBytes(of: &address) { bytes in
+            // sin_port and sin6_port sit at the same offset, in network order.
+            UInt16(bigEndian: bytes.load(fromByteOffset: 2, as: UInt16.self))
+        }
+    }
+
     private static func bind(_ fd: Int32, _ address: IPSocketAddress) -> Int32 {
         let bytes = address.address.bytes
         if address.address.isIPv4 {

@@ -22,19 +22,7 @@ struct HandOverService: Service {
     let logger: Logger
     /// The blocking calls (accept, send, receive: each bounded by a timeout) run here, never on a thread the
     /// netlink calls need.
-    private let thread = NIOThreadPool(numberOfThreads: 1)
-
-    init(
-        path: String, sockets: ListenSocketTable, readiness: NodeReadiness, stop: NodeStop, live: LiveConnections,
-        logger: Logger
-    ) {
-        self.path = path
-        self.sockets = sockets
-        self.readiness = readiness
-        self.stop = stop
-        self.live = live
-        self.logger = logger
-    }
+    let thread = NIOThreadPool(numberOfThreads: 1)
 
     func run() async throws {
         thread.start()

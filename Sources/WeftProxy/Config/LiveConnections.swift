@@ -43,7 +43,7 @@ public final class LiveConnections: Sendable {
     }
 
     /// Counts an accepted connection or stream until `closed`, from the moment it is accepted: while it is still
-    /// inspected and routed it is not relayed yet, and a drain must not end under it.
+    /// registered, inspected and routed it is not relayed yet, and a drain must not end under it.
     public func admit(until closed: EventLoopFuture<Void>) {
         state.withLockedValue { $0.admitted += 1 }
         closed.whenComplete { [self] _ in

@@ -46,13 +46,15 @@ public final class HBONEServer: Sendable {
     private let sockets: ListeningSockets
     /// Accepted connections, to be told GOAWAY on shutdown.
     private let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
+    /// Set on shutdown: a connection accepted before it but set up after it is told GOAWAY at once.
+    private let quiescing = NIOLockedValueBox(false)
     private let limiter: ConnectionLimiter
 
     public init(
         configuration: Configuration, group: any EventLoopGroup, tls: MeshTLSStore, runtime: ProxyRuntime,
         logger: Logger, sockets: ListenSocketTable = ListenSocketTable()
     ) {
-        self.sockets = ListeningSockets(table: sockets)
+        self.sockets = ListeningSockets(table: sockets, live: runtime.live)
         self.configuration = configuration
         self.group = group
         self.tls = tls
@@ -85,7 +87,10 @@ public final class HBONEServer: Sendable {
     /// until they end, and each connection closes after its last one.
     public func shutdown() async {
         await sockets.close()
-        let open = connections.withLockedValue { Array($0.values) }
+        let open = connections.withLockedValue { connections in
+            quiescing.withLockedValue { $0 = true }
+            return Array(connections.values)
+        }
         for channel in open { channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent()) }
     }
 
@@ -157,7 +162,13 @@ public final class HBONEServer: Sendable {
         }
         try sync.addHandler(management)
         let key = ObjectIdentifier(channel)
-        connections.withLockedValue { $0[key] = channel }
+        let late = connections.withLockedValue { connections in
+            connections[key] = channel
+            return quiescing.withLockedValue { $0 }
+        }
+        if late {
+            channel.eventLoop.execute { channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent()) }
+        }
         channel.closeFuture.whenComplete { [connections] _ in
             _ = connections.withLockedValue { $0.removeValue(forKey: key) }
         }

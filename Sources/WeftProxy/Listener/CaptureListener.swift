@@ -53,7 +53,7 @@ public final class CaptureListener: Sendable {
         logger: Logger,
         sockets: ListenSocketTable = ListenSocketTable()
     ) {
-        self.sockets = ListeningSockets(table: sockets)
+        self.sockets = ListeningSockets(table: sockets, live: runtime.live)
         self.configuration = configuration
         self.group = group
         self.inspector = inspector
@@ -88,7 +88,6 @@ public final class CaptureListener: Sendable {
     }
 
     private func handle(_ channel: any Channel) {
-        runtime.live.admit(until: channel.closeFuture)
         inspector.inspect(channel).whenComplete { result in
             switch result {
             case .success(let connection):

@@ -6,11 +6,14 @@ import WeftCore
 /// The listening sockets of one listener: bound together, closed together.
 final class ListeningSockets: Sendable {
     private let table: ListenSocketTable
+    private let live: LiveConnections
     private let channels = NIOLockedValueBox<[any Channel]>([])
 
-    /// `table` gives the sockets: a predecessor's after a hitless restart, else new ones.
-    init(table: ListenSocketTable) {
+    /// `table` gives the sockets: a predecessor's after a hitless restart, else new ones. Every accepted connection
+    /// counts in `live` from its accept to its close, so a drain never ends under one still being set up.
+    init(table: ListenSocketTable, live: LiveConnections) {
         self.table = table
+        self.live = live
     }
 
     /// Binds every address with the child options and initializer `configure` adds. An IPv6 socket takes IPv6
@@ -24,7 +27,13 @@ final class ListeningSockets: Sendable {
         for address in addresses {
             do {
                 let fd = try table.socket(for: ListenSocketKey(.tcp, address), backlog: backlog)
-                let channel = try await configure(ServerBootstrap(group: group)).withBoundSocket(fd).get()
+                let live = self.live
+                let bootstrap = ServerBootstrap(group: group).serverChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(AdmitAccepted(live: live))
+                    }
+                }
+                let channel = try await configure(bootstrap).withBoundSocket(fd).get()
                 channels.withLockedValue { $0.append(channel) }
                 if let local = channel.localAddress { bound.append(local) }
             } catch {
@@ -42,5 +51,23 @@ final class ListeningSockets: Sendable {
             return channels
         }
         for channel in all { try? await channel.close() }
+    }
+}
+
+/// On a listening channel: counts each accepted connection in `live` at once (its channel is registered and made
+/// active later, on its own loop).
+private final class AdmitAccepted: ChannelInboundHandler {
+    typealias InboundIn = any Channel
+    typealias InboundOut = any Channel
+
+    private let live: LiveConnections
+
+    init(live: LiveConnections) {
+        self.live = live
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        live.admit(until: unwrapInboundIn(data).closeFuture)
+        context.fireChannelRead(data)
     }
 }

@@ -9,22 +9,13 @@ import WeftCore
 @Suite struct ListenSocketTableTests {
     let loopback = IPSocketAddress(address: .v4(0x7F00_0001), port: 0)
 
-    func localPort(_ fd: Int32) -> UInt16 {
-        var address = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        return UInt16(bigEndian: address.sin_port)
-    }
-
     func isOpen(_ fd: Int32) -> Bool { fcntl(fd, F_GETFD) != -1 }
 
     @Test func aNewSocketListensAndIsClosedOnExec() throws {
         let table = ListenSocketTable()
         let fd = try table.socket(for: ListenSocketKey(.tcp, loopback))
         defer { close(fd) }
-        #expect(localPort(fd) != 0)
+        #expect(ListenSocket.localPort(fd) != 0)
         #expect(fcntl(fd, F_GETFD) & FD_CLOEXEC != 0, "a node's listeners never leak into what it runs")
         var listening: Int32 = 0
         var size = socklen_t(MemoryLayout<Int32>.size)
@@ -62,7 +53,8 @@ import WeftCore
     @Test func aBusyPortIsRefusedWithTheCallAndTheReason() throws {
         let first = try ListenSocket.open(ListenSocketKey(.udp, loopback), backlog: 1)
         defer { close(first) }
-        let taken = ListenSocketKey(.udp, IPSocketAddress(address: .v4(0x7F00_0001), port: localPort(first)))
+        let taken = ListenSocketKey(
+            .udp, IPSocketAddress(address: .v4(0x7F00_0001), port: ListenSocket.localPort(first)))
         #expect {
             _ = try ListenSocketTable().socket(for: taken)
         } throws: { error in
