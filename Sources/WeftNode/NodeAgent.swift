@@ -78,9 +78,8 @@ public final class NodeAgent: Sendable {
         let capture = settings.captureConfiguration(for: initial.state, overrides: plan.overrides)
         try capture.validate()
 
-        // A hitless restart: the listening sockets of the process this one replaces, when one runs.
-        let predecessor = await takeOverFromPredecessor()
-        let sockets = ListenSocketTable(inherited: predecessor?.sockets ?? [:])
+        // Every listening socket; after a hitless restart, the predecessor's (taken over last, below).
+        let sockets = ListenSocketTable()
         let stop = NodeStop()
 
         // Who is calling (cgroup → service) and what listens here.
@@ -230,6 +229,8 @@ public final class NodeAgent: Sendable {
                 await admin.shutdown()
             }
         }
+        // Last, once everything is built and valid: from here on the predecessor accepts nothing.
+        if let predecessor = await takeOverFromPredecessor() { sockets.inherit(predecessor.sockets) }
         return services.map { .init(service: $0) }
             + [.init(service: lifecycle, successTerminationBehavior: .gracefullyShutdownGroup)]
     }

@@ -11,7 +11,7 @@ import Synchronization
 public final class ListenSocketTable: Sendable {
     private struct State {
         var inherited: [ListenSocketKey: Int32]
-        let inheritedKeys: Set<ListenSocketKey>
+        var inheritedKeys: Set<ListenSocketKey>
         var open: [ListenSocketKey: Int32] = [:]
         var sealed = false
     }
@@ -21,6 +21,14 @@ public final class ListenSocketTable: Sendable {
     /// `inherited`: the descriptors a predecessor handed over; the table owns them until a listener takes one.
     public init(inherited: [ListenSocketKey: Int32] = [:]) {
         state = Mutex(State(inherited: inherited, inheritedKeys: Set(inherited.keys)))
+    }
+
+    /// Adds the descriptors a predecessor handed over (before the listeners start); the table owns them.
+    public func inherit(_ descriptors: [ListenSocketKey: Int32]) {
+        state.withLock { state in
+            state.inherited.merge(descriptors) { _, new in new }
+            state.inheritedKeys.formUnion(descriptors.keys)
+        }
     }
 
     /// The descriptor for `key`: the inherited one when there is one, else a new socket. The listener that takes

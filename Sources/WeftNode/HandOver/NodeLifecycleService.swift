@@ -1,8 +1,6 @@
 import Logging
-import NIOConcurrencyHelpers
 import ServiceLifecycle
 import UnixSignals
-import WeftCore
 import WeftSystemd
 
 /// Turns signals into the node's stop, then prepares it before the rest of the group stops in reverse order:
@@ -70,26 +68,4 @@ struct NodeLifecycleService: Service {
             "released for a successor: serving until one takes over",
             metadata: ["handoverWait": "\(handOverWait)"])
     }
-}
-
-/// Something that happens once; waiters return when it has (or when cancelled).
-final class OneShotEvent: Sendable {
-    private enum Name: Hashable, Comparable, Sendable { case happened }
-    private let readiness = Readiness<Name>()
-    private let token: ReadinessToken<Name>
-    private let fired = NIOLockedValueBox(false)
-
-    init() { token = readiness.register(.happened) }
-
-    /// True the first time.
-    func fire() -> Bool {
-        let first = fired.withLockedValue { fired in
-            defer { fired = true }
-            return !fired
-        }
-        if first { token.ready() }
-        return first
-    }
-
-    func wait() async { await readiness.waitUntilReady(.happened) }
 }
