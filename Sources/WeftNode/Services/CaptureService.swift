@@ -70,10 +70,14 @@ final class CaptureService: Service {
         await remove()
     }
 
-    /// Stops keeping the table as configured, and leaves it as it is: a successor keeps it now. Returns once the
-    /// reconcile loop has ended.
+    /// Stops keeping the table as configured (no reconcile, no update from a new config) and leaves it as it is: a
+    /// successor keeps it now. Returns once the reconcile loop has ended.
     func stopReconciling() async {
-        guard state.withLockedValue({ $0.controller != nil }) else { return }
+        let installed = state.withLockedValue { state in
+            state.capturing = false
+            return state.controller != nil
+        }
+        guard installed else { return }
         _ = stopReconcilingEvent.fire()
         await reconcileEnded.wait()
     }
