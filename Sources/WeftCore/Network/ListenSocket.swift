@@ -76,19 +76,20 @@ public enum ListenSocket {
             sin.sin_family = sa_family_t(AF_INET)
             sin.sin_port = address.port.bigEndian
             withUnsafeMutableBytes(of: &sin.sin_addr) { $0.copyBytes(from: bytes) }
-            return withUnsafePointer(to: &sin) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
+            return bind(fd, sin)
         }
         var sin6 = sockaddr_in6()
         sin6.sin6_family = sa_family_t(AF_INET6)
         sin6.sin6_port = address.port.bigEndian
         withUnsafeMutableBytes(of: &sin6.sin6_addr) { $0.copyBytes(from: bytes) }
-        return withUnsafePointer(to: &sin6) {
+        return bind(fd, sin6)
+    }
+
+    /// bind(2) with a `sockaddr_in` or `sockaddr_in6`.
+    private static func bind<Address>(_ fd: Int32, _ address: Address) -> Int32 {
+        withUnsafePointer(to: address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+                Glibc.bind(fd, $0, socklen_t(MemoryLayout<Address>.size))
             }
         }
     }

@@ -24,6 +24,16 @@ import WeftCore
         #expect(!table.wasInherited(ListenSocketKey(.tcp, loopback)))
     }
 
+    @Test(.enabled(if: IPStack.hasIPv6)) func anIPv6SocketListensOnIPv6Only() throws {
+        let fd = try ListenSocketTable().socket(for: ListenSocketKey(.tcp, IPSocketAddress("[::1]:0")!))
+        defer { close(fd) }
+        #expect(ListenSocket.localPort(fd) != 0)
+        var only: Int32 = 0
+        var size = socklen_t(MemoryLayout<Int32>.size)
+        getsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &only, &size)
+        #expect(only == 1, "IPv4 connections belong to the IPv4 socket")
+    }
+
     @Test func anInheritedSocketIsTakenForItsKeyAndTheUnclaimedOnesAreClosed() throws {
         let kept = try ListenSocket.open(ListenSocketKey(.tcp, loopback), backlog: 16)
         let unused = try ListenSocket.open(ListenSocketKey(.udp, loopback), backlog: 16)
