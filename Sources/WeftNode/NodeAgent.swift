@@ -221,9 +221,9 @@ public final class NodeAgent: Sendable {
             } else {
                 await captureService?.stopCapturing()
             }
-            await outbound.shutdown()
-            await inboundPlaintext.shutdown()
-            await hbone?.shutdown()
+            await outbound.stopAccepting()
+            await inboundPlaintext.stopAccepting()
+            await hbone?.stopAccepting()
             if reason.keepsCapture {
                 await resolver?.shutdown()
                 await admin.shutdown()

@@ -86,7 +86,14 @@ public final class HBONEServer: Sendable {
     /// then it opens new ones elsewhere, e.g. on the successor that took the listener over); open tunnels continue
     /// until they end, and each connection closes after its last one.
     public func shutdown() async {
+        await stopAccepting()
         await sockets.close()
+    }
+
+    /// Stops accepting, the sockets still open (connections just accepted finish their setup), and tells every
+    /// connected peer GOAWAY; `shutdown` closes the sockets.
+    public func stopAccepting() async {
+        await sockets.pause()
         let open = connections.withLockedValue { connections in
             quiescing.withLockedValue { $0 = true }
             return Array(connections.values)

@@ -82,7 +82,12 @@ public final class CaptureListener: Sendable {
         return bound
     }
 
-    /// Stops accepting; relays already running continue until they end.
+    /// Stops accepting, the sockets still open (connections just accepted finish their setup); `shutdown` closes.
+    public func stopAccepting() async {
+        await sockets.pause()
+    }
+
+    /// Stops accepting and closes the sockets; relays already running continue until they end.
     public func shutdown() async {
         await sockets.close()
     }

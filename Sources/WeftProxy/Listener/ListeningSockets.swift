@@ -44,7 +44,15 @@ final class ListeningSockets: Sendable {
         return bound
     }
 
-    /// Stops accepting; connections already accepted are not touched.
+    /// Stops accepting but keeps the sockets open: a connection NIO accepted a moment ago is still being set up on
+    /// another event loop, and NIO closes such a connection if its listening channel closed meanwhile. Close later.
+    func pause() async {
+        for channel in channels.withLockedValue({ $0 }) {
+            try? await channel.setOption(ChannelOptions.autoRead, value: false).get()
+        }
+    }
+
+    /// Stops accepting and closes the sockets; connections already accepted are not touched.
     func close() async {
         let all = channels.withLockedValue { channels in
             defer { channels.removeAll() }
